@@ -1,0 +1,3 @@
+/** @kqkd/plots — every picture kqkd draws goes through here (vega-lite → SVG → PNG). */
+export { renderChart, writeChart } from './render.js';
+export { kqCurvesSpec, type KqCurvePoint } from './kq-curves.js';

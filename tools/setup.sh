@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up kqkd on a fresh Debian machine: system packages, npm dependencies, the native addon, the TS build.
+# Idempotent: re-running skips what is already installed. Needs root (or sudo) only for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core clang libclang-rt-14-dev)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "setup: building the native addon and the TypeScript packages"
+npx nx run-many -t build --outputStyle=static
