@@ -1,0 +1,207 @@
+// N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo.
+// The TypeScript layer validates for users; this file re-checks types only so a wrong call is a TypeError,
+// never a crash. Feature buffers are borrowed, never copied: the worker holds references to the typed arrays
+// so the GC cannot free them while the computation runs on the thread pool.
+#include <napi.h>
+
+#include <cblas.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kqkd/geometry.h"
+
+namespace {
+
+// Plain data the worker thread uses (no Napi types touched off the main thread).
+struct Baton {
+  kqkd::GeometryInput input;
+  kqkd::GeometryOptions options;
+  kqkd::GeometryResult result;
+  kqkd::GeometryError error;      // argument non-empty on a GeometryError
+  std::string internalError;      // any other exception (e.g. out of memory)
+};
+
+template <typename T>
+T typedArrayArg(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type, const char* name,
+                const char* typeName) {
+  const Napi::Value v = info[index];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw Napi::TypeError::New(info.Env(), std::string("Expected a ") + typeName + " for " + name);
+  return v.As<T>();
+}
+
+int64_t integerArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  const Napi::Value v = info[index];
+  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d == double(int64_t(d))) || d < -9007199254740991.0 || d > 9007199254740991.0)
+    throw Napi::TypeError::New(info.Env(), std::string("Expected an integer for ") + name);
+  return int64_t(d);
+}
+
+Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<int64_t>& v) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
+  for (size_t k = 0; k < v.size(); ++k) a[k] = double(v[k]);
+  return a;
+}
+
+Napi::Object resultToJs(Napi::Env env, const kqkd::GeometryResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("numClasses", r.numClasses);
+  o.Set("mainClassCount", toFloat64Array(env, r.mainClassCount));
+  o.Set("normMin", toFloat64Array(env, r.normMin));
+  o.Set("normAvg", toFloat64Array(env, r.normAvg));
+  o.Set("normMax", toFloat64Array(env, r.normMax));
+  o.Set("dpsMin", toFloat64Array(env, r.dpsMin));
+  o.Set("dpsAvg", toFloat64Array(env, r.dpsAvg));
+  o.Set("dpsMax", toFloat64Array(env, r.dpsMax));
+  o.Set("avgIntraDist", toFloat64Array(env, r.avgIntraDist));
+  o.Set("minInterDist", toFloat64Array(env, r.minInterDist));
+  o.Set("minInterPair", toFloat64Array(env, r.minInterPair));
+  o.Set("pcagid", double(r.pcagid));
+  o.Set("pcaClassCount", toFloat64Array(env, r.pcaClassCount));
+  o.Set("zeroColumns", toFloat64Array(env, r.zeroColumns));
+  Napi::Array spectrum = Napi::Array::New(env, r.spectrum.size());
+  for (size_t c = 0; c < r.spectrum.size(); ++c) spectrum[uint32_t(c)] = toFloat64Array(env, r.spectrum[c]);
+  o.Set("spectrum", spectrum);
+  o.Set("classGramFromMain", r.classGramFromMain);
+  return o;
+}
+
+class GeometryWorker : public Napi::AsyncWorker {
+ public:
+  GeometryWorker(Napi::Env env, Baton baton, std::vector<Napi::Value> keepAlive)
+      : Napi::AsyncWorker(env, "kqkd:computeGeometry"), baton_(std::move(baton)), deferred_(env) {
+    for (const Napi::Value& v : keepAlive) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      baton_.result = kqkd::computeGeometry(baton_.input, baton_.options);
+    } catch (const kqkd::GeometryError& e) {
+      baton_.error = e;
+      SetError(e.message);
+    } catch (const std::exception& e) {
+      baton_.internalError = e.what();
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(resultToJs(Env(), baton_.result)); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error error = Napi::Error::New(Env(), e.Message());
+    if (!baton_.error.argument.empty()) {
+      error.Set("argument", baton_.error.argument);
+      // The binding only ever passes a valid backend, so a "backend" error means it is not available.
+      error.Set("code", baton_.error.argument == "backend" ? "KQKD_BACKEND_UNAVAILABLE" : "KQKD_INVALID_ARGUMENT");
+    } else {
+      error.Set("code", "KQKD_INTERNAL");
+    }
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Baton baton_;
+  Napi::Promise::Deferred deferred_;
+  std::vector<Napi::ObjectReference> refs_;  // released on the main thread when the worker is destroyed
+};
+
+// computeGeometry(features, rows, dim, labels, numClasses, mainIndices, classIndices, options) -> Promise
+Napi::Value ComputeGeometry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8) throw Napi::TypeError::New(env, "computeGeometry expects 8 arguments");
+  auto features = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "features", "Float32Array");
+  const int64_t rows = integerArg(info, 1, "rows"), dim = integerArg(info, 2, "dim");
+  auto labels = typedArrayArg<Napi::Int32Array>(info, 3, napi_int32_array, "labels", "Int32Array");
+  const int64_t numClasses = integerArg(info, 4, "numClasses");
+  auto mainIdx = typedArrayArg<Napi::BigInt64Array>(info, 5, napi_bigint64_array, "mainIndices", "BigInt64Array");
+  auto classIdx = typedArrayArg<Napi::BigInt64Array>(info, 6, napi_bigint64_array, "classIndices", "BigInt64Array");
+  if (!info[7].IsObject()) throw Napi::TypeError::New(env, "Expected an object for options");
+  const Napi::Object options = info[7].As<Napi::Object>();
+
+  // Lengths must cover what the core will read (the core trusts rows/dim against the buffer).
+  if (rows < 0 || dim < 0 || (dim > 0 && uint64_t(rows) > features.ElementLength() / uint64_t(dim)))
+    throw Napi::RangeError::New(env, "Expected features.length >= rows * dim");
+  if (labels.ElementLength() < size_t(std::max<int64_t>(rows, 0)))
+    throw Napi::RangeError::New(env, "Expected labels.length >= rows");
+  if (numClasses < INT32_MIN || numClasses > INT32_MAX) throw Napi::RangeError::New(env, "numClasses out of range");
+
+  Baton baton;
+  baton.input.features = features.ElementLength() ? features.Data() : nullptr;
+  baton.input.rows = rows;
+  baton.input.dim = dim;
+  baton.input.labels = labels.Data();
+  baton.input.numClasses = int32_t(numClasses);
+  baton.input.mainIndices = mainIdx.Data();
+  baton.input.mainCount = int64_t(mainIdx.ElementLength());
+  baton.input.classIndices = classIdx.Data();
+  baton.input.classCount = int64_t(classIdx.ElementLength());
+
+  const Napi::Value backend = options.Get("backend");
+  if (backend.IsUndefined() || (backend.IsString() && backend.As<Napi::String>().Utf8Value() == "cpu"))
+    baton.options.backend = kqkd::Backend::Cpu;
+  else if (backend.IsString() && backend.As<Napi::String>().Utf8Value() == "cuda")
+    baton.options.backend = kqkd::Backend::Cuda;
+  else
+    throw Napi::TypeError::New(env, "Expected 'cpu' or 'cuda' for options.backend");
+  for (const char* key : {"threads", "tileRows"}) {
+    const Napi::Value v = options.Get(key);
+    if (v.IsUndefined()) continue;
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for options.") + key);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d == double(int64_t(d))) || d < -2147483648.0 || d > 2147483647.0)
+      throw Napi::TypeError::New(env, std::string("Expected an integer for options.") + key);
+    if (std::string(key) == "threads") baton.options.threads = int(d);
+    else baton.options.tileRows = int64_t(d);
+  }
+
+  auto* worker = new GeometryWorker(env, std::move(baton), {features, labels, mainIdx, classIdx});
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
+  std::string reason;
+  const bool ok = kqkd::cudaAvailable(&reason);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("available", ok);
+  o.Set("reason", reason);
+  return o;
+}
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#ifdef KQKD_WITH_CUDA
+  o.Set("cuda", true);
+#else
+  o.Set("cuda", false);
+#endif
+  o.Set("blas", std::string("OpenBLAS ") + openblas_get_config());
+#ifdef KQKD_WITH_OPENMP
+  o.Set("openmp", true);
+#else
+  o.Set("openmp", false);
+#endif
+  o.Set("version", KQKD_VERSION);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("computeGeometry", Napi::Function::New(env, ComputeGeometry, "computeGeometry"));
+  exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable, "cudaAvailable"));
+  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kqkd_native, Init)
