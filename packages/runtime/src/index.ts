@@ -1,0 +1,6 @@
+/** @kqkd/runtime — the only importer of onnxruntime: inference sessions and streamed feature extraction. */
+export {
+  createInferenceSession, RuntimeError, EXECUTION_PROVIDERS,
+  type InferenceSession, type SessionOptions, type FloatTensor, type ExecutionProvider,
+} from './session.js';
+export { runFeatureExtraction, type FeatureBatch, type FeatureExtractionOptions, type FeatureExtractionSummary } from './extract.js';
