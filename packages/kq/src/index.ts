@@ -8,3 +8,4 @@ export { knowledgeQuality, varianceRatios, embeddingDim, windowEntropy, VARIANCE
 export { selectTopK, type Scored } from './select.js';
 export { scoreLayers, type LayerFeatures, type LayerScore, type ScoreOptions, type KqReport } from './score.js';
 export { reportToJson, reportToTable } from './report.js';
+export { scoreModel, MODEL_DATASETS, type ModelDataset, type ScoreModelOptions, type ModelKqReport } from './model.js';

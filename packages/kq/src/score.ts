@@ -10,8 +10,11 @@ export interface LayerFeatures {
   name: string;
   /** Generalized-layer index (METHOD.md §1); defaults to the position in the list. */
   index?: number;
-  features: Float32Array;
+  /** The features, or a loader called when this layer's turn comes (keeps one layer in memory at a time). */
+  features: Float32Array | (() => Float32Array);
   shape: number[];
+  /** Per-sample shape before pooling/flattening, when `shape` is already flattened (for reports). */
+  sampleShape?: number[];
 }
 
 export interface ScoreOptions {
@@ -85,7 +88,8 @@ export async function scoreLayers(layers: LayerFeatures[], labels: ArrayLike<num
       invalidArgumentText(`layers["${layer.name}"].shape`, `${n} rows (one per label)`, `[${layer.shape.join(', ')}]`);
     }
     const maxDim = options.maxFeatureDim ?? MAX_FEATURE_DIM;
-    const { data, dim } = poolAndFlatten(layer.features, layer.shape, maxDim);
+    const raw = typeof layer.features === 'function' ? layer.features() : layer.features;
+    const { data, dim } = poolAndFlatten(raw, layer.shape, maxDim);
     let mainIndices = subsets.mainIndices;
     let dropped = 0;
     if (options.zeroNormRows === 'drop') {
@@ -108,9 +112,9 @@ export async function scoreLayers(layers: LayerFeatures[], labels: ArrayLike<num
     scores.push({
       name: layer.name,
       index: layer.index ?? position,
-      sampleShape: layer.shape.slice(1),
+      sampleShape: layer.sampleShape ?? layer.shape.slice(1),
       dim,
-      poolingKernel: poolingKernel(layer.shape.slice(1), maxDim),
+      poolingKernel: poolingKernel(layer.sampleShape ?? layer.shape.slice(1), maxDim),
       droppedZeroNormRows: dropped,
       ...quality,
       selected: false,
