@@ -104,6 +104,16 @@ describe('native engine agrees with the float64 reference on generated data', ()
     });
   }
 
+  it('low-rank classes, one with a single sample in P: its NaN ratios give H = 0 while the others stay > 0', async () => {
+    const c = genLowRank(16);
+    let kept = false;
+    const classIndices = c.classIndices.filter((i) => c.labels[i] !== 2 || (!kept && (kept = true)));
+    const ref = referenceKq({ ...c, classIndices });
+    expect(ref.H[2]).toBe(0);
+    expect(ref.H.filter((h) => h > 0)).toHaveLength(ref.H.length - 1);
+    compareWithReference(await scoreCase({ ...c, classIndices }), ref);
+  });
+
   it('a tiled Gram (tiles of 64 rows) gives the untiled numbers', async () => {
     const c = genDenseClusters(9, { N: 700, D: 40, C: 7 });
     const input = {

@@ -16,9 +16,13 @@ export function createProgress(quiet = false): Progress {
     let label = '';
     let total = 0;
     let started = 0;
+    let lastPrinted = 0;
     return {
-      start(t, l) { total = t; label = l; started = Date.now(); },
+      start(t, l) { total = t; label = l; started = Date.now(); lastPrinted = 0; },
       update(done, detail) {
+        // At most one line a second (and always the last), so logs stay short.
+        if (done < total && Date.now() - lastPrinted < 1000) return;
+        lastPrinted = Date.now();
         const secs = (Date.now() - started) / 1000;
         const eta = done > 0 ? (secs / done) * (total - done) : NaN;
         process.stderr.write(`${label} ${done}/${total} ${detail ?? ''} (${secs.toFixed(1)} s, ETA ${Number.isFinite(eta) ? eta.toFixed(1) : '?'} s)\n`);

@@ -53,7 +53,7 @@ export function windowEntropy(rho: Float64Array, window: number): number {
   if (window === 0) return 0;
   let total = 0;
   for (let k = 0; k < window; k++) {
-    if (!(rho[k] !== 0)) return 0; // exactly 0 or NaN
+    if (rho[k] === 0 || Number.isNaN(rho[k])) return 0;
     total += rho[k];
   }
   let h = 0;

@@ -1,0 +1,58 @@
+// End to end: `kqkd score --model` on the committed tiny-cnn fixture and the Debian Fashion-MNIST dataset.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '@kqkd/cli';
+
+const MODEL = fileURLToPath(new URL('../models/tiny-cnn.onnx', import.meta.url));
+const FASHION = '/usr/share/datasets/fashion-mnist';
+
+async function kqkd(args: string[]) {
+  let stderr = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
+  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return { code: await main(['node', 'kqkd', ...args]), stderr };
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe.runIf(existsSync(FASHION))('kqkd score --model (tiny-cnn on Fashion-MNIST)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kqkd-e2e-'));
+
+  it('scores every generalized layer, writes kq.json and pictures, cleans up, and is deterministic', async () => {
+    const runs = [join(dir, 'a'), join(dir, 'b')];
+    for (const out of runs) {
+      const r = await kqkd(['score', '--model', MODEL, '--data', 'fashion-mnist', '--samples', '1000', '--seed', '3', '--out', out]);
+      expect(r.stderr).toMatch(/extracting features 4\/4/);
+      expect(r.stderr).toMatch(/scoring layers 5\/5/);
+      expect(r.code).toBe(0);
+    }
+    const [a, b] = runs.map((out) => JSON.parse(readFileSync(join(out, 'kq.json'), 'utf8')));
+    expect(a.layers.map((l: { name: string }) => l.name)).toEqual(['relu1', 'block1.relu', 'relu3', 'relu4', 'flatten']);
+    expect(a.model.layers.map((l: { kind: string }) => l.kind)).toEqual(['activation', 'residual', 'activation', 'activation', 'flatten']);
+    expect(a.dataset).toMatchObject({ name: 'fashion-mnist', size: 60000, samples: 1000 });
+    expect(a.layers[0].sampleShape).toEqual([16, 28, 28]);
+    expect(a.subsets).toMatchObject({ main: 1000, class: 1000 });
+    expect(a.selected).toHaveLength(4);
+    for (const l of a.layers) for (const k of ['S', 'I', 'E', 'Q']) expect(Number.isFinite(l[k]), `${l.name}.${k}`).toBe(true);
+    expect(b.layers.map((l: { Q: number }) => l.Q)).toEqual(a.layers.map((l: { Q: number }) => l.Q));
+    expect(existsSync(join(runs[0], 'kq-curves.png'))).toBe(true);
+    expect(existsSync(join(runs[0], '.features'))).toBe(false);
+  });
+
+  it('explicit --layers, with a clear error for a name that is not in the graph', async () => {
+    const out = join(dir, 'named');
+    const ok = await kqkd(['score', '--model', MODEL, '--data', 'fashion-mnist', '--samples', '200', '--layers', 'relu3,flatten', '--top-k', '1', '--out', out, '--quiet']);
+    expect(ok.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'kq.json'), 'utf8'));
+    expect(report.layers.map((l: { name: string }) => l.name)).toEqual(['relu3', 'flatten']);
+    const bad = await kqkd(['score', '--model', MODEL, '--data', 'fashion-mnist', '--layers', 'relu33', '--out', out, '--quiet']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/relu33/);
+    expect(bad.stderr).toMatch(/relu3/);
+  });
+});
