@@ -74,11 +74,18 @@ export function validateGeometryInput(input: GeometryInput): ValidatedInput {
   if (features.length !== rows * dim) {
     invalidArgumentText('features', `rows × dim = ${rows} × ${dim} = ${rows * dim} values`, `${features.length} values`);
   }
-  for (let i = 0; i < features.length; i++) {
-    const v = features[i];
-    if (!Number.isFinite(v)) {
-      invalidArgumentText('features', 'finite values', `${v} at row ${Math.floor(i / dim)}, column ${i % dim}`);
+  // One pass: per-row squared norms (float32 squares cannot overflow a double, so a non-finite sum means a
+  // NaN/Inf in that row); they also answer the zero-norm rule for M below.
+  const sqNorms = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let sq = 0;
+    for (let j = r * dim, end = j + dim; j < end; j++) sq += features[j] * features[j];
+    if (!Number.isFinite(sq)) {
+      let j = 0;
+      while (Number.isFinite(features[r * dim + j])) j++;
+      invalidArgumentText('features', 'finite values', `${features[r * dim + j]} at row ${r}, column ${j}`);
     }
+    sqNorms[r] = sq;
   }
   const labels = toInt32Labels(input.labels, rows);
   let maxLabel = -1;
@@ -98,9 +105,7 @@ export function validateGeometryInput(input: GeometryInput): ValidatedInput {
   for (const i of mainIndices) {
     const r = Number(i);
     mainPerClass[labels[r]]++;
-    let sq = 0;
-    for (let j = r * dim, end = j + dim; j < end; j++) sq += features[j] * features[j];
-    if (sq === 0) {
+    if (sqNorms[r] === 0) {
       invalidArgumentText('features', 'no zero-norm row in the main subset (KQ-SPEC §5: its cosines are undefined)',
         `an all-zero row ${r} (class ${labels[r]})`);
     }
