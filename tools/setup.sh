@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core clang libclang-rt-14-dev)
+APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
