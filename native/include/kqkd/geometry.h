@@ -47,7 +47,10 @@ struct GeometryResult {
   // Squared singular values of the centred class matrix Z_c, descending, length L_c = min(m_c, D).
   // Noise-level values are |lambda| (never clamped); exact zeros only by KQ-SPEC.md section 3 rule (b).
   std::vector<std::vector<double>> spectrum;
-  bool classGramFromMain = false;  // true when every P_c was inside M_c, so class blocks came from the main Gram
+  // true when every P_c was inside M_c and every class block was taken from the main Gram (uncentred products,
+  // double-centred); false when some entries or blocks were computed separately (P rows outside M, or features
+  // with a large common offset, which are centred before their class Gram is formed).
+  bool classGramFromMain = false;
 };
 
 // Thrown for invalid input (never a crash). `argument` names the offending input.

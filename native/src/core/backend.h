@@ -20,8 +20,9 @@ struct Plan {
   std::vector<int32_t> mainClass;   // |M|
   std::vector<int64_t> classStart;  // C + 1
   std::vector<double> sqNorm;       // |M|: ||x||^2 accumulated in float64
-  // P handling. When every P_c is a subset of M_c (pcaFromMain), the backend copies the P_c x P_c entries
-  // of the Gram into classGram; pcaSlot[k] = position of Gram row k inside its class's P block, or -1.
+  // P handling. When some P rows are also M rows (pcaFromMain), the backend copies every Gram entry between
+  // two such rows of the same class into classGram; pcaSlot[k] = position of Gram row k inside its class's P
+  // block, or -1. The driver computes the remaining entries (P_c \ M_c against P_c) itself.
   bool pcaFromMain = false;
   std::vector<int64_t> pcaSlot;     // |M| (only when pcaFromMain)
   std::vector<int64_t> pcaCount;    // C: m_c
@@ -37,7 +38,8 @@ struct GramReductions {
   std::vector<double> intraDistSum;     // per class: sum over ordered pairs a != b of ||x_a - x_b|| (approximate form)
   std::vector<double> minInterSqDist;   // per class c: min over a in M_c, b outside of r_a^2 + r_b^2 - 2 g_ab
   std::vector<int64_t> minInterArg;     // per class c: Gram positions (a, b) of that minimum, 2 per class
-  // Only when plan.pcaFromMain: per class, the m_c x m_c Gram block of P_c (row-major, float64).
+  // Only when plan.pcaFromMain: per class, the m_c x m_c Gram block of P_c (row-major, float64), filled at
+  // (slot a, slot b) for every pair of P_c rows that are both M rows; other entries are left 0.
   std::vector<std::vector<double>> classGram;
 };
 

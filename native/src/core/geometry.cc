@@ -96,7 +96,6 @@ GeometryResult computeGeometry(const GeometryInput& in, const GeometryOptions& o
   // KQ-SPEC.md section 2: the reference's count of nonzero explained-variance ratios is always min(|M|, D).
   out.pcagid = std::min<int64_t>(int64_t(plan.mainRows.size()), D);
 
-  out.classGramFromMain = plan.pcaFromMain;
   trace.mark("finalise");
   core::classSpectra(in, plan, red.classGram, out);
   trace.mark("spectra");

@@ -57,15 +57,15 @@ Plan buildPlan(const GeometryInput& in, const GeometryOptions& opt) {
     plan.sqNorm[k] = s;
   }
 
-  // P: counts per class, and whether every P_c lies inside M_c (then the main Gram already holds the class
-  // Grams). Labels are per row, so "P_c inside M_c" is simply "every P row is an M row".
+  // P: counts per class, and which P rows are also M rows (the main Gram already holds their class-block
+  // entries; the driver computes the rest). Labels are per row, so such a row is in M_c for its class c.
   plan.pcaCount.assign(C, 0);
   std::vector<int64_t> gramPos(in.rows, -1);  // features row -> position in class-sorted M
   for (int64_t k = 0; k < n; ++k) gramPos[plan.mainRows[k]] = k;
-  plan.pcaFromMain = true;
+  plan.pcaFromMain = false;
   for (int64_t k = 0; k < in.classCount; ++k) {
     ++plan.pcaCount[in.labels[in.classIndices[k]]];
-    plan.pcaFromMain &= gramPos[in.classIndices[k]] >= 0;
+    plan.pcaFromMain |= gramPos[in.classIndices[k]] >= 0;
   }
   if (plan.pcaFromMain) {
     // Slot = order of the row within P_c as listed in classIndices (any order gives the same spectrum).
@@ -73,7 +73,8 @@ Plan buildPlan(const GeometryInput& in, const GeometryOptions& opt) {
     std::vector<int64_t> slots(C, 0);
     for (int64_t k = 0; k < in.classCount; ++k) {
       const int64_t row = in.classIndices[k];
-      plan.pcaSlot[gramPos[row]] = slots[in.labels[row]]++;
+      const int64_t slot = slots[in.labels[row]]++;
+      if (gramPos[row] >= 0) plan.pcaSlot[gramPos[row]] = slot;
     }
   }
   return plan;

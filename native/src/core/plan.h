@@ -15,7 +15,9 @@ int resolveThreads(int requested);
 Plan buildPlan(const GeometryInput& in, const GeometryOptions& opt);
 
 // Per class: squared singular values of the centred P_c (KQ-SPEC.md section 3), with zeroColumns filled.
-// classGram is consumed (moved from) when plan.pcaFromMain; otherwise the Gram of P_c is computed here.
+// classGram (the backend's partial class blocks) is consumed when plan.pcaFromMain: the missing entries are
+// computed here, or the whole block when too few came from M or the features' offset needs centring first.
+// Sets out.classGramFromMain (true when every class block came entirely from the main Gram).
 void classSpectra(const GeometryInput& in, const Plan& plan, std::vector<std::vector<double>>& classGram,
                   GeometryResult& out);
 

@@ -3,6 +3,8 @@
 // is large.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -13,16 +15,83 @@ namespace kqkd::core {
 namespace {
 
 // z_c: columns whose values are all exactly equal within the class's rows (a constant feature).
-int64_t constantColumns(const float* X, int64_t D, const std::vector<int64_t>& rows) {
-  std::vector<unsigned char> same(D, 1);
-  const float* first = X + rows[0] * D;
-  for (size_t k = 1; k < rows.size(); ++k) {
-    const float* x = X + rows[k] * D;
-    for (int64_t j = 0; j < D; ++j) same[j] &= static_cast<unsigned char>(x[j] == first[j]);
+class ConstantColumns {
+ public:
+  ConstantColumns(const float* first, int64_t D) : first_(first), same_(D, 1) {}
+  void add(const float* x) {
+    const int64_t D = int64_t(same_.size());
+    unsigned char* same = same_.data();
+    for (int64_t j = 0; j < D; ++j) same[j] &= static_cast<unsigned char>(x[j] == first_[j]);
   }
-  int64_t count = 0;
-  for (int64_t j = 0; j < D; ++j) count += same[j];
-  return count;
+  int64_t count() const {
+    int64_t n = 0;
+    for (unsigned char v : same_) n += v;
+    return n;
+  }
+
+ private:
+  const float* first_;
+  std::vector<unsigned char> same_;
+};
+
+int64_t constantColumns(const float* X, int64_t D, const std::vector<int64_t>& rows) {
+  ConstantColumns z(X + rows[0] * D, D);
+  for (size_t k = 1; k < rows.size(); ++k) z.add(X + rows[k] * D);
+  return z.count();
+}
+
+// Largest common-offset ratio q = sum_a ||x_a||^2 / sum_a ||x_a - mean||^2 for which a class Gram assembled
+// from UNCENTRED float32 products (main-Gram entries plus the missing ones) is double-centred instead of
+// recomputed from rows centred first. The float32 rounding of an entry scales with |x_a| |x_b|, so after the
+// double-centring it is at most ~q times the rounding of the centred-first path, whose entries scale with the
+// centred norms: q <= 8 costs at most 3 bits of the ~24, far inside KQ-SPEC's 1e-4 tolerance on I (golden and
+// float64-conformance tests). Features with a large shared offset (q > 8) take the centred-first path.
+constexpr double kMaxOffsetRatio = 8.0;
+constexpr int64_t kChunkRows = 64;  // P rows gathered per sgemm of the missing entries
+
+// Fills the entries of K (m x m, classGram of class c) that the main Gram did not hold: rows of P_c that are
+// not in M against all of P_c, with one float32 sgemm per chunk of P_c rows. Returns z_c (fused pass).
+int64_t completeClassGram(const float* X, int64_t D, const std::vector<int64_t>& rows,
+                          const std::vector<unsigned char>& covered, std::vector<double>& K) {
+  const int64_t m = int64_t(rows.size());
+  std::vector<int64_t> missing;
+  for (int64_t s = 0; s < m; ++s)
+    if (!covered[s]) missing.push_back(s);
+  const int64_t k = int64_t(missing.size());
+  ConstantColumns z(X + rows[0] * D, D);
+  if (k == 0) {
+    for (int64_t s = 1; s < m; ++s) z.add(X + rows[s] * D);
+    return z.count();
+  }
+  std::vector<float> A(size_t(k) * size_t(D)), B(size_t(std::min(kChunkRows, m)) * size_t(D)),
+      out(size_t(k) * size_t(kChunkRows));
+  for (int64_t i = 0; i < k; ++i) std::memcpy(&A[i * D], X + rows[missing[i]] * D, size_t(D) * sizeof(float));
+  for (int64_t s0 = 0; s0 < m; s0 += kChunkRows) {
+    const int64_t len = std::min(kChunkRows, m - s0);
+    for (int64_t s = s0; s < s0 + len; ++s) {
+      const float* x = X + rows[s] * D;
+      if (s > 0) z.add(x);
+      std::memcpy(&B[(s - s0) * D], x, size_t(D) * sizeof(float));
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(k), int(len), int(D), 1.0f, A.data(), int(D), B.data(),
+                int(D), 0.0f, out.data(), int(len));
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t s = s0; s < s0 + len; ++s)
+        K[missing[i] * m + s] = K[s * m + missing[i]] = double(out[i * len + (s - s0)]);
+  }
+  return z.count();
+}
+
+// q of the class from its (uncentred) Gram: sum of the diagonal over the trace of the double-centred matrix.
+// Rounding in the Gram only limits q's precision where q is huge, far above kMaxOffsetRatio.
+double offsetRatio(const std::vector<double>& G, int64_t m) {
+  double diag = 0, all = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    diag += G[i * m + i];
+    for (int64_t j = 0; j < m; ++j) all += G[i * m + j];
+  }
+  const double centred = diag - all / double(m);
+  return centred > 0 ? diag / centred : std::numeric_limits<double>::infinity();
 }
 
 // Gram of the class rows after subtracting their float64 mean. Centring BEFORE the float32 product keeps
@@ -85,10 +154,21 @@ void classSpectra(const GeometryInput& in, const Plan& plan, std::vector<std::ve
   // P rows per class, in classIndices order (the same order as plan.pcaSlot).
   std::vector<std::vector<int64_t>> pRows(C);
   for (int64_t k = 0; k < in.classCount; ++k) pRows[in.labels[in.classIndices[k]]].push_back(in.classIndices[k]);
+  // Which slots of each class block the main Gram filled (P rows that are M rows).
+  std::vector<std::vector<unsigned char>> covered(C);
+  std::vector<int64_t> coveredCount(C, 0);
+  for (int32_t c = 0; c < C; ++c) covered[c].assign(pRows[c].size(), 0);
+  if (plan.pcaFromMain)
+    for (size_t k = 0; k < plan.pcaSlot.size(); ++k)
+      if (plan.pcaSlot[k] >= 0) {
+        covered[plan.mainClass[k]][plan.pcaSlot[k]] = 1;
+        ++coveredCount[plan.mainClass[k]];
+      }
 
   out.pcaClassCount = plan.pcaCount;
   out.zeroColumns.assign(C, 0);
   out.spectrum.assign(C, {});
+  std::vector<unsigned char> fromMain(C, 0);  // class block assembled from uncentred products
   std::string failure;
   // One class per thread with single-threaded BLAS: C >= 2 small solves parallelise better across classes.
   BlasThreadsScope blasThreads(1);
@@ -98,8 +178,21 @@ void classSpectra(const GeometryInput& in, const Plan& plan, std::vector<std::ve
   for (int32_t c = 0; c < C; ++c) {
     try {
       const int64_t m = int64_t(pRows[c].size());
-      const int64_t z = constantColumns(in.features, D, pRows[c]);
-      std::vector<double> K = plan.pcaFromMain ? std::move(classGram[c]) : centredGram(in.features, D, pRows[c]);
+      std::vector<double> K;
+      int64_t z = -1;
+      // Reuse pays while the missing rows (P_c \ M_c, an m_c x k sgemm) cost less than the centred-first
+      // path's ssyrk (m_c^2 / 2 products) plus its centring.
+      if (plan.pcaFromMain && 2 * coveredCount[c] >= m) {
+        K = std::move(classGram[c]);
+        z = completeClassGram(in.features, D, pRows[c], covered[c], K);
+        if (offsetRatio(K, m) > kMaxOffsetRatio) K.clear();  // large common offset: precision needs centring
+      }
+      if (K.empty()) {
+        K = centredGram(in.features, D, pRows[c]);
+      } else {
+        fromMain[c] = coveredCount[c] == m;
+      }
+      if (z < 0) z = constantColumns(in.features, D, pRows[c]);
       doubleCentre(K, m);
       std::vector<double> lambda = eigenvalues(K, m);
       // Noise-level eigenvalues may come out negative: report |lambda|, never clamp (KQ-SPEC.md section 3).
@@ -126,6 +219,7 @@ void classSpectra(const GeometryInput& in, const Plan& plan, std::vector<std::ve
     }
   }
   if (!failure.empty()) throw std::runtime_error(failure);
+  out.classGramFromMain = std::all_of(fromMain.begin(), fromMain.end(), [](unsigned char v) { return v != 0; });
 }
 
 }  // namespace kqkd::core

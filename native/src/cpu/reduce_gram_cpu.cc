@@ -1,8 +1,10 @@
 // CPU backend: tiled Gram of the class-sorted main subset M (OpenBLAS ssyrk/sgemm) with fused reductions.
 //
-// Only the upper triangle of the Gram is formed (tile pairs J >= I, and b >= a inside diagonal tiles). Because
-// M is sorted by class, every visited entry (a, b) has class(a) <= class(b): statistics are accumulated into
-// the upper class pair and mirrored to the lower one at the end (the Gram is symmetric).
+// Only the upper triangle of the Gram is formed (tile pairs J >= I, and b >= a inside diagonal tiles). The Gram
+// order is either class-sorted M (rows gathered) or, when M is (nearly) a contiguous run of the input, that run
+// in its original order (zero-copy). Either way each class is reached through its sorted list of Gram
+// positions, and every visited entry stands for the unordered pair {a, b}: statistics are accumulated into the
+// upper class pair (min class, max class) and mirrored to the lower one at the end (the Gram is symmetric).
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -71,13 +73,6 @@ KQKD_CLONES float minSqDist(const float* g, const float* sq, float sqA, int64_t 
   return lo;
 }
 
-// The minimum's first position (a rare second pass, only when the segment improves a class's best).
-int64_t firstEqual(const float* g, const float* sq, float sqA, int64_t len, float value) {
-  for (int64_t b = 0; b < len; ++b)
-    if (sqA + sq[b] - 2.0f * g[b] == value) return b;
-  return 0;
-}
-
 // Best inter-class candidate of one class; ties go to the smaller (a, b) so results do not depend on threads.
 struct MinPair {
   float value = std::numeric_limits<float>::infinity();
@@ -108,6 +103,13 @@ int64_t chooseTileRows(int64_t n, int64_t D, int64_t requested) {
   return std::max<int64_t>(1, std::min({n, byTile, byGather}));
 }
 
+// Zero-copy mode: when M is (nearly) a contiguous run of the input, the Gram is formed over that run in its
+// ORIGINAL row order, straight from the caller's buffer, and the reductions reach each class through sorted
+// position lists. Rows of the run that are not in M cost 2·w·|M|·D extra flop; gathering M instead costs one
+// copy of |M|·D floats (fresh pages included), which at measured speeds (~250 GFLOP/s vs ~1.5 GB/s on two
+// cores) is worth about 350 such rows, independently of |M| and D.
+constexpr int64_t kMaxWasteRows = 384;
+
 int threadIndex() {
 #ifdef KQKD_WITH_OPENMP
   return omp_get_thread_num();
@@ -119,24 +121,54 @@ int threadIndex() {
 class TiledGram {
  public:
   explicit TiledGram(const Plan& plan)
-      : p_(plan), n_(int64_t(plan.mainRows.size())), D_(plan.dim), C_(plan.numClasses) {
-    invR_.resize(n_);
-    sq_.resize(n_);
-    for (int64_t k = 0; k < n_; ++k) {
-      invR_[k] = float(1.0 / std::sqrt(plan.sqNorm[k]));
-      sq_[k] = float(plan.sqNorm[k]);
+      : p_(plan), nM_(int64_t(plan.mainRows.size())), D_(plan.dim), C_(plan.numClasses) {
+    // Gram order: the input run [lo, hi] (zero-copy) or class-sorted M (gathered).
+    int64_t lo = nM_ ? plan.mainRows[0] : 0, hi = lo;
+    for (int64_t r : plan.mainRows) lo = std::min(lo, r), hi = std::max(hi, r);
+    zeroCopy_ = nM_ > 0 && (hi - lo + 1) - nM_ <= kMaxWasteRows;
+    first_ = zeroCopy_ ? lo : 0;
+    n_ = zeroCopy_ ? hi - lo + 1 : nM_;
+    // Per class: Gram positions (ascending) and, in the same order, 1/r, r^2, class-sorted index, P slot.
+    posStart_.assign(plan.classStart.begin(), plan.classStart.end());
+    pos_.resize(nM_);
+    cls_.assign(n_, -1);
+    kOf_.assign(n_, -1);
+    for (int64_t k = 0; k < nM_; ++k) {
+      const int64_t g = zeroCopy_ ? plan.mainRows[k] - first_ : k;
+      pos_[k] = g;
+      cls_[g] = plan.mainClass[k];
+      kOf_[g] = k;
+    }
+    contiguous_.assign(C_, 1);
+    for (int32_t c = 0; c < C_; ++c) {
+      int64_t* b = pos_.data() + posStart_[c];
+      int64_t* e = pos_.data() + posStart_[c + 1];
+      std::sort(b, e);
+      contiguous_[c] = e == b || e[-1] - b[0] == e - b - 1;
+    }
+    invR_.resize(nM_);
+    sq_.resize(nM_);
+    slot_.assign(nM_, -1);
+    const bool pca = plan.pcaFromMain;
+    for (int64_t t = 0; t < nM_; ++t) {
+      const int64_t k = kOf_[pos_[t]];
+      invR_[t] = float(1.0 / std::sqrt(plan.sqNorm[k]));
+      sq_[t] = float(plan.sqNorm[k]);
+      if (pca) slot_[t] = plan.pcaSlot[k];
     }
     T_ = chooseTileRows(n_, D_, plan.tileRows);
     accs_.assign(plan.threads, Accumulators(C_));
-    if (plan.pcaFromMain) {
+    scratch_.assign(plan.threads, std::vector<float>(size_t(std::min(n_, T_))));
+    if (pca) {
       out_.classGram.resize(C_);
       for (int32_t c = 0; c < C_; ++c) out_.classGram[c].assign(size_t(plan.pcaCount[c] * plan.pcaCount[c]), 0.0);
     }
   }
 
   GramReductions run() {
-    std::vector<float> tile(size_t(T_) * size_t(T_));
-    Buffer bufA, bufB;
+    Buffer tileBuf, bufA, bufB;  // the tile too: BLAS overwrites it, so no zero-fill of up to 128 MiB
+    float* const tile = tileBuf.reserve(size_t(T_) * size_t(T_));
+    std::vector<int64_t> colBegin(C_), colEnd(C_);
     for (int64_t i0 = 0; i0 < n_; i0 += T_) {
       const int64_t ti = std::min(T_, n_ - i0);
       const float* A = rowBlock(i0, ti, bufA);
@@ -147,16 +179,20 @@ class TiledGram {
           BlasThreadsScope blasThreads(p_.threads);
           if (j0 == i0) {
             cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, int(ti), int(D_), 1.0f, A, int(D_), 0.0f,
-                        tile.data(), int(tj));
+                        tile, int(tj));
           } else {
             const float* B = rowBlock(j0, tj, bufB);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(ti), int(tj), int(D_), 1.0f, A, int(D_), B,
-                        int(D_), 0.0f, tile.data(), int(tj));
+                        int(D_), 0.0f, tile, int(tj));
           }
         }
         trace_.mark("  blas");
+        for (int32_t c = 0; c < C_; ++c) {  // each class's entries among the tile's columns
+          colBegin[c] = lowerBound(c, j0);
+          colEnd[c] = lowerBound(c, j0 + tj);
+        }
         // After the BLAS call, not during it, so OpenBLAS's threads and OpenMP's do not compete for cores.
-        reduceTile(tile.data(), i0, ti, j0, tj);
+        reduceTile(tile, i0, ti, j0, tj, colBegin, colEnd);
         trace_.mark("  reduce");
       }
     }
@@ -187,8 +223,14 @@ class TiledGram {
     }
   };
 
-  // Rows [k0, k0 + count) of the class-sorted M: zero-copy when they are a contiguous run of the input.
+  // Position in class c's sorted position list of the first Gram position >= g.
+  int64_t lowerBound(int32_t c, int64_t g) const {
+    return std::lower_bound(pos_.begin() + posStart_[c], pos_.begin() + posStart_[c + 1], g) - pos_.begin();
+  }
+
+  // Gram rows [k0, k0 + count): zero-copy when they are a contiguous run of the input.
   const float* rowBlock(int64_t k0, int64_t count, Buffer& buf) const {
+    if (zeroCopy_) return p_.features + (first_ + k0) * D_;
     const int64_t* rows = p_.mainRows.data() + k0;
     bool contiguous = true;
     for (int64_t k = 1; k < count && contiguous; ++k) contiguous = rows[k] == rows[0] + k;
@@ -202,34 +244,47 @@ class TiledGram {
     return out;
   }
 
-  void reduceTile(const float* tile, int64_t i0, int64_t ti, int64_t j0, int64_t tj) {
+  void reduceTile(const float* tile, int64_t i0, int64_t ti, int64_t j0, int64_t tj,
+                  const std::vector<int64_t>& colBegin, const std::vector<int64_t>& colEnd) {
     const bool diagonal = i0 == j0;
 #ifdef KQKD_WITH_OPENMP
 #pragma omp parallel for schedule(dynamic, 16) num_threads(p_.threads) if (ti * tj >= kMinParallelEntries)
 #endif
     for (int64_t r = 0; r < ti; ++r) {
       const int64_t a = i0 + r;
-      const int64_t bStart = diagonal ? a : j0;  // upper triangle only
-      reduceRow(accs_[threadIndex()], a, tile + r * tj + (bStart - j0), bStart, j0 + tj);
+      if (cls_[a] < 0) continue;  // a run row outside M (zero-copy mode)
+      const int t = threadIndex();
+      reduceRow(accs_[t], scratch_[t].data(), a, tile + r * tj, j0, diagonal, colBegin, colEnd);
     }
   }
 
-  // Gram row a over columns [bStart, bEnd); g[0] is entry (a, bStart).
-  void reduceRow(Accumulators& acc, int64_t a, const float* g, int64_t bStart, int64_t bEnd) {
-    const int32_t ca = p_.mainClass[a];
-    const float invRa = invR_[a], sqA = sq_[a];
-    for (int64_t b0 = bStart; b0 < bEnd;) {
-      const int32_t cb = p_.mainClass[b0];
-      const int64_t b1 = std::min<int64_t>(bEnd, p_.classStart[cb + 1]);
-      const int64_t len = b1 - b0;
-      const float* gs = g + (b0 - bStart);
-      const size_t pair = size_t(ca) * C_ + cb;
+  // Gram row a against the tile's columns starting at Gram position j0 (row[0] is entry (a, j0)); only entries
+  // (a, b) with b >= a are visited. Each visited entry stands for the unordered pair {a, b}, so class-pair
+  // statistics go to the upper pair (min class, max class) and are mirrored at the end.
+  void reduceRow(Accumulators& acc, float* scratch, int64_t a, const float* row, int64_t j0, bool diagonal,
+                 const std::vector<int64_t>& colBegin, const std::vector<int64_t>& colEnd) {
+    const int32_t ca = cls_[a];
+    const int64_t ka = kOf_[a];
+    const float invRa = float(1.0 / std::sqrt(p_.sqNorm[ka])), sqA = float(p_.sqNorm[ka]);
+    for (int32_t cb = 0; cb < C_; ++cb) {
+      const int64_t t0 = diagonal ? lowerBound(cb, a) : colBegin[cb], t1 = colEnd[cb];
+      const int64_t len = t1 - t0;
+      if (len <= 0) continue;
+      const float* gs;
+      if (contiguous_[cb]) {
+        gs = row + (pos_[t0] - j0);
+      } else {  // the class's columns, visited through its sorted positions (the row sits in cache)
+        const int64_t* pos = pos_.data() + t0;
+        for (int64_t t = 0; t < len; ++t) scratch[t] = row[pos[t] - j0];
+        gs = scratch;
+      }
+      const size_t pair = size_t(std::min(ca, cb)) * C_ + std::max(ca, cb);
 
       float sum, mn, mx;
-      absCosStats(gs, invR_.data() + b0, invRa, len, &sum, &mn, &mx);
-      // Inside a class block every visited entry also stands for its transpose (a, b < a is never visited),
+      absCosStats(gs, invR_.data() + t0, invRa, len, &sum, &mn, &mx);
+      // Inside a class block every visited entry also stands for its transpose (b < a is never visited),
       // except the diagonal entry (a, a). Across classes the transpose belongs to the mirrored block.
-      const bool hasDiagonal = b0 == a;
+      const bool hasDiagonal = pos_[t0] == a;
       if (ca == cb)
         acc.sum[pair] += 2.0 * double(sum) - (hasDiagonal ? double(std::fabs(gs[0]) * invRa * invRa) : 0.0);
       else
@@ -239,31 +294,35 @@ class TiledGram {
 
       if (ca == cb) {
         const int64_t skip = hasDiagonal ? 1 : 0;  // distances over a != b only
-        acc.intraDist[ca] += 2.0 * double(distSum(gs + skip, sq_.data() + b0 + skip, sqA, len - skip));
-        if (p_.pcaFromMain) copyClassGram(ca, a, gs, b0, b1);
+        acc.intraDist[ca] += 2.0 * double(distSum(gs + skip, sq_.data() + t0 + skip, sqA, len - skip));
+        if (p_.pcaFromMain) copyClassGram(ca, ka, gs, t0, t1);
       } else {
-        const float lo = minSqDist(gs, sq_.data() + b0, sqA, len);
+        const float lo = minSqDist(gs, sq_.data() + t0, sqA, len);
         MinPair& bestA = acc.minInter[ca];
         MinPair& bestB = acc.minInter[cb];
         if (lo <= bestA.value || lo <= bestB.value) {
-          const int64_t b = b0 + firstEqual(gs, sq_.data() + b0, sqA, len, lo);
-          bestA.offer(lo, a, b);
-          bestB.offer(lo, b, a);
+          // Rare: offer every entry equal to the minimum, as class-sorted positions, so the winner is the
+          // smallest (value, a, b) whatever the Gram order, tiling or thread count.
+          for (int64_t t = 0; t < len; ++t)
+            if (sqA + sq_[t0 + t] - 2.0f * gs[t] == lo) {
+              const int64_t kb = kOf_[pos_[t0 + t]];
+              bestA.offer(lo, ka, kb);
+              bestB.offer(lo, kb, ka);
+            }
         }
       }
-      b0 = b1;
     }
   }
 
-  void copyClassGram(int32_t c, int64_t a, const float* gs, int64_t b0, int64_t b1) {
-    const int64_t sa = p_.pcaSlot[a];
+  void copyClassGram(int32_t c, int64_t ka, const float* gs, int64_t t0, int64_t t1) {
+    const int64_t sa = p_.pcaSlot[ka];
     if (sa < 0) return;
     const int64_t m = p_.pcaCount[c];
     double* G = out_.classGram[c].data();
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t sb = p_.pcaSlot[b];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t sb = slot_[t];
       if (sb < 0) continue;
-      G[sa * m + sb] = G[sb * m + sa] = double(gs[b - b0]);
+      G[sa * m + sb] = G[sb * m + sa] = double(gs[t - t0]);
     }
   }
 
@@ -303,11 +362,20 @@ class TiledGram {
   }
 
   const Plan& p_;
-  const int64_t n_, D_;
+  const int64_t nM_, D_;
   const int32_t C_;
+  bool zeroCopy_ = false;
+  int64_t first_ = 0;  // zero-copy: input row of Gram position 0
+  int64_t n_ = 0;      // Gram size
   int64_t T_ = 0;
-  std::vector<float> invR_, sq_;
+  std::vector<int64_t> posStart_, pos_;  // per class [posStart_[c], posStart_[c+1]) of pos_: sorted Gram positions
+  std::vector<int32_t> cls_;             // Gram position -> class (-1: not in M)
+  std::vector<int64_t> kOf_;             // Gram position -> class-sorted index into plan arrays
+  std::vector<unsigned char> contiguous_;
+  std::vector<float> invR_, sq_;         // in pos_ order
+  std::vector<int64_t> slot_;            // in pos_ order: P slot or -1
   std::vector<Accumulators> accs_;
+  std::vector<std::vector<float>> scratch_;
   GramReductions out_;
   PhaseTrace trace_;
 };
