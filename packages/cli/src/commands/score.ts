@@ -57,8 +57,10 @@ function readLayerFeatures(paths: string[]): LayerFeatures[] {
   return paths.map((path, index) => {
     const npy = readNpy(path);
     if (npy.dtype !== 'float32') invalidArgumentText('--features', 'float32 features', `${npy.dtype} in ${path}`);
-    if (npy.shape.length < 2) invalidArgumentText('--features', 'an array of rank >= 2 [N, ...]', `shape [${npy.shape.join(', ')}] in ${path}`);
-    return { name: basename(path).replace(/\.npy$/, ''), index, features: npy.data as Float32Array, shape: npy.shape };
+    if (npy.shape.length < 1) invalidArgumentText('--features', 'an array [N, ...]', `a scalar in ${path}`);
+    // [N] is one feature per sample.
+    const shape = npy.shape.length === 1 ? [npy.shape[0], 1] : npy.shape;
+    return { name: basename(path).replace(/\.npy$/, ''), index, features: npy.data as Float32Array, shape };
   });
 }
 
