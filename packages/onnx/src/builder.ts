@@ -1,20 +1,33 @@
 /**
- * A minimal graph builder for test fixtures and tiny models: each method adds one ONNX node with named
- * initializers and returns the output tensor, whose shape the builder tracks (through the same rules as
- * `tensorTypes`) so that weights can be sized and every intermediate gets a value_info entry.
+ * The graph builder: a typed DSL that adds ONNX nodes with named parameters and returns output tensors whose shape
+ * and element type it infers at build time (builder-infer.ts). A shape mismatch throws right where the model is
+ * written, naming the op, the node, the input and both shapes. Parameters are recorded as trainable or frozen so that
+ * @kqkd/autodiff can turn the forward graph into ORT training artifacts; `scope()` prefixes every name inside it.
  */
-import { createRng, invalidArgument, type Rng } from '@kqkd/common';
+import { createRng, expectInteger, invalidArgument, KqkdError, type Rng } from '@kqkd/common';
 import { AttributeType, DataType, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './proto.js';
 import { formatShape, inferNodeTypes, makeValueInfo, type Shape, type TensorType } from './shapes.js';
+import {
+  broadcastShapes, concatShape, convShape, gatherShape, gemmShape, matMulShape, normAxis, reduceShape, reshapeShape,
+  shapeError, sliceShape, spatialOutput, transposeShape, type OpSite,
+} from './builder-infer.js';
 
 export const DEFAULT_OPSET = 17;
 /** IR version 8 is what the bundled ONNX schema (v1.10) writes and every current runtime reads. */
 export const IR_VERSION = 8;
+/** Microsoft contrib domain (Gelu in opset 17; ORT training ops). */
+export const MS_DOMAIN = 'com.microsoft';
+/** docString marking an Identity node as a stop-gradient (detach) point for @kqkd/autodiff. */
+export const STOP_GRADIENT = 'kqkd.stop_gradient';
+/** docString marking a BatchNormalization node whose running statistics stay fixed during training. */
+export const FROZEN_STATS = 'kqkd.batchnorm.frozen_stats';
 
 /** A tensor produced in the graph being built. */
 export interface Tensor {
   readonly name: string;
   readonly shape: Shape;
+  /** ONNX element type (1 = float, 7 = int64, 9 = bool). */
+  readonly elemType?: number;
 }
 
 export interface GraphBuilderOptions {
@@ -28,8 +41,10 @@ export interface ConvOptions {
   name?: string;
   kernel?: number;
   stride?: number;
-  /** Symmetric padding; default keeps the spatial size for odd kernels at stride 1. */
+  /** Symmetric padding; default keeps the spatial size for odd kernels at stride 1 (dilation-aware). */
   pad?: number;
+  dilation?: number;
+  /** Groups; `group = in = out channels` is a depthwise convolution. */
   group?: number;
   bias?: boolean;
   /** Explicit weights [out, in/group, k, k] (and bias [out]) instead of seeded He init. */
@@ -42,6 +57,35 @@ export interface BatchNormOptions {
   epsilon?: number;
   /** Amount of seeded noise around the identity statistics (scale 1, bias 0, mean 0, var 1). 0 = exact identity. */
   jitter?: number;
+  /** ONNX momentum: running = momentum · running + (1 − momentum) · batch (PyTorch 0.1 = ONNX 0.9). */
+  momentum?: number;
+  /** Keep the running statistics fixed in training (inference-mode BN); scale/bias may still train. */
+  frozenStats?: boolean;
+}
+
+export interface PoolOptions {
+  name?: string;
+  kernel?: number;
+  stride?: number;
+  pad?: number;
+  /** AveragePool only: count padded cells in the divisor. */
+  countIncludePad?: boolean;
+}
+
+export interface ParamOptions {
+  /** Default true. Frozen parameters are inputs of the training graph without gradients. */
+  trainable?: boolean;
+  /** BatchNorm running statistic (frozen, updated by training-mode BN, returned as an extra output). */
+  statistic?: boolean;
+}
+
+/** A named initializer the builder created as a model parameter. */
+export interface ParameterInfo {
+  name: string;
+  dims: number[];
+  data: Float32Array;
+  trainable: boolean;
+  statistic: boolean;
 }
 
 type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
@@ -59,6 +103,9 @@ function floatTensor(name: string, dims: number[], data: Float32Array): TensorPr
   return { name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
+const F = DataType.FLOAT;
+const I64 = DataType.INT64;
+
 export class GraphBuilder {
   readonly name: string;
   readonly opset: number;
@@ -70,6 +117,10 @@ export class GraphBuilder {
   private readonly types = new Map<string, TensorType>();
   private readonly constants = new Map<string, number[]>();
   private readonly counters = new Map<string, number>();
+  private readonly params = new Map<string, ParameterInfo>();
+  private readonly prefixes: string[] = [];
+  private readonly frozenScopes: boolean[] = [];
+  private usesMsDomain = false;
 
   constructor(options: GraphBuilderOptions = {}) {
     this.name = options.name ?? 'graph';
@@ -77,42 +128,99 @@ export class GraphBuilder {
     this.rng = createRng(options.seed ?? 0);
   }
 
-  /** A graph input; use a string for a symbolic dimension such as the batch ("N"). */
+  // ------------------------------------------------------------------ graph I/O, parameters, scoping
+
+  /** A graph input; use a string for a symbolic dimension such as the batch ("N"). Names are never scoped. */
   input(name: string, shape: Shape, elemType: number = DataType.FLOAT): Tensor {
     this.claim(name);
     const type = { elemType, shape };
     this.inputs.push({ name, type });
     this.types.set(name, type);
-    return { name, shape };
+    return { name, shape, elemType };
   }
 
-  /** Marks a tensor as a graph output, optionally renaming it through an Identity node. */
+  /** Marks a tensor as a graph output, optionally renaming it through an Identity node (names are not scoped). */
   output(tensor: Tensor, name?: string): Tensor {
     const out = name && name !== tensor.name ? this.node('Identity', [tensor.name], {}, name, name) : tensor;
     this.outputs.push({ name: out.name, type: this.types.get(out.name)! });
     return out;
   }
 
-  /** A float initializer with explicit values. */
-  constant(name: string, dims: number[], data: Float32Array | number[]): Tensor {
-    const values = data instanceof Float32Array ? data : Float32Array.from(data);
-    const size = dims.reduce((p, d) => p * d, 1);
-    if (values.length !== size) invalidArgument(`${name} values`, `${size} floats for dims ${formatShape(dims)}`, values);
-    this.claim(name);
-    this.initializers.push(floatTensor(name, dims, values));
-    this.types.set(name, { elemType: DataType.FLOAT, shape: dims });
-    if (size <= 64) this.constants.set(name, Array.from(values));
-    return { name, shape: dims };
+  /**
+   * Runs `fn` with every name created inside prefixed by `name.` (nested scopes compose: `enc.block1.conv0`).
+   * With `{ frozen: true }` every parameter created inside is frozen (a teacher, a backbone).
+   */
+  scope<T>(name: string, fn: () => T, options: { frozen?: boolean } = {}): T {
+    if (typeof name !== 'string' || name.length === 0 || name.includes(' ')) invalidArgument('scope name', 'a non-empty name without spaces', name);
+    this.prefixes.push(name);
+    this.frozenScopes.push(options.frozen ?? false);
+    try {
+      return fn();
+    } finally {
+      this.prefixes.pop();
+      this.frozenScopes.pop();
+    }
   }
 
-  /** An int64 initializer (shapes, axes). */
-  int64Constant(name: string, values: number[]): Tensor {
-    this.claim(name);
+  /** The current scope prefix applied to `name` ("a.b.name"). */
+  scoped(name: string): string {
+    return this.prefixes.length ? `${this.prefixes.join('.')}.${name}` : name;
+  }
+
+  /** A float initializer with explicit values (not a parameter: never trained, never in the checkpoint). */
+  constant(name: string, dims: number[], data: Float32Array | number[]): Tensor {
+    return this.floatInit(this.scoped(name), dims, data);
+  }
+
+  /** An int64 initializer (shapes, axes, indices, labels). */
+  int64Constant(name: string, values: number[], dims: number[] = [values.length]): Tensor {
+    const n = this.scoped(name);
+    this.claim(n);
+    if (dims.reduce((p, d) => p * d, 1) !== values.length) invalidArgument(`${n} values`, `${dims.reduce((p, d) => p * d, 1)} integers for dims ${formatShape(dims)}`, values);
     const raw = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, rawData: new Uint8Array(raw.buffer) });
-    this.types.set(name, { elemType: DataType.INT64, shape: [values.length] });
-    this.constants.set(name, values.slice());
-    return { name, shape: [values.length] };
+    this.initializers.push({ name: n, dims, dataType: DataType.INT64, rawData: new Uint8Array(raw.buffer) });
+    this.types.set(n, { elemType: DataType.INT64, shape: dims });
+    if (values.length <= 64) this.constants.set(n, values.slice());
+    return { name: n, shape: dims, elemType: I64 };
+  }
+
+  /** A model parameter (float initializer recorded as trainable or frozen; frozen inside a frozen scope). */
+  param(name: string, dims: number[], data: Float32Array | number[], options: ParamOptions = {}): Tensor {
+    const n = this.scoped(name);
+    const t = this.floatInit(n, dims, data);
+    const frozenScope = this.frozenScopes.includes(true);
+    const statistic = options.statistic ?? false;
+    this.params.set(n, {
+      name: n, dims: dims.slice(), data: data instanceof Float32Array ? data : Float32Array.from(data),
+      trainable: !statistic && !frozenScope && (options.trainable ?? true), statistic,
+    });
+    return t;
+  }
+
+  /** Freezes parameters: by exact name, by scope prefix (`"teacher"` freezes `teacher.*`) or by predicate. */
+  freeze(which: string | ((name: string) => boolean)): number {
+    let count = 0;
+    for (const p of this.params.values()) {
+      const hit = typeof which === 'function' ? which(p.name) : p.name === which || p.name.startsWith(`${which}.`);
+      if (hit && p.trainable) { p.trainable = false; count++; }
+    }
+    if (count === 0 && typeof which === 'string' && !this.params.has(which)) {
+      invalidArgument('freeze', 'a parameter name or scope prefix of this graph', which);
+    }
+    return count;
+  }
+
+  /** Parameters in creation order (the order of the training model's parameter inputs). */
+  parameters(): ParameterInfo[] {
+    return [...this.params.values()].map((p) => ({ ...p, dims: p.dims.slice() }));
+  }
+
+  /** Type of a tensor of this graph. */
+  typeOf(t: Tensor | string): TensorType {
+    const name = typeof t === 'string' ? t : t.name;
+    const type = this.types.get(name);
+    if (!type) invalidArgument('tensor', 'a tensor of this graph', name);
+    return type;
   }
 
   /** Seeded He-normal weights: N(0, 2 / fanIn). */
@@ -123,138 +231,392 @@ export class GraphBuilder {
     return out;
   }
 
+  /** Seeded N(0, std²) values (test data, embeddings). */
+  normal(size: number, std = 1): Float32Array {
+    const out = new Float32Array(size);
+    for (let i = 0; i < size; i++) out[i] = this.rng.nextNormal() * std;
+    return out;
+  }
+
+  // ------------------------------------------------------------------ layers with parameters
+
   conv(x: Tensor, outChannels: number, options: ConvOptions = {}): Tensor {
-    const name = options.name ?? this.fresh('conv');
+    const name = this.scoped(options.name ?? this.fresh('conv'));
     const inChannels = this.channels(x, 'conv input');
     const k = options.kernel ?? 3;
     const group = options.group ?? 1;
-    const pad = options.pad ?? Math.floor(k / 2);
+    const dil = options.dilation ?? 1;
+    const pad = options.pad ?? Math.floor((dil * (k - 1)) / 2);
+    if (inChannels % group !== 0 || outChannels % group !== 0) {
+      shapeError({ op: 'Conv', node: name }, 'input X', `channels divisible by group ${group} (output channels ${outChannels})`, x.shape);
+    }
     const wDims = [outChannels, inChannels / group, k, k];
     const w = options.weight ?? this.heNormal(wDims.reduce((p, d) => p * d, 1), (inChannels / group) * k * k);
-    const inputs = [x.name, this.constant(`${name}.weight`, wDims, w).name];
+    const inputs = [x.name, this.paramAbs(`${name}.weight`, wDims, w).name];
     if (options.bias ?? false) {
-      inputs.push(this.constant(`${name}.bias`, [outChannels], options.biasValues ?? new Float32Array(outChannels)).name);
+      inputs.push(this.paramAbs(`${name}.bias`, [outChannels], options.biasValues ?? new Float32Array(outChannels)).name);
     }
-    return this.node('Conv', inputs, {
-      kernel_shape: [k, k], strides: [options.stride ?? 1, options.stride ?? 1], pads: [pad, pad, pad, pad], group,
-      dilations: [1, 1],
-    }, name);
+    return this.convNode(inputs, { kernel: k, stride: options.stride ?? 1, pad, group, dilation: dil }, name);
+  }
+
+  /** Conv of x with explicit weight (and bias) tensors: W [M, C/group, k, k]. */
+  convWith(x: Tensor, w: Tensor, b: Tensor | undefined, options: { name?: string; stride?: number; pad?: number; dilation?: number; group?: number } = {}): Tensor {
+    const name = this.scoped(options.name ?? this.fresh('conv'));
+    const k = w.shape[2];
+    if (typeof k !== 'number' || w.shape.length !== 4 || w.shape[3] !== k) shapeError({ op: 'Conv', node: name }, 'input W', 'a square kernel [M, C/group, k, k]', w.shape);
+    const dil = options.dilation ?? 1;
+    return this.convNode(b ? [x.name, w.name, b.name] : [x.name, w.name],
+      { kernel: k, stride: options.stride ?? 1, pad: options.pad ?? Math.floor((dil * (k - 1)) / 2), group: options.group ?? 1, dilation: dil }, name);
   }
 
   batchNorm(x: Tensor, options: BatchNormOptions = {}): Tensor {
-    const name = options.name ?? this.fresh('bn');
+    const name = this.scoped(options.name ?? this.fresh('bn'));
     const c = this.channels(x, 'batchNorm input');
     const j = options.jitter ?? 0;
     const gen = (base: number, positive = false) => Float32Array.from({ length: c }, () => {
       const v = base + j * this.rng.nextNormal();
       return positive ? Math.max(v, 0.05) : v;
     });
-    const scale = this.constant(`${name}.weight`, [c], gen(1, true));
-    const bias = this.constant(`${name}.bias`, [c], gen(0));
-    const mean = this.constant(`${name}.running_mean`, [c], gen(0));
-    const variance = this.constant(`${name}.running_var`, [c], gen(1, true));
-    return this.node('BatchNormalization', [x.name, scale.name, bias.name, mean.name, variance.name],
-      { epsilon: { float: options.epsilon ?? 1e-5 } }, name);
-  }
-
-  relu(x: Tensor, name?: string): Tensor {
-    return this.node('Relu', [x.name], {}, name ?? this.fresh('relu'));
-  }
-
-  /** ReLU6 as ONNX exports it since opset 11: Clip with min/max initializers. */
-  relu6(x: Tensor, name?: string): Tensor {
-    const n = name ?? this.fresh('relu6');
-    const lo = this.constant(`${n}.min`, [], [0]);
-    const hi = this.constant(`${n}.max`, [], [6]);
-    return this.node('Clip', [x.name, lo.name, hi.name], {}, n);
-  }
-
-  leakyRelu(x: Tensor, alpha = 0.01, name?: string): Tensor {
-    return this.node('LeakyRelu', [x.name], { alpha: { float: alpha } }, name ?? this.fresh('leaky_relu'));
-  }
-
-  maxPool(x: Tensor, kernel = 2, stride = kernel, name?: string): Tensor {
-    return this.node('MaxPool', [x.name], { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [0, 0, 0, 0] },
-      name ?? this.fresh('maxpool'));
-  }
-
-  add(a: Tensor, b: Tensor, name?: string): Tensor {
-    return this.node('Add', [a.name, b.name], {}, name ?? this.fresh('add'));
-  }
-
-  globalAveragePool(x: Tensor, name?: string): Tensor {
-    return this.node('GlobalAveragePool', [x.name], {}, name ?? this.fresh('gap'));
-  }
-
-  flatten(x: Tensor, axis = 1, name?: string): Tensor {
-    return this.node('Flatten', [x.name], { axis }, name ?? this.fresh('flatten'));
+    const scale = this.paramAbs(`${name}.weight`, [c], gen(1, true));
+    const bias = this.paramAbs(`${name}.bias`, [c], gen(0));
+    const mean = this.paramAbs(`${name}.running_mean`, [c], gen(0), { statistic: true });
+    const variance = this.paramAbs(`${name}.running_var`, [c], gen(1, true), { statistic: true });
+    const attrs: Record<string, AttrValue> = { epsilon: { float: options.epsilon ?? 1e-5 } };
+    if (options.momentum !== undefined) attrs.momentum = { float: options.momentum };
+    const y = this.node('BatchNormalization', [x.name, scale.name, bias.name, mean.name, variance.name], attrs, name, name, x.shape);
+    if (options.frozenStats) this.nodes[this.nodes.length - 1].docString = FROZEN_STATS;
+    return y;
   }
 
   /** Linear layer on [N, in]: Gemm with transB = 1 (weights [out, in], as PyTorch stores them). */
   gemm(x: Tensor, outFeatures: number, name?: string): Tensor {
-    const n = name ?? this.fresh('fc');
+    const n = this.scoped(name ?? this.fresh('fc'));
     const inFeatures = x.shape[x.shape.length - 1];
     if (typeof inFeatures !== 'number') invalidArgument('gemm input', 'a known feature dimension', formatShape(x.shape));
-    const w = this.constant(`${n}.weight`, [outFeatures, inFeatures], this.heNormal(outFeatures * inFeatures, inFeatures));
-    const b = this.constant(`${n}.bias`, [outFeatures], new Float32Array(outFeatures));
-    return this.node('Gemm', [x.name, w.name, b.name], { transB: 1, alpha: { float: 1 }, beta: { float: 1 } }, n);
+    const w = this.paramAbs(`${n}.weight`, [outFeatures, inFeatures], this.heNormal(outFeatures * inFeatures, inFeatures));
+    const b = this.paramAbs(`${n}.bias`, [outFeatures], new Float32Array(outFeatures));
+    return this.gemmNode(x, w, b, { transB: true }, n);
   }
 
   /** x @ W (+ b) on the last axis, for token features [N, T, D]. */
   linear(x: Tensor, outFeatures: number, options: { name?: string; bias?: boolean } = {}): Tensor {
-    const n = options.name ?? this.fresh('linear');
+    const n = this.scoped(options.name ?? this.fresh('linear'));
     const inFeatures = x.shape[x.shape.length - 1];
     if (typeof inFeatures !== 'number') invalidArgument('linear input', 'a known feature dimension', formatShape(x.shape));
-    const w = this.constant(`${n}.weight`, [inFeatures, outFeatures], this.heNormal(outFeatures * inFeatures, inFeatures));
-    const y = this.node('MatMul', [x.name, w.name], {}, options.bias === false ? n : `${n}.matmul`);
+    const w = this.paramAbs(`${n}.weight`, [inFeatures, outFeatures], this.heNormal(outFeatures * inFeatures, inFeatures));
+    const y = this.node('MatMul', [x.name, w.name], {}, options.bias === false ? n : `${n}.matmul`, undefined,
+      matMulShape({ op: 'MatMul', node: n }, x.shape, w.shape));
     if (options.bias === false) return y;
-    const b = this.constant(`${n}.bias`, [outFeatures], new Float32Array(outFeatures));
-    return this.node('Add', [y.name, b.name], {}, n);
-  }
-
-  matMul(a: Tensor, b: Tensor, name?: string): Tensor {
-    return this.node('MatMul', [a.name, b.name], {}, name ?? this.fresh('matmul'));
-  }
-
-  transpose(x: Tensor, perm: number[], name?: string): Tensor {
-    return this.node('Transpose', [x.name], { perm }, name ?? this.fresh('transpose'));
-  }
-
-  softmax(x: Tensor, axis = -1, name?: string): Tensor {
-    return this.node('Softmax', [x.name], { axis }, name ?? this.fresh('softmax'));
-  }
-
-  mulScalar(x: Tensor, value: number, name?: string): Tensor {
-    const n = name ?? this.fresh('mul');
-    return this.node('Mul', [x.name, this.constant(`${n}.scalar`, [], [value]).name], {}, n);
+    const b = this.paramAbs(`${n}.bias`, [outFeatures], new Float32Array(outFeatures));
+    return this.node('Add', [y.name, b.name], {}, n, n, broadcastShapes({ op: 'Add', node: n }, y.shape, b.shape));
   }
 
   layerNorm(x: Tensor, options: { name?: string; epsilon?: number } = {}): Tensor {
-    const n = options.name ?? this.fresh('layernorm');
+    const n = this.scoped(options.name ?? this.fresh('layernorm'));
     const d = x.shape[x.shape.length - 1];
     if (typeof d !== 'number') invalidArgument('layerNorm input', 'a known last dimension', formatShape(x.shape));
-    const scale = this.constant(`${n}.weight`, [d], new Float32Array(d).fill(1));
-    const bias = this.constant(`${n}.bias`, [d], new Float32Array(d));
-    return this.node('LayerNormalization', [x.name, scale.name, bias.name], { axis: -1, epsilon: { float: options.epsilon ?? 1e-5 } }, n);
+    const scale = this.paramAbs(`${n}.weight`, [d], new Float32Array(d).fill(1));
+    const bias = this.paramAbs(`${n}.bias`, [d], new Float32Array(d));
+    return this.layerNormWith(x, scale, bias, { name: options.name ? options.name : undefined, epsilon: options.epsilon, absName: n });
   }
 
-  /** Any other operator, for what the named helpers do not cover. */
+  /** LayerNormalization over axes [axis, rank) with explicit scale/bias of shape x.shape[axis:]. */
+  layerNormWith(x: Tensor, scale: Tensor, bias: Tensor, options: { name?: string; epsilon?: number; axis?: number; absName?: string } = {}): Tensor {
+    const n = options.absName ?? this.scoped(options.name ?? this.fresh('layernorm'));
+    const site = { op: 'LayerNormalization', node: n };
+    const axis = normAxis(site, 'attribute axis', options.axis ?? -1, x.shape.length, x.shape);
+    const norm = x.shape.slice(axis);
+    for (const [what, t] of [['Scale', scale], ['B', bias]] as const) {
+      if (t.shape.length !== norm.length || t.shape.some((v, i) => v !== norm[i])) {
+        shapeError(site, `input ${what}`, `${formatShape(norm)} (the normalised dims of input X ${formatShape(x.shape)})`, t.shape);
+      }
+    }
+    return this.node('LayerNormalization', [x.name, scale.name, bias.name], { axis: options.axis ?? -1, epsilon: { float: options.epsilon ?? 1e-5 } }, n, n, x.shape);
+  }
+
+  // ------------------------------------------------------------------ activations
+
+  relu(x: Tensor, name?: string): Tensor {
+    return this.unary('Relu', x, name ?? this.fresh('relu'));
+  }
+
+  /** ReLU6 as ONNX exports it since opset 11: Clip with min/max initializers. */
+  relu6(x: Tensor, name?: string): Tensor {
+    return this.clip(x, 0, 6, name ?? this.fresh('relu6'));
+  }
+
+  clip(x: Tensor, min: number, max: number, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('clip'));
+    if (!(min < max)) invalidArgument(`Clip "${n}" min/max`, 'min < max', `${min}/${max}`);
+    const lo = this.floatInit(`${n}.min`, [], [min]);
+    const hi = this.floatInit(`${n}.max`, [], [max]);
+    return this.node('Clip', [x.name, lo.name, hi.name], {}, n, n, x.shape);
+  }
+
+  leakyRelu(x: Tensor, alpha = 0.01, name?: string): Tensor {
+    return this.unary('LeakyRelu', x, name ?? this.fresh('leaky_relu'), { alpha: { float: alpha } });
+  }
+
+  /** Exact (erf) GELU: com.microsoft Gelu, which ORT (node and the training build) runs and differentiates. */
+  gelu(x: Tensor, name?: string): Tensor {
+    this.usesMsDomain = true;
+    const y = this.unary('Gelu', x, name ?? this.fresh('gelu'));
+    this.nodes[this.nodes.length - 1].domain = MS_DOMAIN;
+    return y;
+  }
+
+  sigmoid(x: Tensor, name?: string): Tensor { return this.unary('Sigmoid', x, name ?? this.fresh('sigmoid')); }
+  tanh(x: Tensor, name?: string): Tensor { return this.unary('Tanh', x, name ?? this.fresh('tanh')); }
+  sqrt(x: Tensor, name?: string): Tensor { return this.unary('Sqrt', x, name ?? this.fresh('sqrt')); }
+  exp(x: Tensor, name?: string): Tensor { return this.unary('Exp', x, name ?? this.fresh('exp')); }
+  log(x: Tensor, name?: string): Tensor { return this.unary('Log', x, name ?? this.fresh('log')); }
+  neg(x: Tensor, name?: string): Tensor { return this.unary('Neg', x, name ?? this.fresh('neg')); }
+  identity(x: Tensor, name?: string): Tensor { return this.unary('Identity', x, name ?? this.fresh('identity')); }
+
+  /** Stop-gradient: an Identity whose output carries no gradient back to its input (PyTorch `detach`). */
+  detach(x: Tensor, name?: string): Tensor {
+    const y = this.unary('Identity', x, name ?? this.fresh('detach'));
+    this.nodes[this.nodes.length - 1].docString = STOP_GRADIENT;
+    return y;
+  }
+
+  softmax(x: Tensor, axis = -1, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('softmax'));
+    normAxis({ op: 'Softmax', node: n }, 'attribute axis', axis, x.shape.length, x.shape);
+    return this.node('Softmax', [x.name], { axis }, n, n, x.shape);
+  }
+
+  logSoftmax(x: Tensor, axis = -1, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('log_softmax'));
+    normAxis({ op: 'LogSoftmax', node: n }, 'attribute axis', axis, x.shape.length, x.shape);
+    return this.node('LogSoftmax', [x.name], { axis }, n, n, x.shape);
+  }
+
+  // ------------------------------------------------------------------ pooling
+
+  maxPool(x: Tensor, kernel: number | PoolOptions = 2, stride?: number, name?: string): Tensor {
+    const o: PoolOptions = typeof kernel === 'number' ? { kernel, stride: stride ?? kernel, name } : kernel;
+    return this.pool('MaxPool', x, o, this.fresh('maxpool'));
+  }
+
+  averagePool(x: Tensor, options: PoolOptions = {}): Tensor {
+    return this.pool('AveragePool', x, options, this.fresh('avgpool'));
+  }
+
+  globalAveragePool(x: Tensor, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('gap'));
+    if (x.shape.length < 3) shapeError({ op: 'GlobalAveragePool', node: n }, 'input X', 'an [N, C, spatial...] tensor', x.shape);
+    return this.node('GlobalAveragePool', [x.name], {}, n, n, [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)]);
+  }
+
+  // ------------------------------------------------------------------ arithmetic (numpy broadcasting)
+
+  add(a: Tensor, b: Tensor, name?: string): Tensor { return this.binary('Add', a, b, name ?? this.fresh('add')); }
+  sub(a: Tensor, b: Tensor, name?: string): Tensor { return this.binary('Sub', a, b, name ?? this.fresh('sub')); }
+  mul(a: Tensor, b: Tensor, name?: string): Tensor { return this.binary('Mul', a, b, name ?? this.fresh('mul')); }
+  div(a: Tensor, b: Tensor, name?: string): Tensor { return this.binary('Div', a, b, name ?? this.fresh('div')); }
+  pow(a: Tensor, b: Tensor | number, name?: string): Tensor {
+    const n = name ?? this.fresh('pow');
+    const e = typeof b === 'number' ? this.floatInit(`${this.scoped(n)}.exponent`, [], [b]) : b;
+    return this.binary('Pow', a, e, n);
+  }
+
+  mulScalar(x: Tensor, value: number, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('mul'));
+    const s = this.floatInit(`${n}.scalar`, [], [value]);
+    return this.node('Mul', [x.name, s.name], {}, n, n, x.shape);
+  }
+
+  addScalar(x: Tensor, value: number, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('add'));
+    const s = this.floatInit(`${n}.scalar`, [], [value]);
+    return this.node('Add', [x.name, s.name], {}, n, n, x.shape);
+  }
+
+  /** Batched matrix product with broadcasting over the leading dims (both operands rank >= 2). */
+  matMul(a: Tensor, b: Tensor, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('matmul'));
+    return this.node('MatMul', [a.name, b.name], {}, n, n, matMulShape({ op: 'MatMul', node: n }, a.shape, b.shape));
+  }
+
+  /** Y = alpha · op(A) · op(B) + beta · C. */
+  gemmWith(a: Tensor, b: Tensor, c: Tensor | undefined, options: { name?: string; transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}): Tensor {
+    return this.gemmNode(a, b, c, options, this.scoped(options.name ?? this.fresh('gemm')));
+  }
+
+  // ------------------------------------------------------------------ shape ops
+
+  reshape(x: Tensor, shape: number[], name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('reshape'));
+    const out = reshapeShape({ op: 'Reshape', node: n }, x.shape, shape);
+    const s = this.int64ConstantAbs(`${n}.shape`, shape);
+    return this.node('Reshape', [x.name, s.name], {}, n, n, out);
+  }
+
+  flatten(x: Tensor, axis = 1, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('flatten'));
+    const site = { op: 'Flatten', node: n };
+    const a = normAxis(site, 'attribute axis', axis, x.shape.length, x.shape, true);
+    const prod = (s: Shape) => s.reduce<Shape[number]>((p, d) => (typeof p === 'number' && typeof d === 'number' ? p * d : p === 1 ? d : d === 1 ? p : null), 1);
+    return this.node('Flatten', [x.name], { axis }, n, n, [prod(x.shape.slice(0, a)), prod(x.shape.slice(a))]);
+  }
+
+  transpose(x: Tensor, perm: number[], name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('transpose'));
+    return this.node('Transpose', [x.name], { perm }, n, n, transposeShape({ op: 'Transpose', node: n }, x.shape, perm));
+  }
+
+  concat(xs: Tensor[], axis: number, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('concat'));
+    if (xs.length < 1) invalidArgument(`Concat "${n}" inputs`, 'at least one tensor', xs.length);
+    return this.node('Concat', xs.map((t) => t.name), { axis }, n, n, concatShape({ op: 'Concat', node: n }, xs.map((t) => t.shape), axis));
+  }
+
+  /** ONNX Slice with constant starts/ends/axes/steps. */
+  slice(x: Tensor, starts: number[], ends: number[], axes?: number[], steps?: number[], name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('slice'));
+    const ax = axes ?? starts.map((_, i) => i);
+    const st = steps ?? starts.map(() => 1);
+    const out = sliceShape({ op: 'Slice', node: n }, x.shape, starts, ends, ax, st);
+    const ins = [x.name, this.int64ConstantAbs(`${n}.starts`, starts).name, this.int64ConstantAbs(`${n}.ends`, ends).name,
+      this.int64ConstantAbs(`${n}.axes`, ax).name, this.int64ConstantAbs(`${n}.steps`, st).name];
+    return this.node('Slice', ins, {}, n, n, out);
+  }
+
+  /** Gather along `axis` with int64 indices (a tensor, or constant values). */
+  gather(x: Tensor, indices: Tensor | number[], axis = 0, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('gather'));
+    const idx = Array.isArray(indices) ? this.int64ConstantAbs(`${n}.indices`, indices) : indices;
+    if ((idx.elemType ?? this.types.get(idx.name)?.elemType) !== I64) {
+      shapeError({ op: 'Gather', node: n }, 'input indices', 'an int64 tensor', `element type ${idx.elemType}`);
+    }
+    return this.node('Gather', [x.name, idx.name], { axis }, n, n, gatherShape({ op: 'Gather', node: n }, x.shape, idx.shape, axis));
+  }
+
+  reduceMean(x: Tensor, axes?: number[], keepdims = true, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('reduce_mean'));
+    const out = reduceShape({ op: 'ReduceMean', node: n }, x.shape, axes, keepdims);
+    const attrs: Record<string, AttrValue> = { keepdims: keepdims ? 1 : 0 };
+    if (axes && axes.length) attrs.axes = axes;
+    return this.node('ReduceMean', [x.name], attrs, n, n, out);
+  }
+
+  reduceSum(x: Tensor, axes?: number[], keepdims = true, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('reduce_sum'));
+    const out = reduceShape({ op: 'ReduceSum', node: n }, x.shape, axes, keepdims);
+    const ins = [x.name];
+    if (axes && axes.length) ins.push(this.int64ConstantAbs(`${n}.axes`, axes).name);
+    return this.node('ReduceSum', ins, { keepdims: keepdims ? 1 : 0 }, n, n, out);
+  }
+
+  cast(x: Tensor, to: number, name?: string): Tensor {
+    const n = this.scoped(name ?? this.fresh('cast'));
+    return this.node('Cast', [x.name], { to }, n, n, x.shape, to);
+  }
+
+  // ------------------------------------------------------------------ losses (scalar outputs)
+
+  /**
+   * Softmax cross-entropy of logits [N, C] against int64 labels [N] (ONNX SoftmaxCrossEntropyLoss, whose
+   * gradient ORT emits as SoftmaxCrossEntropyLossGrad). `reduction` "mean" (default) or "sum".
+   */
+  softmaxCrossEntropy(logits: Tensor, labels: Tensor, options: { name?: string; reduction?: 'mean' | 'sum' } = {}): Tensor {
+    const n = this.scoped(options.name ?? this.fresh('cross_entropy'));
+    const site = { op: 'SoftmaxCrossEntropyLoss', node: n };
+    if (logits.shape.length !== 2) shapeError(site, 'input scores', 'logits [N, C]', logits.shape);
+    if (this.typeOf(labels).elemType !== I64) shapeError(site, 'input labels', 'an int64 tensor', `element type ${this.typeOf(labels).elemType}`);
+    if (labels.shape.length !== 1 || labels.shape[0] !== logits.shape[0]) {
+      shapeError(site, 'input labels', `[${logits.shape[0]}] (one label per row of scores ${formatShape(logits.shape)})`, labels.shape);
+    }
+    const reduction = options.reduction ?? 'mean';
+    this.claim(n);
+    this.claim(`${n}.log_prob`);
+    this.nodes.push({
+      name: n, opType: 'SoftmaxCrossEntropyLoss', input: [logits.name, labels.name], output: [n, `${n}.log_prob`],
+      attribute: [attribute('reduction', reduction)],
+    });
+    this.types.set(n, { elemType: F, shape: [] });
+    this.types.set(`${n}.log_prob`, { elemType: F, shape: logits.shape });
+    return { name: n, shape: [], elemType: F };
+  }
+
+  /** Mean squared error over all elements. */
+  mse(a: Tensor, b: Tensor, name?: string): Tensor {
+    const n = name ?? this.fresh('mse');
+    return this.scope(n, () => {
+      const d = this.sub(a, b, 'diff');
+      if (d.shape.length !== a.shape.length || d.shape.some((v, i) => v !== a.shape[i])) shapeError({ op: 'MSE', node: this.scoped('diff') }, 'input b', `the shape of input a ${formatShape(a.shape)}`, b.shape);
+      return this.reduceMean(this.mul(d, d, 'sq'), undefined, false, 'mean');
+    });
+  }
+
+  /**
+   * Hinton KD: T² · mean_n Σ_c softmax(t/T) · (log softmax(t/T) − log softmax(s/T)) on logits [N, C].
+   * `standardize` applies logit standardisation (Sun et al., CVPR 2024): z ↦ (z − mean z) / std z per row first.
+   */
+  klDivergence(student: Tensor, teacher: Tensor, options: { temperature?: number; standardize?: boolean; name?: string } = {}): Tensor {
+    const n = options.name ?? this.fresh('kl_div');
+    const T = options.temperature ?? 1;
+    if (!(T > 0)) invalidArgument(`klDivergence "${n}" temperature`, 'a positive number', T);
+    if (student.shape.length !== 2) shapeError({ op: 'KLDivergence', node: this.scoped(n) }, 'input student', 'logits [N, C]', student.shape);
+    if (teacher.shape.length !== 2 || teacher.shape.some((d, i) => d !== student.shape[i])) {
+      shapeError({ op: 'KLDivergence', node: this.scoped(n) }, 'input teacher', `the shape of input student ${formatShape(student.shape)}`, teacher.shape);
+    }
+    return this.scope(n, () => {
+      const prep = (z: Tensor, tag: string) => {
+        let v = z;
+        if (options.standardize) {
+          const c = this.sub(z, this.reduceMean(z, [1], true, `${tag}.mean`), `${tag}.centered`);
+          const variance = this.reduceMean(this.mul(c, c, `${tag}.sq`), [1], true, `${tag}.var`);
+          v = this.div(c, this.sqrt(this.addScalar(variance, 1e-6, `${tag}.var_eps`), `${tag}.std`), `${tag}.standardized`);
+        }
+        return T === 1 ? v : this.mulScalar(v, 1 / T, `${tag}.scaled`);
+      };
+      const ls = this.logSoftmax(prep(student, 'student'), 1, 'student.log_p');
+      const lt = this.logSoftmax(prep(teacher, 'teacher'), 1, 'teacher.log_p');
+      const pt = this.exp(lt, 'teacher.p');
+      const kl = this.reduceSum(this.mul(pt, this.sub(lt, ls, 'log_ratio'), 'terms'), [1], false, 'per_sample');
+      return this.mulScalar(this.reduceMean(kl, undefined, false, 'mean'), T * T, 'loss');
+    });
+  }
+
+  /** 1 − cosine similarity of rows of a and b ([N, D]), averaged over N. */
+  cosineLoss(a: Tensor, b: Tensor, options: { name?: string; eps?: number } = {}): Tensor {
+    const n = options.name ?? this.fresh('cosine');
+    if (a.shape.length !== 2) shapeError({ op: 'CosineLoss', node: this.scoped(n) }, 'input a', 'features [N, D]', a.shape);
+    if (b.shape.length !== 2 || b.shape.some((d, i) => d !== a.shape[i])) shapeError({ op: 'CosineLoss', node: this.scoped(n) }, 'input b', `the shape of input a ${formatShape(a.shape)}`, b.shape);
+    const eps = options.eps ?? 1e-8;
+    return this.scope(n, () => {
+      const dot = this.reduceSum(this.mul(a, b, 'ab'), [1], false, 'dot');
+      const na = this.sqrt(this.addScalar(this.reduceSum(this.mul(a, a, 'aa'), [1], false, 'a2'), eps, 'a2_eps'), 'norm_a');
+      const nb = this.sqrt(this.addScalar(this.reduceSum(this.mul(b, b, 'bb'), [1], false, 'b2'), eps, 'b2_eps'), 'norm_b');
+      const cos = this.div(dot, this.mul(na, nb, 'norms'), 'cos');
+      return this.neg(this.addScalar(this.reduceMean(cos, undefined, false, 'mean_cos'), -1, 'cos_minus_1'), 'loss');
+    });
+  }
+
+  // ------------------------------------------------------------------ escape hatch and build
+
+  /** Any other operator, for what the named helpers do not cover (shapes through the generic rules). */
   op(opType: string, inputs: Tensor[], attributes: Record<string, AttrValue> = {}, name?: string): Tensor {
-    return this.node(opType, inputs.map((t) => t.name), attributes, name ?? this.fresh(opType.toLowerCase()));
+    const n = this.scoped(name ?? this.fresh(opType.toLowerCase()));
+    return this.node(opType, inputs.map((t) => t.name), attributes, n);
   }
 
   /** The finished model: opset import, initializers, and value_info for every intermediate tensor. */
-  build(): ModelProto {
-    if (this.outputs.length === 0) invalidArgument('graph outputs', 'at least one output (call output())', 0);
+  build(options: { requireOutputs?: boolean } = {}): ModelProto {
+    if ((options.requireOutputs ?? true) && this.outputs.length === 0) invalidArgument('graph outputs', 'at least one output (call output())', 0);
     const declared = new Set([...this.inputs, ...this.outputs].map((t) => t.name));
     const valueInfo = this.nodes.flatMap((n) => n.output ?? [])
       .filter((o) => !declared.has(o) && this.types.has(o))
       .map((o) => makeValueInfo(o, this.types.get(o)!));
+    const opsetImport = [{ domain: '', version: this.opset }];
+    if (this.usesMsDomain) opsetImport.push({ domain: MS_DOMAIN, version: 1 });
     return {
       irVersion: IR_VERSION,
       producerName: 'kqkd',
       producerVersion: '0.1.0',
-      opsetImport: [{ domain: '', version: this.opset }],
+      opsetImport,
       graph: {
         name: this.name,
         node: this.nodes.slice(),
@@ -266,18 +628,114 @@ export class GraphBuilder {
     };
   }
 
-  private node(opType: string, inputs: string[], attributes: Record<string, AttrValue>, name: string, output = name): Tensor {
+  // ------------------------------------------------------------------ internals
+
+  private convNode(inputs: string[], a: { kernel: number; stride: number; pad: number; group: number; dilation: number }, name: string): Tensor {
+    const site: OpSite = { op: 'Conv', node: name };
+    const x = this.typeOf(inputs[0]).shape!;
+    const w = this.typeOf(inputs[1]).shape!;
+    const b = inputs[2] ? this.typeOf(inputs[2]).shape! : undefined;
+    const out = convShape(site, x, w, a.group, {
+      kernel: [a.kernel, a.kernel], strides: [a.stride, a.stride], pads: [a.pad, a.pad, a.pad, a.pad], dilations: [a.dilation, a.dilation],
+    }, b);
+    return this.node('Conv', inputs, {
+      kernel_shape: [a.kernel, a.kernel], strides: [a.stride, a.stride], pads: [a.pad, a.pad, a.pad, a.pad], group: a.group,
+      dilations: [a.dilation, a.dilation],
+    }, name, name, out);
+  }
+
+  private gemmNode(a: Tensor, b: Tensor, c: Tensor | undefined, o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number }, n: string): Tensor {
+    const out = gemmShape({ op: 'Gemm', node: n }, a.shape, b.shape, o.transA ?? false, o.transB ?? false, c?.shape);
+    const attrs: Record<string, AttrValue> = {};
+    if (o.transA) attrs.transA = 1;
+    attrs.transB = o.transB ? 1 : 0;
+    attrs.alpha = { float: o.alpha ?? 1 };
+    attrs.beta = { float: o.beta ?? 1 };
+    return this.node('Gemm', c ? [a.name, b.name, c.name] : [a.name, b.name], attrs, n, n, out);
+  }
+
+  private pool(op: 'MaxPool' | 'AveragePool', x: Tensor, o: PoolOptions, fallbackName: string): Tensor {
+    const n = this.scoped(o.name ?? fallbackName);
+    const k = o.kernel ?? 2;
+    const s = o.stride ?? k;
+    const p = o.pad ?? 0;
+    const spatial = x.shape.length - 2;
+    const rep = (v: number, m = spatial) => Array.from({ length: m }, () => v);
+    const out = spatialOutput({ op, node: n }, x.shape, x.shape[1], { kernel: rep(k), strides: rep(s), pads: rep(p, 2 * spatial), dilations: rep(1) });
+    const attrs: Record<string, AttrValue> = { kernel_shape: rep(k), strides: rep(s), pads: rep(p, 2 * spatial) };
+    if (op === 'AveragePool') attrs.count_include_pad = o.countIncludePad ? 1 : 0;
+    return this.node(op, [x.name], attrs, n, n, out);
+  }
+
+  private unary(op: string, x: Tensor, name: string, attrs: Record<string, AttrValue> = {}): Tensor {
+    const n = this.scoped(name);
+    if (this.typeOf(x).elemType !== F) shapeError({ op, node: n }, 'input X', 'a float tensor', `element type ${this.typeOf(x).elemType}`);
+    return this.node(op, [x.name], attrs, n, n, x.shape);
+  }
+
+  private binary(op: string, a: Tensor, b: Tensor, name: string): Tensor {
+    const n = this.scoped(name);
+    const ta = this.typeOf(a).elemType;
+    const tb = this.typeOf(b).elemType;
+    if (ta !== tb) shapeError({ op, node: n }, 'input B', `element type ${ta} like input A`, `element type ${tb}`);
+    return this.node(op, [a.name, b.name], {}, n, n, broadcastShapes({ op, node: n }, a.shape, b.shape));
+  }
+
+  private paramAbs(absName: string, dims: number[], data: Float32Array | number[], options: ParamOptions = {}): Tensor {
+    const saved = this.prefixes.splice(0);
+    try {
+      return this.param(absName, dims, data, options);
+    } finally {
+      this.prefixes.push(...saved);
+    }
+  }
+
+  private int64ConstantAbs(absName: string, values: number[]): Tensor {
+    const saved = this.prefixes.splice(0);
+    try {
+      return this.int64Constant(absName, values);
+    } finally {
+      this.prefixes.push(...saved);
+    }
+  }
+
+  private floatInit(name: string, dims: number[], data: Float32Array | number[]): Tensor {
+    const values = data instanceof Float32Array ? data : Float32Array.from(data);
+    const size = dims.reduce((p, d) => p * d, 1);
+    if (values.length !== size) invalidArgument(`${name} values`, `${size} floats for dims ${formatShape(dims)}`, values);
+    dims.forEach((d, i) => expectInteger(`${name} dims[${i}]`, d, 0));
+    this.claim(name);
+    this.initializers.push(floatTensor(name, dims, values));
+    this.types.set(name, { elemType: DataType.FLOAT, shape: dims });
+    if (size <= 64) this.constants.set(name, Array.from(values));
+    return { name, shape: dims, elemType: F };
+  }
+
+  /**
+   * Adds one node. With `shape` the caller has inferred (and checked) the output; without it the generic rules in
+   * shapes.ts apply (used by `op()`), and a node they cannot follow is an error.
+   */
+  private node(opType: string, inputs: string[], attributes: Record<string, AttrValue>, name: string, output = name,
+    shape?: Shape, elemType?: number): Tensor {
     this.claim(output);
+    for (const i of inputs) {
+      if (i && !this.types.has(i)) throw new KqkdError(`${opType} node "${name}" input`, 'a tensor of this graph', `"${i}"`);
+    }
     const node: NodeProto = {
       name, opType, input: inputs, output: [output],
       attribute: Object.entries(attributes).map(([k, v]) => attribute(k, v)),
     };
-    const [type] = inferNodeTypes(node, inputs.map((i) => this.types.get(i) ?? null), (i) => this.constants.get(inputs[i]) ?? null);
+    let type: TensorType | null;
+    if (shape) {
+      type = { elemType: elemType ?? this.types.get(inputs[0])?.elemType ?? F, shape };
+    } else {
+      [type] = inferNodeTypes(node, inputs.map((i) => this.types.get(i) ?? null), (i) => this.constants.get(inputs[i]) ?? null);
+    }
     if (!type?.shape) invalidArgument(`${opType} node "${name}"`, 'inputs whose shapes the builder can follow',
       inputs.map((i) => `${i} ${formatShape(this.types.get(i)?.shape ?? null)}`).join(', '));
     this.nodes.push(node);
     this.types.set(output, type);
-    return { name: output, shape: type.shape };
+    return { name: output, shape: type.shape, elemType: type.elemType };
   }
 
   private channels(x: Tensor, what: string): number {
@@ -287,8 +745,9 @@ export class GraphBuilder {
   }
 
   private fresh(prefix: string): string {
-    const k = this.counters.get(prefix) ?? 0;
-    this.counters.set(prefix, k + 1);
+    const key = this.scoped(prefix);
+    const k = this.counters.get(key) ?? 0;
+    this.counters.set(key, k + 1);
     return `${prefix}${k}`;
   }
 

@@ -9,9 +9,12 @@ export {
   topologicalNodes, type TensorInfo,
 } from './io.js';
 export {
-  GraphBuilder, DEFAULT_OPSET, IR_VERSION,
-  type Tensor, type GraphBuilderOptions, type ConvOptions, type BatchNormOptions,
+  GraphBuilder, DEFAULT_OPSET, IR_VERSION, MS_DOMAIN, STOP_GRADIENT, FROZEN_STATS,
+  type Tensor, type GraphBuilderOptions, type ConvOptions, type BatchNormOptions, type PoolOptions, type ParamOptions,
+  type ParameterInfo,
 } from './builder.js';
+export { broadcastShapes, broadcastAxes, shapeError, numel, type OpSite } from './builder-infer.js';
+export { attrInt, attrInts, attrFloat, attrString, getAttribute, AttributeType } from './proto.js';
 export {
   findGeneralizedLayers, closestNames,
   type GeneralizedLayer, type GeneralizedLayers, type GeneralizedLayerKind, type FindLayersOptions,

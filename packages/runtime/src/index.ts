@@ -4,3 +4,8 @@ export {
   type InferenceSession, type SessionOptions, type FloatTensor, type ExecutionProvider,
 } from './session.js';
 export { runFeatureExtraction, type FeatureBatch, type FeatureExtractionOptions, type FeatureExtractionSummary } from './extract.js';
+export {
+  createTrainingSession, loadTrainingRuntime, applyGluePatches, decodeWasmException, GLUE_PATCHES, ORT_WEB_TRAINING_VERSION,
+  type TrainingSession, type TrainingArtifacts, type TrainingFeeds, type TrainingFeedTensor, type GluePatch,
+  type TrainingRuntimeOptions,
+} from './training/index.js';

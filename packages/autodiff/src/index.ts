@@ -1,0 +1,9 @@
+/** @kqkd/autodiff — reverse-mode differentiation of ONNX graphs into ONNX Runtime training artifacts. */
+export {
+  buildTrainingGraphs, GRAD_SUFFIX, ACCUMULATION_BUFFER_SUFFIX, ACCUMULATION_OUT_SUFFIX, LAZY_RESET_GRAD, GRADIENT_OUTPUT_SUFFIX,
+  UPDATED_STAT_SUFFIX,
+  type TrainingGraphsOptions, type TrainingGraphs, type TrainingParameter, type BatchNormStatistic,
+} from './training-graphs.js';
+export { RULES as GRADIENT_RULES, NON_DIFFERENTIABLE, type GradRule, type GradContext } from './gradients.js';
+export { checkFiniteLoss } from './finite.js';
+export * from './artifacts/index.js';
