@@ -105,10 +105,15 @@ function printable(u8: Uint8Array, p: number, max: number): string | null {
   return s;
 }
 
+/** Text that looks like an ORT exception message: a source location (`file.cc:123`) or ORT's own prefixes. */
+const ORT_MESSAGE = /\.(cc|cpp|h):\d+|onnxruntime|\[ONNXRuntimeError\]|Exception/;
+
 /**
  * The wasm build throws C++ exceptions to JS as a bare number: the address of the exception object. ORT's
  * OnnxRuntimeException keeps its message in std::strings (pointer to heap text, or short text inline), so the words
- * after that address are scanned for readable text and the longest one wins.
+ * after that address are scanned for readable text. A word can also point INTO unrelated text (operator schema
+ * docs live in the same memory), so candidates that start mid-string are dropped, text shaped like an ORT message
+ * (a source location such as `graph.cc:123`) is preferred, and the longest such text wins.
  */
 export function decodeWasmException(err: unknown): string {
   if (typeof err !== 'number') {
@@ -122,7 +127,9 @@ export function decodeWasmException(err: unknown): string {
     const dv = new DataView(mem.buffer);
     for (let off = 0; off < 160; off += 4) {
       const p = dv.getUint32(err + off, true);
-      if (p > 1024 && p < u8.length) {
+      // A std::string's data pointer points at the START of its text: a printable byte just before means mid-text.
+      const startsText = p > 1024 && p < u8.length && !(u8[p - 1] >= 32 && u8[p - 1] <= 126);
+      if (startsText) {
         const s = printable(u8, p, 4096);
         if (s && s.length > 12) found.push(s);
       }
@@ -130,7 +137,9 @@ export function decodeWasmException(err: unknown): string {
       if (inline && inline.length > 12) found.push(inline);
     }
   }
-  const best = [...new Set(found)].sort((a, b) => b.length - a.length)[0];
+  const unique = [...new Set(found)];
+  const ranked = unique.sort((a, b) => Number(ORT_MESSAGE.test(b)) - Number(ORT_MESSAGE.test(a)) || b.length - a.length);
+  const best = ranked[0];
   return best ? `ONNX Runtime error: ${best.trim()}` : 'ONNX Runtime raised a C++ exception whose message could not be decoded';
 }
 
