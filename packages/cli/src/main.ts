@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KqkdError } from '@kqkd/common';
 import { registerScore } from './commands/score.js';
+import { registerTrain } from './commands/train.js';
 
 const VERSION = '0.1.0';
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerScore(program);
+  registerTrain(program);
   return program;
 }
 

@@ -1,0 +1,118 @@
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { expectInteger, invalidArgumentText } from '@kqkd/common';
+import { MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainProgress } from '@kqkd/distill';
+import { createProgress } from '../progress.js';
+
+interface TrainFlags {
+  model: string;
+  data: string;
+  dataDir?: string;
+  epochs: string;
+  batchSize?: string;
+  batch?: string;
+  optimizer: 'adamw' | 'sgd';
+  lr: string;
+  weightDecay?: string;
+  momentum?: string;
+  schedule: 'one-cycle' | 'multistep' | 'constant';
+  widths?: string;
+  trainLimit?: string;
+  testLimit?: string;
+  seed: string;
+  out: string;
+  quiet?: boolean;
+}
+
+function intFlag(name: string, value: string | undefined, min: number): number {
+  const n = value === undefined ? NaN : Number(value);
+  return expectInteger(name, Number.isInteger(n) ? n : value, min);
+}
+
+function numFlag(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) invalidArgumentText(name, 'a number', `"${value}"`);
+  return n;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('Train a model of the zoo with cross-entropy (ONNX Runtime training build); resumes a partial run in --out.')
+    .addOption(new Option('--model <name>', 'model').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
+    .addOption(new Option('--data <name>', 'dataset').choices(['fashion-mnist']).default('fashion-mnist'))
+    .option('--data-dir <dir>', 'dataset folder (default: /usr/share/datasets/fashion-mnist)')
+    .option('--epochs <n>', 'epochs', '6')
+    .option('--batch-size <n>', 'fixed training batch size; the last partial batch of each epoch is dropped (default 128)')
+    .option('--batch <n>', 'alias of --batch-size')
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZER_TYPES as unknown as string[]).default('adamw'))
+    .option('--lr <x>', 'peak learning rate', '0.0075')
+    .option('--weight-decay <x>', 'weight decay (default 0.01 for AdamW, 0 for SGD)')
+    .option('--momentum <x>', 'SGD momentum (default 0.9)')
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES as unknown as string[]).default('one-cycle'))
+    .option('--widths <list>', 'small-cnn conv block widths, comma-separated (default 16,32)')
+    .option('--train-limit <n>', 'use only the first N training images (smoke runs)')
+    .option('--test-limit <n>', 'use only the first N test images')
+    .option('--seed <n>', 'seed for initialisation and shuffling', '0')
+    .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl, metrics.json, model.onnx, results.json')
+    .option('--quiet', 'no progress bar and no per-epoch lines')
+    .action(async (flags: TrainFlags) => {
+      const out = resolve(flags.out);
+      if (flags.batch !== undefined && flags.batchSize !== undefined && flags.batch !== flags.batchSize) {
+        invalidArgumentText('--batch/--batch-size', 'one batch size', `${flags.batch} and ${flags.batchSize}`);
+      }
+      const batchSize = intFlag('--batch-size', flags.batchSize ?? flags.batch ?? '128', 1);
+      const optimizer = {
+        type: flags.optimizer,
+        lr: numFlag('--lr', flags.lr),
+        weightDecay: flags.weightDecay !== undefined ? numFlag('--weight-decay', flags.weightDecay) : flags.optimizer === 'sgd' ? 0 : 0.01,
+        ...(flags.momentum !== undefined ? { momentum: numFlag('--momentum', flags.momentum) } : {}),
+      };
+      const widths = flags.widths?.split(',').map((w, i) => intFlag(`--widths[${i}]`, w.trim(), 1));
+      const progress = createProgress(flags.quiet);
+      const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
+      let barOpen = false;
+      const onProgress = (e: TrainProgress) => {
+        switch (e.kind) {
+          case 'start':
+            say(`${e.resumed ? `resuming after epoch ${e.fromEpoch}` : 'training'}: ${e.trainCount} training images, batch ${e.batchSize} ` +
+              `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ${e.testCount} test images`);
+            break;
+          case 'batch':
+            if (e.batch === 1) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`); barOpen = true; }
+            progress.update(e.batch, `loss ${e.loss.toFixed(4)} | ${e.imagesPerSecond.toFixed(0)} img/s | ETA ${e.etaSeconds.toFixed(0)} s`);
+            break;
+          case 'epoch':
+            if (barOpen) { progress.stop(); barOpen = false; }
+            say(`epoch ${e.metrics.epoch}: train loss ${e.metrics.trainLoss.toFixed(4)}, test loss ${e.metrics.testLoss.toFixed(4)}, ` +
+              `test top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
+              `${e.metrics.imagesPerSecond.toFixed(0)} img/s, ${e.metrics.seconds.toFixed(1)} s`);
+            break;
+          case 'done':
+            if (!e.recomputed) say(`run already finished in ${out} (nothing recomputed)`);
+            break;
+          default:
+        }
+      };
+      const results = await train({
+        modelSpec: { name: flags.model as 'small-cnn', ...(widths ? { widths } : {}) },
+        dataset: {
+          name: flags.data as 'fashion-mnist',
+          ...(flags.dataDir ? { dir: flags.dataDir } : {}),
+          ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
+          ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
+        },
+        epochs: intFlag('--epochs', flags.epochs, 1),
+        batchSize,
+        optimizer,
+        schedule: flags.schedule,
+        seed: intFlag('--seed', flags.seed, 0),
+        runDir: out,
+        onProgress,
+      });
+      if (barOpen) progress.stop();
+      say(`test top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
+        `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
+      say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}, ${join(out, 'results.json')}`);
+    });
+}

@@ -1,0 +1,29 @@
+/**
+ * What the training loop needs from a compiled model: one interface, so the loop (epochs, batches, evaluation,
+ * checkpoints) is written once and the ONNX Runtime details live in ort-backend.ts.
+ */
+import type { CheckpointTensor, ParameterOptimizerState } from '@kqkd/autodiff';
+
+/** The complete numeric state of a model under training, as stored in the run checkpoint. */
+export interface ModelState {
+  trainable: CheckpointTensor[];
+  /** Frozen tensors: BatchNorm running statistics (and frozen parameters). */
+  frozen: CheckpointTensor[];
+  moments: ParameterOptimizerState[];
+  /** Optimizer updates taken. */
+  step: number;
+}
+
+export interface TrainBackend {
+  /** Training batch size the training graph was built for (static). */
+  readonly batchSize: number;
+  /** One forward/backward pass on a full batch, then the optimizer update; returns the (float32) loss. */
+  step(x: Float32Array, labels: BigInt64Array): Promise<number>;
+  /** Logits [n, classes] of an evaluation batch (any n ≤ the eval batch size), with the running BN statistics. */
+  evalLogits(x: Float32Array, n: number): Promise<Float32Array>;
+  /** Reads the full state for a checkpoint. */
+  state(): Promise<ModelState>;
+  /** A plain inference ONNX model (BatchNorm in inference mode with the trained running statistics). */
+  exportInference(): Promise<Uint8Array>;
+  release(): Promise<void>;
+}

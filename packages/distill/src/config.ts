@@ -1,0 +1,128 @@
+/**
+ * The training configuration: one zod schema with a description and a default for every field, validated at the
+ * API boundary so that a bad value fails before any graph is built, with a message naming the field, the rule and
+ * the value received.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { KqkdError } from '@kqkd/common';
+
+export const MODEL_NAMES = ['small-cnn'] as const;
+export const DATASET_NAMES = ['fashion-mnist'] as const;
+export const OPTIMIZER_TYPES = ['adamw', 'sgd'] as const;
+export const SCHEDULES = ['one-cycle', 'multistep', 'constant'] as const;
+
+const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be ≥ 1`);
+
+export const modelSpecSchema = z.object({
+  name: z.enum(MODEL_NAMES).describe('model of the zoo to build'),
+  /** Channel widths of the conv-BN-ReLU blocks (small-cnn). */
+  widths: z.array(positiveInt('a width')).min(1).max(8).optional().describe('conv block widths (default [32, 64, 128])'),
+}).strict();
+
+export const datasetSpecSchema = z.object({
+  name: z.enum(DATASET_NAMES).describe('dataset'),
+  dir: z.string().min(1).optional().describe('dataset folder (default: the Debian package folder)'),
+  trainLimit: positiveInt('trainLimit').optional().describe('use only the first N training images (tests, smoke runs)'),
+  testLimit: positiveInt('testLimit').optional().describe('use only the first N test images'),
+}).strict();
+
+export const optimizerSchema = z.object({
+  type: z.enum(OPTIMIZER_TYPES).describe('AdamW (β = 0.9, 0.999, ε = 1e-8) or SGD with momentum'),
+  lr: z.number().positive('lr must be > 0').max(10, 'lr must be ≤ 10').describe('peak learning rate'),
+  weightDecay: z.number().min(0, 'weightDecay must be ≥ 0').max(1).default(0.01).describe('decoupled weight decay (AdamW) / L2 (SGD)'),
+  momentum: z.number().min(0).max(0.999).optional().describe('SGD momentum (default 0.9); not used by AdamW'),
+}).strict();
+
+export const trainConfigSchema = z.object({
+  modelSpec: modelSpecSchema,
+  dataset: datasetSpecSchema,
+  epochs: positiveInt('epochs').max(10_000).describe('number of epochs'),
+  batchSize: positiveInt('batchSize').max(4096).default(128)
+    .describe('FIXED training batch size; the last partial batch of every epoch is dropped (MaxPoolGrad needs static shapes)'),
+  evalBatchSize: positiveInt('evalBatchSize').max(65536).default(1000).describe('evaluation batch size (the last batch may be smaller)'),
+  optimizer: optimizerSchema,
+  schedule: z.enum(SCHEDULES).default('one-cycle').describe('one-cycle (30% warm-up, cosine), multistep, constant'),
+  /** multistep only: epochs at which the learning rate is multiplied by `gamma`. */
+  milestones: z.array(z.number().int().nonnegative()).optional().describe('multistep: epochs where lr is multiplied by gamma'),
+  gamma: z.number().positive().max(1).default(0.1).describe('multistep: factor at each milestone'),
+  seed: z.number().int('seed must be an integer').min(0).max(0xffffffff).default(0).describe('seed for initialisation and shuffling'),
+  runDir: z.string().min(1, 'runDir must be a non-empty path').describe('folder for checkpoint, metrics and exports'),
+}).strict();
+
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+export type ModelSpec = z.output<typeof modelSpecSchema>;
+export type DatasetSpec = z.output<typeof datasetSpecSchema>;
+export type OptimizerSpec = z.output<typeof optimizerSchema>;
+export type ScheduleName = (typeof SCHEDULES)[number];
+
+function received(input: unknown, path: PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return `"${v}"`;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return typeof v;
+  }
+}
+
+/** Validates and fills defaults; the first problem becomes a KqkdError naming `config.<path>`. */
+export function parseTrainConfig(input: unknown): TrainConfig {
+  const r = trainConfigSchema.safeParse(input);
+  if (!r.success) {
+    const issues = r.error.issues;
+    const first = issues[0];
+    const path = first.path.length ? `config.${first.path.map(String).join('.')}` : 'config';
+    const value = first.code === 'unrecognized_keys' ? (first as { keys: string[] }).keys.map((k) => `"${k}"`).join(', ')
+      : describe(received(input, first.path));
+    const more = issues.length > 1 ? `${issues.length - 1} more problem(s): ${issues.slice(1, 4).map((i) => `config.${i.path.map(String).join('.')}: ${i.message}`).join('; ')}` : undefined;
+    throw new KqkdError(path, first.message, first.code === 'unrecognized_keys' ? `unknown key(s) ${value}` : value, more);
+  }
+  const c = r.data;
+  if (c.schedule === 'multistep') {
+    const ms = c.milestones ?? defaultMilestones(c.epochs);
+    const bad = ms.find((m) => m > c.epochs);
+    if (bad !== undefined) throw new KqkdError('config.milestones', `epochs ≤ epochs (${c.epochs})`, String(bad));
+    c.milestones = [...ms].sort((a, b) => a - b);
+  }
+  if (c.optimizer.type === 'sgd' && c.optimizer.momentum === undefined) c.optimizer.momentum = 0.9;
+  return c;
+}
+
+/** The paper's long schedule steps at 150/180/210 of 240 epochs: 62.5%, 75%, 87.5%. */
+export function defaultMilestones(epochs: number): number[] {
+  return [0.625, 0.75, 0.875].map((f) => Math.round(f * epochs));
+}
+
+/** Stable JSON: object keys sorted, so the hash does not depend on property order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * Hash of everything that changes the numbers a run produces. `runDir` and `dataset.dir` are left out: moving a
+ * run folder or the dataset does not change the run. `epochs` is in: the one-cycle and multistep schedules depend on it.
+ */
+export function configHash(c: TrainConfig): string {
+  const { runDir: _r, dataset, ...rest } = c;
+  const { dir: _d, ...data } = dataset;
+  const body = { ...rest, dataset: data };
+  return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
+}

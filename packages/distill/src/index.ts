@@ -1,0 +1,21 @@
+/**
+ * @kqkd/distill — the training engine: `train()` runs epochs of seeded fixed-size batches through ONNX Runtime
+ * training artifacts, evaluates test top-1 every epoch, checkpoints atomically, resumes exactly, and exports a plain
+ * inference ONNX model.
+ */
+export {
+  train, scheduleFor, scoreLogits, METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX,
+  type TrainOptions, type TrainResults, type TrainProgress,
+} from './train.js';
+export {
+  parseTrainConfig, configHash, canonicalJson, defaultMilestones, trainConfigSchema,
+  MODEL_NAMES, DATASET_NAMES, OPTIMIZER_TYPES, SCHEDULES,
+  type TrainConfig, type TrainConfigInput, type ModelSpec, type DatasetSpec, type OptimizerSpec, type ScheduleName,
+} from './config.js';
+export {
+  loadRunState, saveRunState, encodeRunState, decodeRunState, checkpointPath, CHECKPOINT_DIR, CHECKPOINT_FILE,
+  type RunState, type EpochMetrics,
+} from './run-state.js';
+export type { TrainBackend, ModelState } from './backend.js';
+export { createOrtBackend, buildForward, inferenceModel, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
+export { smallCnn, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './models/small-cnn.js';

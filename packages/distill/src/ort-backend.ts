@@ -1,0 +1,180 @@
+/**
+ * The training backend on ONNX Runtime's web training build (through @kqkd/runtime) and artifacts from
+ * @kqkd/autodiff.
+ *
+ * Two facts of that runtime shape this file:
+ * - Its web API cannot read optimizer moments back, so `OptimizerStateMirror` (@kqkd/autodiff) keeps a bit-exact
+ *   host copy, updated from the per-step `<p>.gradient` outputs; a session created from the saved checkpoint resumes
+ *   with identical moments and step.
+ * - It never writes BatchNorm running statistics back, and its API can only load TRAINABLE parameters. So the
+ *   running statistics are turned from frozen parameters into ordinary graph inputs (`<stat>.feed`) of the training
+ *   and eval models: the host feeds its copy on every step and takes `<stat>.updated` back, which is exactly the
+ *   write-back ORT would do, and the eval step sees the current statistics.
+ */
+import { KqkdError } from '@kqkd/common';
+import {
+  buildOptimizerModel, buildTrainingGraphs, OptimizerStateMirror, parameterLayout, splitParameters, writeCheckpoint,
+  type CheckpointTensor, type LrSchedule, type OptimizerConfig, type ParameterSlot, type TrainingGraphs,
+} from '@kqkd/autodiff';
+import { DataType, encodeModel, GraphBuilder, type ModelProto, type Tensor } from '@kqkd/onnx';
+import { createTrainingSession, type TrainingSession } from '@kqkd/runtime';
+import type { ModelState, TrainBackend } from './backend.js';
+import type { ModelSpec, OptimizerSpec } from './config.js';
+import type { RunState } from './run-state.js';
+import { smallCnn } from './models/small-cnn.js';
+
+export interface BackendOptions {
+  modelSpec: ModelSpec;
+  classes: number;
+  /** [C, H, W] */
+  inputShape: number[];
+  batchSize: number;
+  evalBatchSize: number;
+  optimizer: OptimizerSpec;
+  schedule: LrSchedule;
+  seed: number;
+  /** Resume from this state (parameters, statistics, moments, step). */
+  state?: Pick<RunState, 'trainable' | 'frozen' | 'moments' | 'step'>;
+  /** wasm threads (default 1). */
+  threads?: number;
+}
+
+export const INPUT_NAME = 'input';
+export const LABELS_NAME = 'labels';
+export const LOGITS_NAME = 'logits';
+const FEED_SUFFIX = '.feed';
+
+/** The forward graph of a model spec: input [N, C, H, W] → logits [N, classes] (+ CE loss when `withLoss`). */
+export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number, withLoss: boolean):
+  { g: GraphBuilder; logits: Tensor; loss?: Tensor } {
+  const g = new GraphBuilder({ name: spec.name.replace(/-/g, '_'), seed });
+  const x = g.input(INPUT_NAME, ['N', ...inputShape]);
+  let logits: Tensor;
+  switch (spec.name) {
+    case 'small-cnn':
+      logits = smallCnn(g, x, { widths: spec.widths, classes });
+      break;
+    default:
+      throw new KqkdError('modelSpec.name', 'a model of the zoo ("small-cnn")', `"${(spec as { name: string }).name}"`);
+  }
+  logits = g.output(logits, LOGITS_NAME);
+  if (!withLoss) return { g, logits };
+  const labels = g.input(LABELS_NAME, ['N'], DataType.INT64);
+  const loss = g.softmaxCrossEntropy(logits, labels, { name: 'loss' });
+  return { g, logits, loss };
+}
+
+/** Renames graph inputs `names` to `<name>.feed` (node inputs included), so ORT treats them as user inputs. */
+function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
+  const g = model.graph!;
+  for (const vi of g.input ?? []) if (names.has(vi.name!)) vi.name = `${vi.name}${FEED_SUFFIX}`;
+  for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (names.has(i) ? `${i}${FEED_SUFFIX}` : i));
+}
+
+/** A plain inference model: the forward graph with these parameter and statistic values as initializers. */
+export function inferenceModel(spec: ModelSpec, inputShape: number[], classes: number, seed: number,
+  tensors: readonly CheckpointTensor[]): ModelProto {
+  const { g } = buildForward(spec, inputShape, classes, seed, false);
+  const model = g.build();
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const init of model.graph!.initializer ?? []) {
+    const t = byName.get(init.name!);
+    if (!t) continue;
+    const copy = t.data.slice();
+    init.rawData = new Uint8Array(copy.buffer);
+    init.floatData = [];
+    byName.delete(init.name!);
+  }
+  if (byName.size > 0) throw new KqkdError('inference export', 'a value for parameters of the model only', `extra ${[...byName.keys()].join(', ')}`);
+  model.producerName = 'kqkd';
+  model.docString = `kqkd ${spec.name}: inference model (BatchNormalization in inference mode with the trained running statistics)`;
+  return model;
+}
+
+function optimizerConfig(o: OptimizerSpec): OptimizerConfig {
+  return o.type === 'adamw' ? { kind: 'adamw', weightDecay: o.weightDecay } : { kind: 'sgd', momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay };
+}
+
+export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend> {
+  const B = o.batchSize;
+  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
+  const graphs: TrainingGraphs = buildTrainingGraphs({
+    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME],
+  });
+  const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
+  inputsToFeeds(graphs.trainingModel, statNames);
+  inputsToFeeds(graphs.evalModel, statNames);
+
+  // Values: from the resume state, else the builder's seeded initial values.
+  const initial = new Map(graphs.parameters.map((p) => [p.name, p]));
+  const fromState = new Map([...(o.state?.trainable ?? []), ...(o.state?.frozen ?? [])].map((t) => [t.name, t]));
+  const value = (name: string): Float32Array => {
+    const s = fromState.get(name);
+    const p = initial.get(name)!;
+    if (!s) {
+      if (o.state) throw new KqkdError('checkpoint', `a tensor "${name}" (the model has it)`, 'none');
+      return p.data.slice();
+    }
+    if (s.data.length !== p.data.length) throw new KqkdError(`checkpoint tensor "${name}"`, `${p.data.length} values`, `${s.data.length}`);
+    return s.data.slice();
+  };
+  const trainable: CheckpointTensor[] = graphs.parameters.filter((p) => p.trainable).map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
+  const frozenParams: CheckpointTensor[] = graphs.parameters.filter((p) => !p.trainable && !statNames.has(p.name))
+    .map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
+  const stats: CheckpointTensor[] = graphs.parameters.filter((p) => statNames.has(p.name))
+    .map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
+
+  const trainingBytes = encodeModel(graphs.trainingModel);
+  const layout: ParameterSlot[] = parameterLayout(graphs.trainingModel, { trainable });
+  const optCfg = optimizerConfig(o.optimizer);
+  const mirror = new OptimizerStateMirror(optCfg, layout,
+    o.state ? { groupName: 'group0', step: o.state.step, initialLearningRate: 0.001, states: o.state.moments } : undefined);
+  const checkpoint = writeCheckpoint({
+    trainable, frozen: frozenParams,
+    ...(o.state ? { optimizer: mirror.toOptimizerGroup() } : {}),
+  });
+  const session: TrainingSession = await createTrainingSession({
+    checkpoint, trainingModel: trainingBytes, evalModel: encodeModel(graphs.evalModel),
+    optimizerModel: buildOptimizerModel(optCfg, o.schedule), threads: o.threads,
+  });
+  const statFeeds = () => Object.fromEntries(stats.map((s) => [`${s.name}${FEED_SUFFIX}`, { data: s.data, shape: [...s.dims] }]));
+  const [C, H, W] = o.inputShape;
+  const statOut = graphs.batchNormStatistics.map((s) => ({ stat: stats.find((t) => t.name === s.parameter)!, output: s.output }));
+  const lossName = graphs.trainingOutputs[0];
+
+  const readState = async (): Promise<ModelState> => {
+    const params = await session.getParameters();
+    return {
+      trainable: splitParameters(layout, params),
+      frozen: [...frozenParams, ...stats].map((t) => ({ name: t.name, dims: t.dims, data: t.data.slice() })),
+      moments: [...mirror.toOptimizerGroup().states],
+      step: mirror.step,
+    };
+  };
+
+  return {
+    batchSize: B,
+    async step(x, labels) {
+      await session.lazyResetGrad();
+      mirror.resetGradients();
+      const out = await session.trainStep({
+        [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, [LABELS_NAME]: { data: labels, shape: [B] }, ...statFeeds(),
+      });
+      mirror.recordTrainStep(out);
+      for (const s of statOut) s.stat.data = out[s.output].data.slice();
+      await session.optimizerStep();
+      mirror.recordOptimizerStep();
+      return out[lossName].data[0];
+    },
+    async evalLogits(x, n) {
+      const out = await session.evalStep({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] }, ...statFeeds() });
+      return out[LOGITS_NAME].data;
+    },
+    state: readState,
+    async exportInference() {
+      const s = await readState();
+      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen]));
+    },
+    release: () => session.release(),
+  };
+}

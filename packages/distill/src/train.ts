@@ -1,0 +1,263 @@
+/**
+ * The training loop: epochs of seeded shuffled batches of a FIXED size (the last partial batch of every epoch is
+ * dropped: MaxPoolGrad/AveragePoolGrad need static shapes), evaluation of test top-1 after every epoch, an atomic
+ * checkpoint after every epoch, metrics as JSON lines, and exact resume: calling `train` again on the same runDir
+ * continues from the last checkpoint (also after `kill -9`) and returns a finished run without recomputing it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, toFloatBatch, type ImageDataset } from '@kqkd/data';
+import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
+import type { TrainBackend } from './backend.js';
+import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { createOrtBackend, type BackendOptions } from './ort-backend.js';
+import { loadRunState, saveRunState, type EpochMetrics, type RunState } from './run-state.js';
+
+export const METRICS_JSONL = 'metrics.jsonl';
+export const METRICS_JSON = 'metrics.json';
+export const RESULTS_JSON = 'results.json';
+export const MODEL_ONNX = 'model.onnx';
+
+export type TrainProgress =
+  | { kind: 'start'; fromEpoch: number; epochs: number; stepsPerEpoch: number; batchSize: number; droppedPerEpoch: number; trainCount: number; testCount: number; resumed: boolean }
+  | { kind: 'batch'; epoch: number; epochs: number; batch: number; batches: number; loss: number; imagesPerSecond: number; etaSeconds: number }
+  | { kind: 'eval'; epoch: number; done: number; total: number }
+  | { kind: 'epoch'; metrics: EpochMetrics; best: { epoch: number; testTop1: number } }
+  | { kind: 'done'; results: TrainResults; recomputed: boolean };
+
+export interface TrainOptions extends TrainConfigInput {
+  onProgress?: (event: TrainProgress) => void;
+  /** Stop cleanly after this many completed epochs of this call (the run stays resumable). Tests and time slicing. */
+  stopAfterEpochs?: number;
+  /** Replace the ONNX Runtime backend (tests, other runtimes). */
+  createBackend?: (options: BackendOptions) => Promise<TrainBackend>;
+  /** In-memory datasets instead of loading `dataset.name` (tests); limits still apply. */
+  data?: { train: ImageDataset; test: ImageDataset };
+}
+
+export interface TrainResults {
+  /** Best test top-1 over the epochs (percent), and the epoch it was reached. */
+  top1Best: number;
+  bestEpoch: number;
+  /** Test top-1 after the last epoch (percent). */
+  top1Last: number;
+  epochs: number;
+  /** Wall seconds of the whole run (all sessions, training + evaluation). */
+  seconds: number;
+  /** Training images per second, averaged over the run. */
+  imagesPerSecond: number;
+  configHash: string;
+  /** True when the run stopped early (stopAfterEpochs) and can be resumed. */
+  partial?: boolean;
+  completedEpochs: number;
+  batchSize: number;
+  droppedPerEpoch: number;
+  model?: string;
+}
+
+function limit(d: ImageDataset, n: number | undefined): ImageDataset {
+  if (n === undefined || n >= d.count) return d;
+  const per = d.height * d.width * d.channels;
+  return { ...d, count: n, images: d.images.subarray(0, n * per), labels: d.labels.subarray(0, n) };
+}
+
+function loadData(c: TrainConfig, given?: { train: ImageDataset; test: ImageDataset }): { train: ImageDataset; test: ImageDataset } {
+  const raw = given ?? { train: loadFashionMnist({ split: 'train', dir: c.dataset.dir }), test: loadFashionMnist({ split: 'test', dir: c.dataset.dir }) };
+  return { train: limit(raw.train, c.dataset.trainLimit), test: limit(raw.test, c.dataset.testLimit) };
+}
+
+/** The learning-rate schedule of a config over `totalSteps` updates (milestones given in epochs). */
+export function scheduleFor(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
+  const lr = c.optimizer.lr;
+  const totalSteps = c.epochs * stepsPerEpoch;
+  switch (c.schedule) {
+    case 'constant': return { kind: 'constant', lr };
+    case 'multistep': return { kind: 'multistep', lr, gamma: c.gamma, milestones: [...new Set((c.milestones ?? []).map((e) => e * stepsPerEpoch))] };
+    case 'one-cycle':
+      if (totalSteps < 4) throw new KqkdError('config.epochs × steps per epoch', 'at least 4 updates for the one-cycle schedule', String(totalSteps));
+      return { kind: 'one-cycle', maxLr: lr, totalSteps };
+  }
+}
+
+const SHUFFLE_STREAM = 0x5eed;
+
+function readResults(runDir: string): TrainResults | undefined {
+  const p = join(runDir, RESULTS_JSON);
+  if (!existsSync(p) || !existsSync(join(runDir, MODEL_ONNX))) return undefined;
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as TrainResults;
+  } catch {
+    return undefined;
+  }
+}
+
+function summarize(state: RunState, batchSize: number, droppedPerEpoch: number, partial: boolean): TrainResults {
+  const h = state.history;
+  const best = h.reduce((b, m) => (m.testTop1 > b.testTop1 ? m : b), h[0]);
+  const last = h[h.length - 1];
+  const trainImages = state.step * batchSize;
+  return {
+    top1Best: best?.testTop1 ?? NaN, bestEpoch: best?.epoch ?? 0, top1Last: last?.testTop1 ?? NaN,
+    epochs: state.config.epochs, seconds: state.seconds, imagesPerSecond: state.seconds > 0 ? trainImages / state.seconds : 0,
+    configHash: state.configHash, completedEpochs: state.epoch, batchSize, droppedPerEpoch, ...(partial ? { partial: true } : {}),
+  };
+}
+
+function writeMetrics(runDir: string, state: RunState): void {
+  writeFileAtomic(join(runDir, METRICS_JSONL), state.history.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  const h = state.history;
+  const best = h.reduce((b, m) => (m.testTop1 > b.testTop1 ? m : b), h[0]);
+  const last = h[h.length - 1];
+  writeFileAtomic(join(runDir, METRICS_JSON), `${JSON.stringify({
+    epochs: h.map((m) => ({ epoch: m.epoch, trainLoss: m.trainLoss, testTop1: m.testTop1, seconds: m.seconds })),
+    best: best ? { epoch: best.epoch, testTop1: best.testTop1 } : null,
+    last: last ? { epoch: last.epoch, testTop1: last.testTop1 } : null,
+    accuracy: 'testTop1 in percent; best = best epoch, last = last epoch',
+  }, null, 2)}\n`);
+}
+
+/** Top-1 correct count and summed CE (float64) of logits [n, k] against labels. */
+export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, n: number, k: number): { correct: number; lossSum: number } {
+  let correct = 0;
+  let lossSum = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    let arg = 0;
+    let max = logits[o];
+    for (let j = 1; j < k; j++) if (logits[o + j] > max) { max = logits[o + j]; arg = j; }
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.exp(logits[o + j] - max);
+    lossSum += Math.log(sum) + max - logits[o + labels[i]];
+    if (arg === labels[i]) correct++;
+  }
+  return { correct, lossSum };
+}
+
+/** Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. */
+export async function train(options: TrainOptions): Promise<TrainResults> {
+  const { onProgress, stopAfterEpochs, createBackend, data: given, ...configInput } = options ?? ({} as TrainOptions);
+  const cfg = parseTrainConfig(configInput);
+  const runDir = resolve(cfg.runDir);
+  const hash = configHash(cfg);
+  const emit = onProgress ?? (() => {});
+  let state = loadRunState(runDir);
+  if (state && state.configHash !== hash) {
+    throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
+      `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
+  }
+  const { train: trainSet, test: testSet } = loadData(cfg, given);
+  const B = cfg.batchSize;
+  const stepsPerEpoch = Math.floor(trainSet.count / B);
+  if (stepsPerEpoch === 0) throw new KqkdError('config.batchSize', `at most the training set size ${trainSet.count}`, String(B));
+  const dropped = trainSet.count - stepsPerEpoch * B;
+
+  if (state && state.epoch >= cfg.epochs) {
+    const done = readResults(runDir);
+    if (done && !done.partial) {
+      emit({ kind: 'done', results: done, recomputed: false });
+      return done;
+    }
+  }
+
+  const schedule = scheduleFor(cfg, stepsPerEpoch);
+  const inputShape = [trainSet.channels, trainSet.height, trainSet.width] as const;
+  const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
+  const backend = await (createBackend ?? createOrtBackend)({
+    modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
+    optimizer: cfg.optimizer, schedule, seed: cfg.seed, state,
+  });
+  try {
+    if (!state) {
+      const s0 = await backend.state();
+      state = {
+        ...s0, configHash: hash, epoch: 0, rngState: createRng(cfg.seed ^ SHUFFLE_STREAM).state(), seconds: 0, history: [],
+        config: cfg,
+      };
+    }
+    const rng = createRng(cfg.seed ^ SHUFFLE_STREAM, state.rngState);
+    emit({
+      kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchSize: B, droppedPerEpoch: dropped,
+      trainCount: trainSet.count, testCount: testSet.count, resumed: state.epoch > 0,
+    });
+    const norm = { mean: FASHION_MNIST_MEAN as readonly number[], std: FASHION_MNIST_STD as readonly number[] };
+    if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
+    const per = trainSet.channels * trainSet.height * trainSet.width;
+    const xBuf = new Float32Array(B * per);
+    const yBuf = new BigInt64Array(B);
+    const evalX = new Float32Array(evalBatch * per);
+    const order = Array.from({ length: trainSet.count }, (_, i) => i);
+    let ranThisCall = 0;
+
+    while (state.epoch < cfg.epochs && (stopAfterEpochs === undefined || ranThisCall < stopAfterEpochs)) {
+      const epoch: number = state.epoch + 1;
+      const t0 = performance.now();
+      // Every epoch shuffles the identity order, so the permutation depends only on the RNG state.
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      rng.shuffle(order);
+      let lossSum = 0;
+      let step: number = state.step;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const idx = order.slice(b * B, (b + 1) * B);
+        toFloatBatch(trainSet, idx, { ...norm, out: xBuf });
+        for (let i = 0; i < B; i++) yBuf[i] = BigInt(trainSet.labels[idx[i]]);
+        const loss = await backend.step(xBuf, yBuf);
+        step++;
+        if (!Number.isFinite(loss)) {
+          throw new KqkdError(`training loss at step ${step} (epoch ${epoch}, batch ${b + 1} of ${stepsPerEpoch})`, 'a finite number',
+            String(loss), `learning rate ${learningRateAt(schedule, step - 1).toPrecision(4)}; lower it or check the data — the last checkpoint (epoch ${state.epoch}) is intact`);
+        }
+        lossSum += loss;
+        const secs = (performance.now() - t0) / 1000;
+        const ips = ((b + 1) * B) / secs;
+        emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: b + 1, batches: stepsPerEpoch, loss, imagesPerSecond: ips,
+          etaSeconds: (stepsPerEpoch - b - 1) * B / ips });
+      }
+      const trainSeconds = (performance.now() - t0) / 1000;
+      let correct = 0;
+      let testLossSum = 0;
+      for (let start = 0; start < testSet.count; start += evalBatch) {
+        const n = Math.min(evalBatch, testSet.count - start);
+        const idx = Array.from({ length: n }, (_, i) => start + i);
+        toFloatBatch(testSet, idx, { ...norm, out: evalX });
+        const logits = await backend.evalLogits(evalX.subarray(0, n * per), n);
+        const s = scoreLogits(logits, testSet.labels.subarray(start, start + n), n, testSet.classes);
+        correct += s.correct;
+        testLossSum += s.lossSum;
+        emit({ kind: 'eval', epoch, done: start + n, total: testSet.count });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const metrics: EpochMetrics = {
+        epoch, trainLoss: lossSum / stepsPerEpoch, testLoss: testLossSum / testSet.count,
+        testTop1: (100 * correct) / testSet.count, testCorrect: correct, testCount: testSet.count,
+        lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: (stepsPerEpoch * B) / trainSeconds,
+      };
+      const s = await backend.state();
+      if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
+      state = { ...state, ...s, epoch, step, rngState: rng.state(), seconds: state.seconds + seconds, history: [...state.history, metrics] };
+      saveRunState(runDir, state);
+      writeMetrics(runDir, state);
+      const best = state.history.reduce((a, m) => (m.testTop1 > a.testTop1 ? m : a), state.history[0]);
+      emit({ kind: 'epoch', metrics, best: { epoch: best.epoch, testTop1: best.testTop1 } });
+      ranThisCall++;
+    }
+
+    if (state.history.length > 0) writeMetrics(runDir, state);
+    const finished = state.epoch >= cfg.epochs;
+    const results = summarize(state, B, dropped, !finished);
+    if (finished) {
+      writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
+      results.model = MODEL_ONNX;
+    }
+    writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
+      ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
+      trainCount: trainSet.count, testCount: testSet.count,
+      note: `top-1 in percent on the test split; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}, the last ${dropped} image(s) of every shuffled epoch dropped`,
+      config: cfg,
+    }, null, 2)}\n`);
+    emit({ kind: 'done', results, recomputed: true });
+    return results;
+  } finally {
+    await backend.release();
+  }
+}
