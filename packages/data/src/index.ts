@@ -1,8 +1,25 @@
-/** @kqkd/data — datasets as typed arrays: Fashion-MNIST (IDX), .npy files, batching and class-balanced samples. */
+/**
+ * @kqkd/data — datasets as typed arrays: Fashion-MNIST (IDX), CIFAR-10/100 (binary), Tiny ImageNet (JPEG folders),
+ * .npy files, a registry with streaming normalised batches, seeded shuffling and class-balanced samples.
+ */
 export { parseIdx, readIdx, type IdxArray, type IdxData } from './idx.js';
 export {
   loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD,
   type ImageDataset, type LoadFashionMnistOptions,
 } from './fashion-mnist.js';
+export {
+  loadCifar10, loadCifar100, openCifar, CIFAR10_CLASSES, CIFAR100_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN,
+  CIFAR100_STD, type CifarSource, type CifarVariant, type LoadCifarOptions,
+} from './cifar.js';
+export {
+  openTinyImageNet, decodeTinyImageNetImage, TINY_IMAGENET_MEAN, TINY_IMAGENET_STD,
+  type OpenTinyImageNetOptions, type TinyImageNetSource,
+} from './tiny-imagenet.js';
+export {
+  loadDataset, batches, datasetFromImages, readAllImages, shuffledIndices, DATASETS, DATASET_NAMES, NORMALIZATION,
+  type Batch, type BatchesOptions, type Dataset, type DatasetName, type LoadDatasetOptions, type Normalization,
+} from './registry.js';
 export { toFloatBatch, classBalancedIndices, type FloatBatchOptions } from './batch.js';
-export { readNpy, writeNpy, decodeNpy, npyHeader, type NpyArray, type NpyData, type NpyDtype, type WriteNpyOptions } from './npy.js';
+export {
+  readNpy, readNpyHeader, writeNpy, decodeNpy, npyHeader, type NpyArray, type NpyData, type NpyDtype, type WriteNpyOptions,
+} from './npy.js';

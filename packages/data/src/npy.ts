@@ -79,25 +79,34 @@ function checkBool(data: NpyData, file: string): void {
   if (bad >= 0) fail(file, 'bool values 0 or 1', `${bytes[bad]} at flat index ${bad}`);
 }
 
-/** Reads a `.npy` file: one allocation of the result, data read straight into it. */
-export function readNpy(path: string): NpyArray {
-  let fd: number;
+/** Reads and parses the header of an open file (re-reading when the header is longer than the first 4 KB). */
+function headerOf(fd: number, size: number, path: string): Header {
+  let prefix = new Uint8Array(Math.min(size, 4096));
+  readSync(fd, prefix, 0, prefix.byteLength, 0);
+  let header = parseHeader(prefix, path);
+  if ('need' in header && header.need > prefix.byteLength && header.need <= size) {
+    prefix = new Uint8Array(header.need);
+    readSync(fd, prefix, 0, prefix.byteLength, 0);
+    header = parseHeader(prefix, path);
+  }
+  if ('need' in header) fail(path, `a header of ${header.need} bytes`, `a file of ${size} bytes (truncated)`);
+  return header;
+}
+
+function openNpy(path: string): number {
   try {
-    fd = openSync(path, 'r');
+    return openSync(path, 'r');
   } catch (err) {
     throw new KqkdError(`.npy file "${path}"`, 'a readable file', (err as NodeJS.ErrnoException).code ?? 'an unreadable path', (err as Error).message);
   }
+}
+
+/** Reads a `.npy` file: one allocation of the result, data read straight into it. */
+export function readNpy(path: string): NpyArray {
+  const fd = openNpy(path);
   try {
     const size = fstatSync(fd).size;
-    let prefix = new Uint8Array(Math.min(size, 4096));
-    readSync(fd, prefix, 0, prefix.byteLength, 0);
-    let header = parseHeader(prefix, path);
-    if ('need' in header && header.need > prefix.byteLength && header.need <= size) {
-      prefix = new Uint8Array(header.need);
-      readSync(fd, prefix, 0, prefix.byteLength, 0);
-      header = parseHeader(prefix, path);
-    }
-    if ('need' in header) fail(path, `a header of ${header.need} bytes`, `a file of ${size} bytes (truncated)`);
+    const header = headerOf(fd, size, path);
     const spec = DTYPES[header.dtype];
     const count = header.shape.reduce((p, d) => p * d, 1);
     const expected = header.dataOffset + count * spec.size;
@@ -116,6 +125,18 @@ export function readNpy(path: string): NpyArray {
     if (header.bigEndian) byteswap(data, spec.size);
     if (header.dtype === 'bool') checkBool(data, path);
     return { dtype: header.dtype, shape: header.shape, data };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The dtype, shape and data offset of a `.npy` file, from its header alone (the data is not read or checked). */
+export function readNpyHeader(path: string): { dtype: NpyDtype; shape: number[]; dataOffset: number } {
+  const fd = openNpy(path);
+  try {
+    const size = fstatSync(fd).size;
+    const header = headerOf(fd, size, path);
+    return { dtype: header.dtype, shape: header.shape, dataOffset: header.dataOffset };
   } finally {
     closeSync(fd);
   }
