@@ -43,6 +43,12 @@ export interface TrainingGraphsOptions {
   staticDims?: Record<string, number>;
   /** Momentum for training-mode BN nodes without a momentum attribute (ONNX convention, default 0.9). */
   batchNormMomentum?: number;
+  /**
+   * Value of the loss-gradient seed `<loss>_grad` (default 1): every gradient (and `<p>.gradient` output) is the
+   * gradient of `lossScale × loss`, while the loss output stays unscaled. Gradient accumulation over A micro-batches
+   * uses 1/A, so the accumulated buffer is the MEAN of the micro-batch gradients (exact when A is a power of two).
+   */
+  lossScale?: number;
 }
 
 export interface TrainingParameter {
@@ -170,6 +176,10 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
   for (const e of [loss, ...extra]) {
     if (e.endsWith(GRAD_SUFFIX)) throw new KqkdError('training output name', `a name not ending in "${GRAD_SUFFIX}" (the runtime hides those)`, `"${e}"`);
   }
+  const lossScale = o.lossScale ?? 1;
+  if (typeof lossScale !== 'number' || !Number.isFinite(lossScale) || lossScale <= 0) {
+    throw new KqkdError('lossScale', 'a finite number > 0 (the loss-gradient seed)', String(o.lossScale));
+  }
   const ls = staticShape(f, loss, 'the loss');
   if (ls.reduce((p, d) => p * d, 1) !== 1) throw new KqkdError(`loss "${loss}"`, 'a scalar tensor', formatShape(ls));
   const trainable = new Set(f.trainable);
@@ -240,7 +250,7 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
   const add = (t: string, g: string) => contributions.set(t, [...(contributions.get(t) ?? []), g]);
   const seed = `${loss}${GRAD_SUFFIX}`;
   em.reserve(seed);
-  em.initializers.push({ name: seed, dims: ls, dataType: DataType.FLOAT, rawData: new Uint8Array(new Float32Array(Math.max(1, ls.length ? ls.reduce((p, d) => p * d, 1) : 1)).fill(1).buffer) });
+  em.initializers.push({ name: seed, dims: ls, dataType: DataType.FLOAT, rawData: new Uint8Array(new Float32Array(Math.max(1, ls.length ? ls.reduce((p, d) => p * d, 1) : 1)).fill(lossScale).buffer) });
   add(loss, seed);
   const finalGrad = new Map<string, string>();
   const finalize = (t: string): string | null => {

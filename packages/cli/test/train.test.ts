@@ -61,12 +61,28 @@ describe('kqkd train', () => {
     expect(r.stdout).toMatch(/already finished/);
   });
 
+  it('--accumulate N: N micro-batches of --batch-size per optimizer step, recorded in results.json', async () => {
+    const out = join(dir, 'acc');
+    const args = ['--widths', '4,8', '--train-limit', '300', '--test-limit', '100', '--batch-size', '16', '--accumulate', '2', '--epochs', '1', '--seed', '3'];
+    const r = await run(['train', ...args, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    // ⌊300 / 32⌋ = 9 optimizer steps; the 12 images that do not fill a step are dropped
+    expect(r.stdout).toMatch(/batch 16 × 2 accumulated micro-batches \(effective batch 32\) \(9 steps\/epoch, last 12 image\(s\) of each shuffled epoch dropped\)/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(results).toMatchObject({ batchSize: 16, accumulationSteps: 2, droppedPerEpoch: 12, config: { accumulationSteps: 2 } });
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0].step).toBe(9);
+  });
+
   it('bad flags: exit code 2, a message naming the flag, no stack trace', async () => {
     const cases: [string[], RegExp][] = [
       [['--epochs', '0'], /--epochs/],
       [['--lr', 'fast'], /a number for --lr but received "fast"/],
       [['--batch-size', '10', '--batch', '20'], /--batch\/--batch-size/],
       [['--train-limit', '10', '--batch-size', '32'], /config\.batchSize/],
+      [['--accumulate', '0'], /--accumulate/],
+      [['--accumulate', 'two'], /--accumulate/],
+      [['--train-limit', '100', '--batch-size', '32', '--accumulate', '4'], /config\.batchSize × config\.accumulationSteps .* received 32 × 4 = 128/],
     ];
     for (const [args, re] of cases) {
       const r = await run(['train', '--out', join(dir, 'bad'), ...args]);

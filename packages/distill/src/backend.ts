@@ -15,10 +15,16 @@ export interface ModelState {
 }
 
 export interface TrainBackend {
-  /** Training batch size the training graph was built for (static). */
+  /** Training (micro-)batch size the training graph was built for (static). */
   readonly batchSize: number;
-  /** One forward/backward pass on a full batch, then the optimizer update; returns the (float32) loss. */
-  step(x: Float32Array, labels: BigInt64Array): Promise<number>;
+  /** Micro-batches per optimizer step (gradient accumulation); absent = 1. */
+  readonly accumulationSteps?: number;
+  /**
+   * One forward/backward pass on a full (micro-)batch; returns its (float32, unscaled) mean loss. `micro` (default
+   * `{ index: 0, of: 1 }`): micro-batch `index` of the `of` accumulated into one optimizer step — the gradients are
+   * reset at index 0 and the optimizer update runs after index `of − 1`.
+   */
+  step(x: Float32Array, labels: BigInt64Array, micro?: { index: number; of: number }): Promise<number>;
   /** Logits [n, classes] of an evaluation batch (any n ≤ the eval batch size), with the running BN statistics. */
   evalLogits(x: Float32Array, n: number): Promise<Float32Array>;
   /** Reads the full state for a checkpoint. */

@@ -17,7 +17,10 @@ const positiveInt = (what: string) => z.number({ error: `${what} must be a numbe
 export const modelSpecSchema = z.object({
   name: z.enum(MODEL_NAMES).describe('model of the zoo to build'),
   /** Channel widths of the conv-BN-ReLU blocks (small-cnn). */
-  widths: z.array(positiveInt('a width')).min(1).max(8).optional().describe('conv block widths (default [32, 64, 128])'),
+  widths: z.array(positiveInt('a width')).min(1).max(8).optional().describe('conv block widths (default [16, 32])'),
+  /** small-cnn: false = conv (with bias) + ReLU blocks without BatchNorm (default true: conv-BN-ReLU). */
+  batchNorm: z.boolean({ error: 'batchNorm must be true or false' }).optional()
+    .describe('small-cnn: BatchNorm after each conv (default true); false = conv with bias, no BN (no batch statistics)'),
 }).strict();
 
 export const datasetSpecSchema = z.object({
@@ -39,7 +42,9 @@ export const trainConfigSchema = z.object({
   dataset: datasetSpecSchema,
   epochs: positiveInt('epochs').max(10_000).describe('number of epochs'),
   batchSize: positiveInt('batchSize').max(4096).default(128)
-    .describe('FIXED training batch size; the last partial batch of every epoch is dropped (MaxPoolGrad needs static shapes)'),
+    .describe('FIXED training (micro-)batch size; the last partial optimizer step of every epoch is dropped (MaxPoolGrad needs static shapes)'),
+  accumulationSteps: positiveInt('accumulationSteps').max(1024, 'accumulationSteps must be ≤ 1024').default(1)
+    .describe('micro-batches of batchSize per optimizer step (gradient accumulation); the gradient is the MEAN over them, so the effective batch is accumulationSteps × batchSize'),
   evalBatchSize: positiveInt('evalBatchSize').max(65536).default(1000).describe('evaluation batch size (the last batch may be smaller)'),
   optimizer: optimizerSchema,
   schedule: z.enum(SCHEDULES).default('one-cycle').describe('one-cycle (30% warm-up, cosine), multistep, constant'),
@@ -119,10 +124,11 @@ export function canonicalJson(v: unknown): string {
 /**
  * Hash of everything that changes the numbers a run produces. `runDir` and `dataset.dir` are left out: moving a
  * run folder or the dataset does not change the run. `epochs` is in: the one-cycle and multistep schedules depend on it.
+ * `accumulationSteps` is in when it is not 1 (1 is left out so that runs made before the option keep their hash).
  */
 export function configHash(c: TrainConfig): string {
-  const { runDir: _r, dataset, ...rest } = c;
+  const { runDir: _r, dataset, accumulationSteps, ...rest } = c;
   const { dir: _d, ...data } = dataset;
-  const body = { ...rest, dataset: data };
+  const body = { ...rest, dataset: data, ...(accumulationSteps !== 1 ? { accumulationSteps } : {}) };
   return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
 }

@@ -37,6 +37,12 @@ export interface BackendOptions {
   state?: Pick<RunState, 'trainable' | 'frozen' | 'moments' | 'step'>;
   /** wasm threads (default 1). */
   threads?: number;
+  /**
+   * Micro-batches per optimizer step (default 1). The training graph's loss-gradient seed is 1/accumulationSteps, so
+   * the accumulated gradient is the MEAN of the micro-batch gradients (= the gradient of the mean loss over the
+   * effective batch); the reported loss is the unscaled micro-batch mean.
+   */
+  accumulationSteps?: number;
 }
 
 export const INPUT_NAME = 'input';
@@ -52,7 +58,7 @@ export function buildForward(spec: ModelSpec, inputShape: number[], classes: num
   let logits: Tensor;
   switch (spec.name) {
     case 'small-cnn':
-      logits = smallCnn(g, x, { widths: spec.widths, classes });
+      logits = smallCnn(g, x, { widths: spec.widths, classes, batchNorm: spec.batchNorm });
       break;
     default:
       throw new KqkdError('modelSpec.name', 'a model of the zoo ("small-cnn")', `"${(spec as { name: string }).name}"`);
@@ -97,9 +103,11 @@ function optimizerConfig(o: OptimizerSpec): OptimizerConfig {
 
 export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend> {
   const B = o.batchSize;
+  const A = o.accumulationSteps ?? 1;
+  if (!Number.isInteger(A) || A < 1) throw new KqkdError('accumulationSteps', 'an integer ≥ 1', String(A));
   const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
   const graphs: TrainingGraphs = buildTrainingGraphs({
-    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME],
+    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME], lossScale: 1 / A,
   });
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
   inputsToFeeds(graphs.trainingModel, statNames);
@@ -143,6 +151,7 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
   const lossName = graphs.trainingOutputs[0];
 
   const readState = async (): Promise<ModelState> => {
+    if (pending !== 0) throw new KqkdError('backend state', 'an optimizer-step boundary', `${pending} of ${A} micro-batches accumulated`);
     const params = await session.getParameters();
     return {
       trainable: splitParameters(layout, params),
@@ -152,18 +161,29 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
     };
   };
 
+  let pending = 0; // micro-batches accumulated since the last optimizer step
   return {
     batchSize: B,
-    async step(x, labels) {
-      await session.lazyResetGrad();
-      mirror.resetGradients();
+    accumulationSteps: A,
+    async step(x, labels, micro = { index: 0, of: 1 }) {
+      if (micro.of !== A || micro.index !== pending) {
+        throw new KqkdError('backend step', `micro-batch ${pending + 1} of ${A}`, `micro-batch ${micro.index + 1} of ${micro.of}`);
+      }
+      if (micro.index === 0) {
+        await session.lazyResetGrad();
+        mirror.resetGradients();
+      }
       const out = await session.trainStep({
         [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, [LABELS_NAME]: { data: labels, shape: [B] }, ...statFeeds(),
       });
       mirror.recordTrainStep(out);
       for (const s of statOut) s.stat.data = out[s.output].data.slice();
-      await session.optimizerStep();
-      mirror.recordOptimizerStep();
+      pending++;
+      if (pending === A) {
+        await session.optimizerStep();
+        mirror.recordOptimizerStep();
+        pending = 0;
+      }
       return out[lossName].data[0];
     },
     async evalLogits(x, n) {

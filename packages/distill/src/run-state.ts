@@ -20,7 +20,7 @@ const RUN_FORMAT = 1;
 /** One epoch's record (one line of metrics.jsonl). `testTop1` is in percent. */
 export interface EpochMetrics {
   epoch: number;
-  /** Mean training loss over the epoch's batches. */
+  /** Mean training loss over the epoch's (micro-)batches, each loss a mean over its batchSize images. */
   trainLoss: number;
   testLoss: number;
   /** Test top-1 accuracy in percent (0–100). */

@@ -1,6 +1,8 @@
 /**
  * The training loop: epochs of seeded shuffled batches of a FIXED size (the last partial batch of every epoch is
- * dropped: MaxPoolGrad/AveragePoolGrad need static shapes), evaluation of test top-1 after every epoch, an atomic
+ * dropped: MaxPoolGrad/AveragePoolGrad need static shapes), optional gradient accumulation (`accumulationSteps`
+ * micro-batches per optimizer step; the micro-batches that do not fill a last optimizer step are dropped too, so
+ * every epoch — and every checkpoint — ends on an optimizer-step boundary), evaluation of test top-1 after every epoch, an atomic
  * checkpoint after every epoch, metrics as JSON lines, and exact resume: calling `train` again on the same runDir
  * continues from the last checkpoint (also after `kill -9`) and returns a finished run without recomputing it.
  */
@@ -20,8 +22,11 @@ export const RESULTS_JSON = 'results.json';
 export const MODEL_ONNX = 'model.onnx';
 
 export type TrainProgress =
-  | { kind: 'start'; fromEpoch: number; epochs: number; stepsPerEpoch: number; batchSize: number; droppedPerEpoch: number; trainCount: number; testCount: number; resumed: boolean }
-  | { kind: 'batch'; epoch: number; epochs: number; batch: number; batches: number; loss: number; imagesPerSecond: number; etaSeconds: number }
+  /** `stepsPerEpoch` counts optimizer steps, `batchesPerEpoch` micro-batches (= stepsPerEpoch × accumulationSteps). */
+  | { kind: 'start'; fromEpoch: number; epochs: number; stepsPerEpoch: number; batchesPerEpoch: number; batchSize: number; accumulationSteps: number;
+    droppedPerEpoch: number; trainCount: number; testCount: number; resumed: boolean }
+  /** One micro-batch (`batch` of `batches`); `loss` is its mean loss; `step` the optimizer step it belongs to. */
+  | { kind: 'batch'; epoch: number; epochs: number; batch: number; batches: number; step: number; loss: number; imagesPerSecond: number; etaSeconds: number }
   | { kind: 'eval'; epoch: number; done: number; total: number }
   | { kind: 'epoch'; metrics: EpochMetrics; best: { epoch: number; testTop1: number } }
   | { kind: 'done'; results: TrainResults; recomputed: boolean };
@@ -51,7 +56,9 @@ export interface TrainResults {
   /** True when the run stopped early (stopAfterEpochs) and can be resumed. */
   partial?: boolean;
   completedEpochs: number;
+  /** Micro-batch size; the effective batch per optimizer step is batchSize × accumulationSteps. */
   batchSize: number;
+  accumulationSteps: number;
   droppedPerEpoch: number;
   model?: string;
 }
@@ -67,7 +74,7 @@ function loadData(c: TrainConfig, given?: { train: ImageDataset; test: ImageData
   return { train: limit(raw.train, c.dataset.trainLimit), test: limit(raw.test, c.dataset.testLimit) };
 }
 
-/** The learning-rate schedule of a config over `totalSteps` updates (milestones given in epochs). */
+/** The learning-rate schedule of a config over `totalSteps` updates (optimizer steps; milestones given in epochs). */
 export function scheduleFor(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
   const lr = c.optimizer.lr;
   const totalSteps = c.epochs * stepsPerEpoch;
@@ -92,15 +99,15 @@ function readResults(runDir: string): TrainResults | undefined {
   }
 }
 
-function summarize(state: RunState, batchSize: number, droppedPerEpoch: number, partial: boolean): TrainResults {
+function summarize(state: RunState, batchSize: number, accumulationSteps: number, droppedPerEpoch: number, partial: boolean): TrainResults {
   const h = state.history;
   const best = h.reduce((b, m) => (m.testTop1 > b.testTop1 ? m : b), h[0]);
   const last = h[h.length - 1];
-  const trainImages = state.step * batchSize;
+  const trainImages = state.step * batchSize * accumulationSteps;
   return {
     top1Best: best?.testTop1 ?? NaN, bestEpoch: best?.epoch ?? 0, top1Last: last?.testTop1 ?? NaN,
     epochs: state.config.epochs, seconds: state.seconds, imagesPerSecond: state.seconds > 0 ? trainImages / state.seconds : 0,
-    configHash: state.configHash, completedEpochs: state.epoch, batchSize, droppedPerEpoch, ...(partial ? { partial: true } : {}),
+    configHash: state.configHash, completedEpochs: state.epoch, batchSize, accumulationSteps, droppedPerEpoch, ...(partial ? { partial: true } : {}),
   };
 }
 
@@ -148,9 +155,15 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   }
   const { train: trainSet, test: testSet } = loadData(cfg, given);
   const B = cfg.batchSize;
-  const stepsPerEpoch = Math.floor(trainSet.count / B);
-  if (stepsPerEpoch === 0) throw new KqkdError('config.batchSize', `at most the training set size ${trainSet.count}`, String(B));
-  const dropped = trainSet.count - stepsPerEpoch * B;
+  const A = cfg.accumulationSteps;
+  // Optimizer steps per epoch; the images after the last full optimizer step (A micro-batches of B) are dropped.
+  const stepsPerEpoch = Math.floor(trainSet.count / (A * B));
+  if (stepsPerEpoch === 0) {
+    throw new KqkdError(A === 1 ? 'config.batchSize' : 'config.batchSize × config.accumulationSteps', `at most the training set size ${trainSet.count}`,
+      A === 1 ? String(B) : `${B} × ${A} = ${A * B}`);
+  }
+  const batchesPerEpoch = stepsPerEpoch * A;
+  const dropped = trainSet.count - batchesPerEpoch * B;
 
   if (state && state.epoch >= cfg.epochs) {
     const done = readResults(runDir);
@@ -165,7 +178,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
   const backend = await (createBackend ?? createOrtBackend)({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
-    optimizer: cfg.optimizer, schedule, seed: cfg.seed, state,
+    optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A,
   });
   try {
     if (!state) {
@@ -177,7 +190,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     }
     const rng = createRng(cfg.seed ^ SHUFFLE_STREAM, state.rngState);
     emit({
-      kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchSize: B, droppedPerEpoch: dropped,
+      kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchesPerEpoch, batchSize: B, accumulationSteps: A, droppedPerEpoch: dropped,
       trainCount: trainSet.count, testCount: testSet.count, resumed: state.epoch > 0,
     });
     const norm = { mean: FASHION_MNIST_MEAN as readonly number[], std: FASHION_MNIST_STD as readonly number[] };
@@ -197,21 +210,25 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       rng.shuffle(order);
       let lossSum = 0;
       let step: number = state.step;
-      for (let b = 0; b < stepsPerEpoch; b++) {
+      // Micro-batch b belongs to optimizer step ⌊b / A⌋ of the epoch; the update runs after its last micro-batch.
+      for (let b = 0; b < batchesPerEpoch; b++) {
         const idx = order.slice(b * B, (b + 1) * B);
         toFloatBatch(trainSet, idx, { ...norm, out: xBuf });
         for (let i = 0; i < B; i++) yBuf[i] = BigInt(trainSet.labels[idx[i]]);
-        const loss = await backend.step(xBuf, yBuf);
-        step++;
+        const micro = b % A;
+        const loss = await backend.step(xBuf, yBuf, { index: micro, of: A });
+        const stepOfBatch = step + 1;
+        if (micro === A - 1) step++;
         if (!Number.isFinite(loss)) {
-          throw new KqkdError(`training loss at step ${step} (epoch ${epoch}, batch ${b + 1} of ${stepsPerEpoch})`, 'a finite number',
-            String(loss), `learning rate ${learningRateAt(schedule, step - 1).toPrecision(4)}; lower it or check the data — the last checkpoint (epoch ${state.epoch}) is intact`);
+          const where = A === 1 ? `batch ${b + 1} of ${batchesPerEpoch}` : `micro-batch ${b + 1} of ${batchesPerEpoch}, ${micro + 1} of ${A} in the step`;
+          throw new KqkdError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`, 'a finite number',
+            String(loss), `learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}; lower it or check the data — the last checkpoint (epoch ${state.epoch}) is intact`);
         }
         lossSum += loss;
         const secs = (performance.now() - t0) / 1000;
         const ips = ((b + 1) * B) / secs;
-        emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: b + 1, batches: stepsPerEpoch, loss, imagesPerSecond: ips,
-          etaSeconds: (stepsPerEpoch - b - 1) * B / ips });
+        emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: b + 1, batches: batchesPerEpoch, step: stepOfBatch, loss, imagesPerSecond: ips,
+          etaSeconds: (batchesPerEpoch - b - 1) * B / ips });
       }
       const trainSeconds = (performance.now() - t0) / 1000;
       let correct = 0;
@@ -228,9 +245,9 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       }
       const seconds = (performance.now() - t0) / 1000;
       const metrics: EpochMetrics = {
-        epoch, trainLoss: lossSum / stepsPerEpoch, testLoss: testLossSum / testSet.count,
+        epoch, trainLoss: lossSum / batchesPerEpoch, testLoss: testLossSum / testSet.count,
         testTop1: (100 * correct) / testSet.count, testCorrect: correct, testCount: testSet.count,
-        lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: (stepsPerEpoch * B) / trainSeconds,
+        lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: (batchesPerEpoch * B) / trainSeconds,
       };
       const s = await backend.state();
       if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
@@ -244,7 +261,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
 
     if (state.history.length > 0) writeMetrics(runDir, state);
     const finished = state.epoch >= cfg.epochs;
-    const results = summarize(state, B, dropped, !finished);
+    const results = summarize(state, B, A, dropped, !finished);
     if (finished) {
       writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
       results.model = MODEL_ONNX;
@@ -252,7 +269,9 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
       ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
       trainCount: trainSet.count, testCount: testSet.count,
-      note: `top-1 in percent on the test split; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}, the last ${dropped} image(s) of every shuffled epoch dropped`,
+      note: `top-1 in percent on the test split; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
+        (A > 1 ? ` × ${A} accumulated micro-batches per optimizer step (gradient = mean over them; effective batch ${A * B})` : '') +
+        `, the last ${dropped} image(s) of every shuffled epoch dropped`,
       config: cfg,
     }, null, 2)}\n`);
     emit({ kind: 'done', results, recomputed: true });

@@ -11,6 +11,7 @@ interface TrainFlags {
   epochs: string;
   batchSize?: string;
   batch?: string;
+  accumulate: string;
   optimizer: 'adamw' | 'sgd';
   lr: string;
   weightDecay?: string;
@@ -45,6 +46,8 @@ export function registerTrain(program: Command): void {
     .option('--epochs <n>', 'epochs', '6')
     .option('--batch-size <n>', 'fixed training batch size; the last partial batch of each epoch is dropped (default 128)')
     .option('--batch <n>', 'alias of --batch-size')
+    .option('--accumulate <n>', 'gradient accumulation: micro-batches of --batch-size per optimizer step (gradient = their mean, ' +
+      'effective batch N × batch size; schedules count optimizer steps; images that do not fill a last step are dropped)', '1')
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZER_TYPES as unknown as string[]).default('adamw'))
     .option('--lr <x>', 'peak learning rate', '0.0075')
     .option('--weight-decay <x>', 'weight decay (default 0.01 for AdamW, 0 for SGD)')
@@ -62,6 +65,7 @@ export function registerTrain(program: Command): void {
         invalidArgumentText('--batch/--batch-size', 'one batch size', `${flags.batch} and ${flags.batchSize}`);
       }
       const batchSize = intFlag('--batch-size', flags.batchSize ?? flags.batch ?? '128', 1);
+      const accumulationSteps = intFlag('--accumulate', flags.accumulate, 1);
       const optimizer = {
         type: flags.optimizer,
         lr: numFlag('--lr', flags.lr),
@@ -76,6 +80,7 @@ export function registerTrain(program: Command): void {
         switch (e.kind) {
           case 'start':
             say(`${e.resumed ? `resuming after epoch ${e.fromEpoch}` : 'training'}: ${e.trainCount} training images, batch ${e.batchSize} ` +
+              (e.accumulationSteps > 1 ? `× ${e.accumulationSteps} accumulated micro-batches (effective batch ${e.batchSize * e.accumulationSteps}) ` : '') +
               `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ${e.testCount} test images`);
             break;
           case 'batch':
@@ -104,6 +109,7 @@ export function registerTrain(program: Command): void {
         },
         epochs: intFlag('--epochs', flags.epochs, 1),
         batchSize,
+        accumulationSteps,
         optimizer,
         schedule: flags.schedule,
         seed: intFlag('--seed', flags.seed, 0),

@@ -10,6 +10,11 @@ export interface SmallCnnOptions {
   /** Output channels of each conv-BN-ReLU block (each block halves the spatial size). Default [16, 32]. */
   widths?: readonly number[];
   classes: number;
+  /**
+   * BatchNorm after each conv (default true). false: conv WITH bias + ReLU, no batch statistics, so a step's gradient
+   * is a per-sample mean and micro-batch accumulation equals a larger batch (tests of gradient accumulation).
+   */
+  batchNorm?: boolean;
 }
 
 export const SMALL_CNN_DEFAULT_WIDTHS: readonly number[] = [16, 32];
@@ -26,6 +31,10 @@ export function smallCnn(g: GraphBuilder, x: Tensor, options: SmallCnnOptions): 
     const side = h.shape[2];
     if (typeof side === 'number' && side < 2) invalidArgument('small-cnn widths', `at most ${i} blocks for this input size`, widths.length);
     h = g.scope(`block${i}`, () => {
+      if (options.batchNorm === false) {
+        const r = g.relu(g.conv(h, w, { name: 'conv', kernel: 3, bias: true }), 'relu');
+        return g.maxPool(r, { name: 'pool', kernel: 2, stride: 2 });
+      }
       // No conv bias: BN's shift makes it redundant (as in torchvision's conv-BN blocks).
       const c = g.conv(h, w, { name: 'conv', kernel: 3, bias: false });
       const b = g.batchNorm(c, { name: 'bn', momentum: 0.9 });
