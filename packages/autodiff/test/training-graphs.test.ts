@@ -51,7 +51,7 @@ describe('buildTrainingGraphs: training model conventions (ORT-TRAINING.md)', ()
     const graph = g.evalModel.graph!;
     expect(graph.output!.map((o) => o.name)).toEqual(['loss', 'logits']);
     expect(graph.node!.some((n) => n.opType === 'BatchNormalization')).toBe(true);
-    expect(graph.node!.some((n) => n.opType.endsWith('Grad') || n.opType === 'BatchNormInternal')).toBe(false);
+    expect(graph.node!.some((n) => (n.opType ?? '').endsWith('Grad') || n.opType === 'BatchNormInternal')).toBe(false);
     // frozen BN scale/bias: inference-mode BN in training too (a frozen backbone)
     expect(g.trainingModel.graph!.node!.some((n) => n.opType === 'BatchNormInternal')).toBe(false);
     expect(g.parameters.filter((p) => !p.trainable).map((p) => p.name)).toEqual(['bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var']);
