@@ -18,3 +18,8 @@ export { loadFashionMnist, readNpy, writeNpy } from '@kqkd/data';
 export { kqCurvesSpec, renderChart, writeChart } from '@kqkd/plots';
 export { KqkdError } from '@kqkd/common';
 export { main, buildProgram } from './main.js';
+export { train, parseTrainConfig, type TrainOptions, type TrainResults, type TrainConfig } from '@kqkd/distill';
+export { GraphBuilder } from '@kqkd/onnx';
+export { buildTrainingGraphs } from '@kqkd/autodiff';
+export { ZOO, ZOO_NAMES, getModel, buildZooModel, listModels, type ModelDefinition, type ZooLayer } from '@kqkd/models';
+export { loadDataset, batches, DATASET_NAMES, NORMALIZATION } from '@kqkd/data';

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { KqkdError } from '@kqkd/common';
 import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
+import { registerModels } from './commands/models.js';
 
 const VERSION = '0.1.0';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerScore(program);
   registerTrain(program);
+  registerModels(program);
   return program;
 }
 
