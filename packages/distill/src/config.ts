@@ -6,26 +6,41 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { KqkdError } from '@kqkd/common';
+import { DATASET_NAMES as DATA_NAMES, DATASETS } from '@kqkd/data';
+import { ZOO_NAMES } from '@kqkd/models';
 
-export const MODEL_NAMES = ['small-cnn'] as const;
-export const DATASET_NAMES = ['fashion-mnist'] as const;
+/** The zoo of @kqkd/models (resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn). */
+export const MODEL_NAMES = ZOO_NAMES;
+/** The datasets of @kqkd/data: fashion-mnist, cifar10, cifar100, tiny-imagenet. */
+export const DATASET_NAMES = DATA_NAMES;
+/** Datasets that need `dataset.dir` (Fashion-MNIST has a default folder: the Debian package's). */
+export const DATASETS_NEEDING_DIR: readonly string[] = DATA_NAMES.filter((n) => n !== 'fashion-mnist');
 export const OPTIMIZER_TYPES = ['adamw', 'sgd'] as const;
 export const SCHEDULES = ['one-cycle', 'multistep', 'constant'] as const;
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be ≥ 1`);
 
 export const modelSpecSchema = z.object({
-  name: z.enum(MODEL_NAMES).describe('model of the zoo to build'),
+  name: z.enum(MODEL_NAMES, { error: `a model of the zoo (${MODEL_NAMES.join(', ')})` }).describe('model of the zoo to build (@kqkd/models)'),
+  /** Width multiplier of the zoo model (default 1 = the paper's widths); see @kqkd/models. */
+  width: z.number({ error: 'width must be a number' }).positive('width must be > 0').max(16, 'width must be ≤ 16').optional()
+    .describe('width multiplier (default 1): CNN channel counts × width, ViT head dimension and MLP width × width'),
+  /** ViT only: patch size (default 4 up to 32×32, 8 at 64×64). */
+  patch: positiveInt('patch').max(64).optional().describe('ViT patch size (default 4 up to 32×32 inputs, 8 at 64×64)'),
   /** Channel widths of the conv-BN-ReLU blocks (small-cnn). */
-  widths: z.array(positiveInt('a width')).min(1).max(8).optional().describe('conv block widths (default [16, 32])'),
+  widths: z.array(positiveInt('a width')).min(1).max(8).optional().describe('small-cnn conv block widths (default [16, 32] × width)'),
   /** small-cnn: false = conv (with bias) + ReLU blocks without BatchNorm (default true: conv-BN-ReLU). */
   batchNorm: z.boolean({ error: 'batchNorm must be true or false' }).optional()
     .describe('small-cnn: BatchNorm after each conv (default true); false = conv with bias, no BN (no batch statistics)'),
 }).strict();
 
 export const datasetSpecSchema = z.object({
-  name: z.enum(DATASET_NAMES).describe('dataset'),
-  dir: z.string().min(1).optional().describe('dataset folder (default: the Debian package folder)'),
+  name: z.enum(DATASET_NAMES, { error: `a dataset (${DATASET_NAMES.join(', ')})` }).describe('dataset (@kqkd/data); input shape, classes and normalisation follow from it'),
+  dir: z.string().min(1).optional()
+    .describe('dataset folder; required except for fashion-mnist (default: the Debian package folder /usr/share/datasets/fashion-mnist)'),
+  /** tiny-imagenet only: folder for the decoded caches `tiny-imagenet-train.npy` / `tiny-imagenet-test.npy`. */
+  cacheDir: z.string().min(1).optional()
+    .describe('tiny-imagenet: folder for decoded .npy caches of the splits (decoded once, then read; default: decode JPEGs per batch)'),
   trainLimit: positiveInt('trainLimit').optional().describe('use only the first N training images (tests, smoke runs)'),
   testLimit: positiveInt('testLimit').optional().describe('use only the first N test images'),
 }).strict();
@@ -96,6 +111,24 @@ export function parseTrainConfig(input: unknown): TrainConfig {
     throw new KqkdError(path, first.message, first.code === 'unrecognized_keys' ? `unknown key(s) ${value}` : value, more);
   }
   const c = r.data;
+  const m = c.modelSpec;
+  if (m.name !== 'small-cnn') {
+    for (const k of ['widths', 'batchNorm'] as const) {
+      if (m[k] !== undefined) throw new KqkdError(`config.modelSpec.${k}`, `nothing for ${m.name} (a small-cnn option)`, describe(m[k]));
+    }
+  } else if (m.widths !== undefined && m.width !== undefined) {
+    throw new KqkdError('config.modelSpec.width', 'either widths or width for small-cnn, not both', `width ${m.width} and widths ${describe(m.widths)}`);
+  }
+  if (m.patch !== undefined && !m.name.startsWith('vit')) {
+    throw new KqkdError('config.modelSpec.patch', `nothing for ${m.name} (a ViT option)`, String(m.patch));
+  }
+  const d = c.dataset;
+  if (d.dir === undefined && DATASETS_NEEDING_DIR.includes(d.name)) {
+    throw new KqkdError('config.dataset.dir', `the ${DATASETS[d.name].title} folder (${d.name} is not installed by default; pass its folder, CLI --data-dir DIR)`, 'nothing');
+  }
+  if (d.cacheDir !== undefined && d.name !== 'tiny-imagenet') {
+    throw new KqkdError('config.dataset.cacheDir', `nothing for ${d.name} (only tiny-imagenet has a decoded cache)`, `"${d.cacheDir}"`);
+  }
   if (c.schedule === 'multistep') {
     const ms = c.milestones ?? defaultMilestones(c.epochs);
     const bad = ms.find((m) => m > c.epochs);
@@ -122,13 +155,19 @@ export function canonicalJson(v: unknown): string {
 }
 
 /**
- * Hash of everything that changes the numbers a run produces. `runDir` and `dataset.dir` are left out: moving a
- * run folder or the dataset does not change the run. `epochs` is in: the one-cycle and multistep schedules depend on it.
- * `accumulationSteps` is in when it is not 1 (1 is left out so that runs made before the option keep their hash).
+ * Hash of everything that changes the numbers a run produces. `runDir`, `dataset.dir` and `dataset.cacheDir` are left
+ * out: moving a run folder, the dataset or its cache does not change the run. `epochs` is in: the one-cycle and
+ * multistep schedules depend on it. Options added later are in only when they differ from their default, so runs
+ * made before them keep their hash: `accumulationSteps` when not 1, `modelSpec.width` when not 1 (absent = 1),
+ * `modelSpec.patch` when given.
  */
 export function configHash(c: TrainConfig): string {
-  const { runDir: _r, dataset, accumulationSteps, ...rest } = c;
-  const { dir: _d, ...data } = dataset;
-  const body = { ...rest, dataset: data, ...(accumulationSteps !== 1 ? { accumulationSteps } : {}) };
+  const { runDir: _r, dataset, accumulationSteps, modelSpec, ...rest } = c;
+  const { dir: _d, cacheDir: _c, ...data } = dataset;
+  const { width, ...model } = modelSpec;
+  const body = {
+    ...rest, modelSpec: { ...model, ...(width !== undefined && width !== 1 ? { width } : {}) }, dataset: data,
+    ...(accumulationSteps !== 1 ? { accumulationSteps } : {}),
+  };
   return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
 }

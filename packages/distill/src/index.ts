@@ -9,7 +9,7 @@ export {
 } from './train.js';
 export {
   parseTrainConfig, configHash, canonicalJson, defaultMilestones, trainConfigSchema,
-  MODEL_NAMES, DATASET_NAMES, OPTIMIZER_TYPES, SCHEDULES,
+  MODEL_NAMES, DATASET_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
   type TrainConfig, type TrainConfigInput, type ModelSpec, type DatasetSpec, type OptimizerSpec, type ScheduleName,
 } from './config.js';
 export {
@@ -18,4 +18,4 @@ export {
 } from './run-state.js';
 export type { TrainBackend, ModelState } from './backend.js';
 export { createOrtBackend, buildForward, inferenceModel, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
-export { smallCnn, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './models/small-cnn.js';
+export { smallCnn, smallCnnWithoutBatchNorm, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './models/small-cnn.js';

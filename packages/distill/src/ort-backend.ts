@@ -21,7 +21,8 @@ import { createTrainingSession, type TrainingSession } from '@kqkd/runtime';
 import type { ModelState, TrainBackend } from './backend.js';
 import type { ModelSpec, OptimizerSpec } from './config.js';
 import type { RunState } from './run-state.js';
-import { smallCnn } from './models/small-cnn.js';
+import { getModel } from '@kqkd/models';
+import { smallCnnWithoutBatchNorm } from './models/small-cnn.js';
 
 export interface BackendOptions {
   modelSpec: ModelSpec;
@@ -50,18 +51,23 @@ export const LABELS_NAME = 'labels';
 export const LOGITS_NAME = 'logits';
 const FEED_SUFFIX = '.feed';
 
-/** The forward graph of a model spec: input [N, C, H, W] → logits [N, classes] (+ CE loss when `withLoss`). */
+/**
+ * The forward graph of a model spec: input [N, C, H, W] → logits [N, classes] (+ CE loss when `withLoss`). Every
+ * model comes from the zoo of @kqkd/models (`getModel(name).build`), except small-cnn with `batchNorm: false`.
+ */
 export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number, withLoss: boolean):
   { g: GraphBuilder; logits: Tensor; loss?: Tensor } {
   const g = new GraphBuilder({ name: spec.name.replace(/-/g, '_'), seed });
   const x = g.input(INPUT_NAME, ['N', ...inputShape]);
   let logits: Tensor;
-  switch (spec.name) {
-    case 'small-cnn':
-      logits = smallCnn(g, x, { widths: spec.widths, classes, batchNorm: spec.batchNorm });
-      break;
-    default:
-      throw new KqkdError('modelSpec.name', 'a model of the zoo ("small-cnn")', `"${(spec as { name: string }).name}"`);
+  if (spec.name === 'small-cnn' && spec.batchNorm === false) {
+    logits = smallCnnWithoutBatchNorm(g, x, { widths: spec.widths, width: spec.width, classes });
+  } else {
+    const options = {
+      classes, ...(spec.width !== undefined ? { width: spec.width } : {}), ...(spec.patch !== undefined ? { patch: spec.patch } : {}),
+      ...(spec.widths !== undefined ? { widths: spec.widths } : {}),
+    };
+    logits = getModel(spec.name).build(g, x, options).logits;
   }
   logits = g.output(logits, LOGITS_NAME);
   if (!withLoss) return { g, logits };

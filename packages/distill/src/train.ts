@@ -6,10 +6,10 @@
  * checkpoint after every epoch, metrics as JSON lines, and exact resume: calling `train` again on the same runDir
  * continues from the last checkpoint (also after `kill -9`) and returns a finished run without recomputing it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, toFloatBatch, type ImageDataset } from '@kqkd/data';
+import { batches, datasetFromImages, loadDataset, NORMALIZATION, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import type { TrainBackend } from './backend.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
@@ -37,8 +37,11 @@ export interface TrainOptions extends TrainConfigInput {
   stopAfterEpochs?: number;
   /** Replace the ONNX Runtime backend (tests, other runtimes). */
   createBackend?: (options: BackendOptions) => Promise<TrainBackend>;
-  /** In-memory datasets instead of loading `dataset.name` (tests); limits still apply. */
-  data?: { train: ImageDataset; test: ImageDataset };
+  /**
+   * Datasets instead of loading `dataset.name` (tests): streaming `Dataset`s (@kqkd/data) or in-memory
+   * `ImageDataset`s (wrapped with `datasetFromImages`); limits still apply, normalisation is `dataset.name`'s.
+   */
+  data?: { train: Dataset | ImageDataset; test: Dataset | ImageDataset };
 }
 
 export interface TrainResults {
@@ -63,15 +66,41 @@ export interface TrainResults {
   model?: string;
 }
 
-function limit(d: ImageDataset, n: number | undefined): ImageDataset {
+/** The first `n` images of `d` (labels cut; images are read on demand, so nothing else changes). */
+function limit(d: Dataset, n: number | undefined): Dataset {
   if (n === undefined || n >= d.count) return d;
-  const per = d.height * d.width * d.channels;
-  return { ...d, count: n, images: d.images.subarray(0, n * per), labels: d.labels.subarray(0, n) };
+  return { ...d, count: n, labels: d.labels.subarray(0, n) };
 }
 
-function loadData(c: TrainConfig, given?: { train: ImageDataset; test: ImageDataset }): { train: ImageDataset; test: ImageDataset } {
-  const raw = given ?? { train: loadFashionMnist({ split: 'train', dir: c.dataset.dir }), test: loadFashionMnist({ split: 'test', dir: c.dataset.dir }) };
-  return { train: limit(raw.train, c.dataset.trainLimit), test: limit(raw.test, c.dataset.testLimit) };
+function asDataset(d: Dataset | ImageDataset, name: TrainConfig['dataset']['name'], split: 'train' | 'test'): Dataset {
+  return typeof (d as Dataset).readImages === 'function' ? d as Dataset : datasetFromImages(d as ImageDataset, { name, split });
+}
+
+/**
+ * Opens both splits of the configured dataset for streaming (@kqkd/data `loadDataset`): labels in memory, pixels
+ * read (CIFAR records) or decoded (Tiny ImageNet JPEGs, or its optional decoded cache) one batch at a time;
+ * Fashion-MNIST is small and read whole.
+ */
+async function loadData(c: TrainConfig, given?: TrainOptions['data']): Promise<{ train: Dataset; test: Dataset }> {
+  const name = c.dataset.name;
+  let raw: { train: Dataset; test: Dataset };
+  if (given) {
+    raw = { train: asDataset(given.train, name, 'train'), test: asDataset(given.test, name, 'test') };
+  } else {
+    const cacheDir = c.dataset.cacheDir;
+    if (cacheDir !== undefined) mkdirSync(cacheDir, { recursive: true });
+    const open = (split: 'train' | 'test') => loadDataset(name, {
+      split, ...(c.dataset.dir !== undefined ? { dir: c.dataset.dir } : {}),
+      ...(cacheDir !== undefined ? { cache: join(cacheDir, `${name}-${split}.npy`) } : {}),
+    });
+    raw = { train: await open('train'), test: await open('test') };
+  }
+  const { train: tr, test: te } = raw;
+  if (tr.classes !== te.classes || tr.channels !== te.channels || tr.height !== te.height || tr.width !== te.width) {
+    throw new KqkdError(`dataset ${name} test split`, `the training split's geometry (${tr.classes} classes, ${tr.channels}×${tr.height}×${tr.width})`,
+      `${te.classes} classes, ${te.channels}×${te.height}×${te.width}`);
+  }
+  return { train: limit(tr, c.dataset.trainLimit), test: limit(te, c.dataset.testLimit) };
 }
 
 /** The learning-rate schedule of a config over `totalSteps` updates (optimizer steps; milestones given in epochs). */
@@ -153,7 +182,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
       `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
   }
-  const { train: trainSet, test: testSet } = loadData(cfg, given);
+  const { train: trainSet, test: testSet } = await loadData(cfg, given);
   const B = cfg.batchSize;
   const A = cfg.accumulationSteps;
   // Optimizer steps per epoch; the images after the last full optimizer step (A micro-batches of B) are dropped.
@@ -193,12 +222,11 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchesPerEpoch, batchSize: B, accumulationSteps: A, droppedPerEpoch: dropped,
       trainCount: trainSet.count, testCount: testSet.count, resumed: state.epoch > 0,
     });
-    const norm = { mean: FASHION_MNIST_MEAN as readonly number[], std: FASHION_MNIST_STD as readonly number[] };
+    // Normalisation: the dataset's published per-channel constants (@kqkd/data NORMALIZATION), the same the
+    // exported model.onnx expects (results.json records them).
+    const norm: Normalization = NORMALIZATION[cfg.dataset.name];
     if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
-    const per = trainSet.channels * trainSet.height * trainSet.width;
-    const xBuf = new Float32Array(B * per);
     const yBuf = new BigInt64Array(B);
-    const evalX = new Float32Array(evalBatch * per);
     const order = Array.from({ length: trainSet.count }, (_, i) => i);
     let ranThisCall = 0;
 
@@ -210,13 +238,14 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       rng.shuffle(order);
       let lossSum = 0;
       let step: number = state.step;
+      // Streamed: only this micro-batch (and the next, read/decoded while this one trains) is in memory.
+      const stream = batches(trainSet, { indices: order.slice(0, batchesPerEpoch * B), batchSize: B, normalization: norm, dropLast: true });
       // Micro-batch b belongs to optimizer step ⌊b / A⌋ of the epoch; the update runs after its last micro-batch.
-      for (let b = 0; b < batchesPerEpoch; b++) {
-        const idx = order.slice(b * B, (b + 1) * B);
-        toFloatBatch(trainSet, idx, { ...norm, out: xBuf });
-        for (let i = 0; i < B; i++) yBuf[i] = BigInt(trainSet.labels[idx[i]]);
+      let b = 0;
+      for await (const batch of stream) {
+        for (let i = 0; i < B; i++) yBuf[i] = BigInt(batch.labels[i]);
         const micro = b % A;
-        const loss = await backend.step(xBuf, yBuf, { index: micro, of: A });
+        const loss = await backend.step(batch.data, yBuf, { index: micro, of: A });
         const stepOfBatch = step + 1;
         if (micro === A - 1) step++;
         if (!Number.isFinite(loss)) {
@@ -229,19 +258,21 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
         const ips = ((b + 1) * B) / secs;
         emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: b + 1, batches: batchesPerEpoch, step: stepOfBatch, loss, imagesPerSecond: ips,
           etaSeconds: (batchesPerEpoch - b - 1) * B / ips });
+        b++;
       }
+      if (b !== batchesPerEpoch) throw new KqkdError(`epoch ${epoch} batches`, String(batchesPerEpoch), String(b));
       const trainSeconds = (performance.now() - t0) / 1000;
       let correct = 0;
       let testLossSum = 0;
-      for (let start = 0; start < testSet.count; start += evalBatch) {
-        const n = Math.min(evalBatch, testSet.count - start);
-        const idx = Array.from({ length: n }, (_, i) => start + i);
-        toFloatBatch(testSet, idx, { ...norm, out: evalX });
-        const logits = await backend.evalLogits(evalX.subarray(0, n * per), n);
-        const s = scoreLogits(logits, testSet.labels.subarray(start, start + n), n, testSet.classes);
+      let evaluated = 0;
+      for await (const batch of batches(testSet, { batchSize: evalBatch, normalization: norm })) {
+        const n = batch.labels.length;
+        const logits = await backend.evalLogits(batch.data, n);
+        const s = scoreLogits(logits, batch.labels, n, testSet.classes);
         correct += s.correct;
         testLossSum += s.lossSum;
-        emit({ kind: 'eval', epoch, done: start + n, total: testSet.count });
+        evaluated += n;
+        emit({ kind: 'eval', epoch, done: evaluated, total: testSet.count });
       }
       const seconds = (performance.now() - t0) / 1000;
       const metrics: EpochMetrics = {
@@ -269,6 +300,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
       ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
       trainCount: trainSet.count, testCount: testSet.count,
+      input: { name: 'input', shape: ['N', ...inputShape], classes: trainSet.classes, normalization: { mean: [...norm.mean], std: [...norm.std] } },
       note: `top-1 in percent on the test split; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
         (A > 1 ? ` × ${A} accumulated micro-batches per optimizer step (gradient = mean over them; effective batch ${A * B})` : '') +
         `, the last ${dropped} image(s) of every shuffled epoch dropped`,

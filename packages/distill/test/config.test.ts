@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configHash, parseTrainConfig } from '../src/config.js';
+import { configHash, DATASET_NAMES, MODEL_NAMES, parseTrainConfig } from '../src/config.js';
 
 const base = {
   modelSpec: { name: 'small-cnn' }, dataset: { name: 'fashion-mnist' }, epochs: 2, batchSize: 32,
@@ -58,5 +58,56 @@ describe('parseTrainConfig', () => {
     expect(two).not.toBe(a);
     expect(configHash(parseTrainConfig({ ...base, accumulationSteps: 4 }))).not.toBe(two);
     expect(configHash(parseTrainConfig({ ...base, modelSpec: { name: 'small-cnn', batchNorm: false } }))).not.toBe(a);
+  });
+});
+
+describe('zoo models and datasets', () => {
+  it('every zoo name and every dataset is accepted; width, patch, cacheDir', () => {
+    expect([...MODEL_NAMES]).toEqual(['resnet9', 'resnet34', 'vgg11', 'vgg19', 'mobilenetv2', 'vit_b', 'vit_et', 'vit_ett', 'small-cnn']);
+    expect([...DATASET_NAMES]).toEqual(['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet']);
+    for (const name of MODEL_NAMES) expect(parseTrainConfig({ ...base, modelSpec: { name, width: 0.5 } }).modelSpec).toEqual({ name, width: 0.5 });
+    for (const name of DATASET_NAMES) expect(parseTrainConfig({ ...base, dataset: { name, dir: '/d' } }).dataset.name).toBe(name);
+    expect(parseTrainConfig({ ...base, modelSpec: { name: 'vit_et', patch: 8 } }).modelSpec.patch).toBe(8);
+    expect(parseTrainConfig({ ...base, dataset: { name: 'tiny-imagenet', dir: '/d', cacheDir: '/c' } }).dataset.cacheDir).toBe('/c');
+  });
+
+  it('errors: unknown model/dataset list the valid names; dir required except for fashion-mnist; options of other models', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...base, modelSpec: { name: 'resnet18' } },
+        /Expected a model of the zoo \(resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn\) for config\.modelSpec\.name but received "resnet18"/],
+      [{ ...base, dataset: { name: 'imagenet' } },
+        /Expected a dataset \(fashion-mnist, cifar10, cifar100, tiny-imagenet\) for config\.dataset\.name but received "imagenet"/],
+      [{ ...base, dataset: { name: 'cifar10' } }, /Expected the CIFAR-10 folder \(cifar10 is not installed by default.* for config\.dataset\.dir but received nothing/],
+      [{ ...base, dataset: { name: 'cifar100' } }, /the CIFAR-100 folder .* for config\.dataset\.dir/],
+      [{ ...base, dataset: { name: 'tiny-imagenet' } }, /the Tiny ImageNet folder .* for config\.dataset\.dir/],
+      [{ ...base, dataset: { name: 'cifar10', dir: '/d', cacheDir: '/c' } }, /only tiny-imagenet has a decoded cache\) for config\.dataset\.cacheDir/],
+      [{ ...base, modelSpec: { name: 'resnet9', widths: [4, 8] } }, /Expected nothing for resnet9 \(a small-cnn option\) for config\.modelSpec\.widths but received \[4,8\]/],
+      [{ ...base, modelSpec: { name: 'vgg11', batchNorm: false } }, /config\.modelSpec\.batchNorm/],
+      [{ ...base, modelSpec: { name: 'small-cnn', widths: [4], width: 2 } }, /either widths or width for small-cnn/],
+      [{ ...base, modelSpec: { name: 'resnet9', patch: 4 } }, /a ViT option\) for config\.modelSpec\.patch/],
+      [{ ...base, modelSpec: { name: 'resnet9', width: 0 } }, /width must be > 0 for config\.modelSpec\.width but received 0/],
+      [{ ...base, modelSpec: { name: 'resnet9', width: 32 } }, /width must be ≤ 16/],
+    ];
+    for (const [input, re] of cases) expect(() => parseTrainConfig(input), JSON.stringify(input)).toThrow(re);
+  });
+
+  it('hash: runs made before the zoo keep their hash; width 1 = absent; dir and cacheDir left out; model, width and dataset in', () => {
+    // Recorded from the code before the zoo was wired in (commit 745dc86): small-cnn / fashion-mnist runs keep them.
+    expect(configHash(parseTrainConfig(base))).toBe('b27a3ccfd63a3547');
+    expect(configHash(parseTrainConfig({
+      ...base, modelSpec: { name: 'small-cnn', widths: [4, 8], batchNorm: false }, dataset: { name: 'fashion-mnist', trainLimit: 300, testLimit: 100 },
+      accumulationSteps: 2,
+    }))).toBe('5516c28302543742');
+    const a = configHash(parseTrainConfig(base));
+    expect(configHash(parseTrainConfig({ ...base, modelSpec: { name: 'small-cnn', width: 1 } }))).toBe(a);
+    expect(configHash(parseTrainConfig({ ...base, modelSpec: { name: 'small-cnn', width: 0.5 } }))).not.toBe(a);
+    const r9 = (o: object = {}, d: object = {}) => configHash(parseTrainConfig({
+      ...base, modelSpec: { name: 'resnet9', ...o }, dataset: { name: 'tiny-imagenet', dir: '/a', ...d },
+    }));
+    expect(r9()).not.toBe(a);
+    expect(r9({}, { dir: '/b', cacheDir: '/c' })).toBe(r9());
+    expect(r9({ width: 1 })).toBe(r9());
+    expect(r9({ width: 0.25 })).not.toBe(r9());
+    expect(configHash(parseTrainConfig({ ...base, modelSpec: { name: 'resnet9' }, dataset: { name: 'cifar10', dir: '/a' } }))).not.toBe(r9());
   });
 });

@@ -1,13 +1,17 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainProgress } from '@kqkd/distill';
+import { DATASET_NAMES, DATASETS_NEEDING_DIR, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/distill';
 import { createProgress } from '../progress.js';
 
 interface TrainFlags {
   model: string;
   data: string;
   dataDir?: string;
+  cacheDir?: string;
+  width?: string;
+  patch?: string;
+  evalBatchSize?: string;
   epochs: string;
   batchSize?: string;
   batch?: string;
@@ -40,9 +44,13 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('Train a model of the zoo with cross-entropy (ONNX Runtime training build); resumes a partial run in --out.')
-    .addOption(new Option('--model <name>', 'model').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
-    .addOption(new Option('--data <name>', 'dataset').choices(['fashion-mnist']).default('fashion-mnist'))
-    .option('--data-dir <dir>', 'dataset folder (default: /usr/share/datasets/fashion-mnist)')
+    .addOption(new Option('--model <name>', 'model of the zoo (kqkd models lists them)').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
+    .addOption(new Option('--width <x>', 'width multiplier of the model (default 1 = the paper\'s widths)'))
+    .addOption(new Option('--data <name>', 'dataset; input shape, classes and normalisation follow from it')
+      .choices(DATASET_NAMES as unknown as string[]).default('fashion-mnist'))
+    .option('--data-dir <dir>', `dataset folder; required for ${DATASETS_NEEDING_DIR.join(', ')} (the extracted official folder or the ` +
+      'folder holding it); fashion-mnist defaults to /usr/share/datasets/fashion-mnist')
+    .option('--cache-dir <dir>', 'tiny-imagenet: decode each split once into a .npy cache in this folder (default: decode JPEGs per batch)')
     .option('--epochs <n>', 'epochs', '6')
     .option('--batch-size <n>', 'fixed training batch size; the last partial batch of each epoch is dropped (default 128)')
     .option('--batch <n>', 'alias of --batch-size')
@@ -53,7 +61,9 @@ export function registerTrain(program: Command): void {
     .option('--weight-decay <x>', 'weight decay (default 0.01 for AdamW, 0 for SGD)')
     .option('--momentum <x>', 'SGD momentum (default 0.9)')
     .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES as unknown as string[]).default('one-cycle'))
-    .option('--widths <list>', 'small-cnn conv block widths, comma-separated (default 16,32)')
+    .option('--widths <list>', 'small-cnn conv block widths, comma-separated (default 16,32; instead of --width)')
+    .option('--patch <n>', 'ViT patch size (default 4 up to 32×32 inputs, 8 at 64×64)')
+    .option('--eval-batch-size <n>', 'evaluation batch size (default 1000)')
     .option('--train-limit <n>', 'use only the first N training images (smoke runs)')
     .option('--test-limit <n>', 'use only the first N test images')
     .option('--seed <n>', 'seed for initialisation and shuffling', '0')
@@ -100,15 +110,21 @@ export function registerTrain(program: Command): void {
         }
       };
       const results = await train({
-        modelSpec: { name: flags.model as 'small-cnn', ...(widths ? { widths } : {}) },
+        modelSpec: {
+          name: flags.model as TrainConfigInput['modelSpec']['name'], ...(widths ? { widths } : {}),
+          ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
+          ...(flags.patch !== undefined ? { patch: intFlag('--patch', flags.patch, 1) } : {}),
+        },
         dataset: {
-          name: flags.data as 'fashion-mnist',
+          name: flags.data as TrainConfigInput['dataset']['name'],
           ...(flags.dataDir ? { dir: flags.dataDir } : {}),
+          ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
           ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
           ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
         },
         epochs: intFlag('--epochs', flags.epochs, 1),
         batchSize,
+        ...(flags.evalBatchSize !== undefined ? { evalBatchSize: intFlag('--eval-batch-size', flags.evalBatchSize, 1) } : {}),
         accumulationSteps,
         optimizer,
         schedule: flags.schedule,
