@@ -1,6 +1,6 @@
 /** The registry of zoo models, a one-call builder for a standalone classifier, and the listing `kqkd models` prints. */
 import { expectInteger, invalidArgument, KqkdError } from '@kqkd/common';
-import { GraphBuilder, type ModelProto, type ParameterInfo, type Tensor } from '@kqkd/onnx';
+import { GraphBuilder, withGeneralizedLayers, type ModelProto, type ParameterInfo, type Tensor } from '@kqkd/onnx';
 import { mobilenetv2 } from './mobilenetv2.js';
 import { resnet } from './resnet.js';
 import { smallCnn } from './small-cnn.js';
@@ -83,7 +83,11 @@ export interface BuiltZooModel extends ZooModel, ParameterCount {
   name: ZooName;
   builder: GraphBuilder;
   input: Tensor;
-  /** The standalone inference model (BatchNormalization on running statistics), input → logits. */
+  /**
+   * The standalone inference model (BatchNormalization on running statistics), input → logits. Its ONNX metadata
+   * declares the generalized layers (`kqkd.generalized_layers`), so any consumer of the exported file gets these
+   * exact indices from @kqkd/onnx's findGeneralizedLayers.
+   */
   model: ModelProto;
 }
 
@@ -96,8 +100,9 @@ export function buildZooModel(name: string, options: BuildZooModelOptions): Buil
   const input = builder.input(options.inputName ?? 'input', [options.batch ?? 'N', C, H, W]);
   const built = definition.build(builder, input, options);
   const logits = builder.output(built.logits, options.logitsName ?? 'logits');
+  const model = withGeneralizedLayers(builder.build(), { layers: built.layers, headStartsAfter: built.headStartsAfter });
   return {
-    name: definition.name as ZooName, builder, input, ...built, logits, model: builder.build(),
+    name: definition.name as ZooName, builder, input, ...built, logits, model,
     ...countParameters(builder.parameters()),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Build-time facts of every zoo model at full width (no training): the generalized-layer counts of METHOD.md §7,
  * their shapes and the head start, parameter counts and BN statistics against an independent PyTorch definition,
- * agreement with @kqkd/onnx's structural layer finder, and argument errors.
+ * exact agreement with @kqkd/onnx's structural layer finder, the layer metadata of exports, and argument errors.
  *
  * Reference numbers: test/fixtures/torch-reference.json, written by
  *   /usr/bin/python3 tools/zoo/param_counts.py --fixture packages/models/test/fixtures/torch-reference.json
@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
-import { findGeneralizedLayers, GraphBuilder } from '@kqkd/onnx';
+import { decodeModel, encodeModel, findGeneralizedLayers, GENERALIZED_LAYERS_METADATA_KEY, GraphBuilder } from '@kqkd/onnx';
 import { buildZooModel, getModel, listModels, ZOO, ZOO_NAMES } from '../src/index.js';
 
 interface Ref { params: number; statistics: number; layers: number; shapes: number[][] }
@@ -96,24 +96,36 @@ describe('generalized layers and parameter counts match METHOD.md §7 and PyTorc
     expect(head.every((p) => p.data.every((v) => v === 0))).toBe(true);
   });
 
-  it('the structural finder of @kqkd/onnx agrees where the structure decides', () => {
+  it('the structural finder of @kqkd/onnx finds exactly the zoo\'s layers and head start (metadata stripped)', () => {
+    // Width 1 and 0.125 differ in which MobileNetV2 blocks have a skip (features.1: 32→16 channels at width 1,
+    // 8→8 at 0.125), and 28×28 / 64×64 change VGG's pools and the stems; structure must get every case right.
+    for (const width of [1, 0.125]) {
+      for (const input of [[3, 32, 32], [1, 28, 28], [3, 64, 64]]) {
+        for (const name of ZOO_NAMES) {
+          const m = buildZooModel(name, { input, classes: 10, width, initialize: false });
+          const found = findGeneralizedLayers({ ...m.model, metadataProps: [] });
+          const where = `${name} width ${width} ${input.join('x')}`;
+          expect(found.source, where).toBe('structure');
+          expect(found.layers.map((l) => l.tensor), where).toEqual(m.layers.map((l) => l.tensor));
+          expect(found.headStartsAfter, where).toBe(m.headStartsAfter);
+        }
+      }
+    }
+  });
+
+  it('exported zoo models declare their layers in ONNX metadata, which the finder reads first; names still win', () => {
     for (const name of ZOO_NAMES) {
       const m = buildZooModel(name, { input: [3, 32, 32], classes: 10, width: 0.125, initialize: false });
-      const found = findGeneralizedLayers(m.model);
       const ours = m.layers.map((l) => l.tensor);
-      const theirs = found.layers.map((l) => l.tensor);
-      if (['resnet9', 'resnet34', 'small-cnn'].includes(name)) {
-        expect(theirs, name).toEqual(ours);
-        expect(found.headStartsAfter).toBe(m.headStartsAfter);
-      } else if (name.startsWith('vgg')) {
-        // the finder stops at the Flatten; METHOD.md counts the two classifier ReLUs after it
-        expect(theirs, name).toEqual(ours.slice(0, m.headStartsAfter + 1));
-      } else if (name.startsWith('vit')) {
-        // the token average is a ReduceMean, which the finder does not take for a Flatten
-        expect(theirs, name).toEqual(ours.slice(0, -1));
-      }
-      // explicit names always work (MobileNetV2's skip-less blocks need them: a documented limit of the finder)
-      expect(findGeneralizedLayers(m.model, { names: ours }).layers.map((l) => l.tensor)).toEqual(ours);
+      const entry = m.model.metadataProps!.find((p) => p.key === GENERALIZED_LAYERS_METADATA_KEY)!;
+      expect(JSON.parse(entry.value!), name).toEqual({ layers: m.layers.map(({ index, tensor }) => ({ index, tensor })), headStartsAfter: m.headStartsAfter });
+      const found = findGeneralizedLayers(decodeModel(encodeModel(m.model)));
+      expect(found.source, name).toBe('metadata');
+      expect(found.layers.map((l) => l.tensor), name).toEqual(ours);
+      expect(found.layers.map((l) => l.shape), name).toEqual(m.layers.map((l) => ['N', ...l.shape]));
+      expect(found.layers.every((l) => l.kind !== 'named'), `${name}: structure marks every declared tensor`).toBe(true);
+      expect(found.headStartsAfter, name).toBe(m.headStartsAfter);
+      expect(findGeneralizedLayers(m.model, { names: ours.slice(0, 2) }).layers.map((l) => l.tensor)).toEqual(ours.slice(0, 2));
     }
   });
 

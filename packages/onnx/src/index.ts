@@ -16,8 +16,9 @@ export {
 export { broadcastShapes, broadcastAxes, shapeError, numel, type OpSite } from './builder-infer.js';
 export { attrInt, attrInts, attrFloat, attrString, getAttribute, AttributeType } from './proto.js';
 export {
-  findGeneralizedLayers, closestNames,
+  findGeneralizedLayers, closestNames, withGeneralizedLayers, readGeneralizedLayersMetadata, GENERALIZED_LAYERS_METADATA_KEY,
   type GeneralizedLayer, type GeneralizedLayers, type GeneralizedLayerKind, type FindLayersOptions,
+  type GeneralizedLayersMetadata,
 } from './layers.js';
 export { exposeOutputs } from './expose.js';
 export { buildTinyCnn, TINY_CNN_INPUT, TINY_CNN_OUTPUT } from './fixtures/tiny-cnn.js';

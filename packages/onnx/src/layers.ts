@@ -1,14 +1,21 @@
 /**
- * Generalized layers (METHOD.md §1) of any ONNX classifier, found from graph structure alone: a layer ends at a
- * non-linearity outside a residual block, at a residual block's output, at a transformer encoder block's output,
- * and at the Flatten before the classifier. Everything after that Flatten is the head.
+ * Generalized layers (METHOD.md §1) of any ONNX classifier. In order of precedence: explicit tensor names; the
+ * list a kqkd export declares in its metadata (`kqkd.generalized_layers`, see `withGeneralizedLayers`) when every
+ * tensor it names is still in the graph; otherwise graph structure: a layer ends at a non-linearity outside a
+ * block, at a residual block's output, at a skip-less inverted-residual block's linear projection, at a
+ * transformer encoder block's output, and at the Flatten (or token/spatial reduction) before the classifier.
+ * Everything after that Flatten is the head, but the non-linearities of an MLP head are generalized layers too.
  */
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import { tensorTypes, topologicalNodes } from './io.js';
-import { attrFloat, getAttribute, tensorValues, type ModelProto, type NodeProto } from './proto.js';
+import { attrFloat, attrInt, getAttribute, tensorValues, type ModelProto, type NodeProto } from './proto.js';
 import type { Shape } from './shapes.js';
 
-export type GeneralizedLayerKind = 'activation' | 'residual' | 'transformer-block' | 'flatten' | 'named';
+/**
+ * What ends the layer. 'bottleneck': an inverted-residual block without skip connection, ending at its linear
+ * projection. 'named': an explicit name, or a metadata-declared tensor that the structural rules do not mark.
+ */
+export type GeneralizedLayerKind = 'activation' | 'residual' | 'bottleneck' | 'transformer-block' | 'flatten' | 'named';
 
 export interface GeneralizedLayer {
   /** Position among the generalized layers, from 0. */
@@ -24,8 +31,13 @@ export interface GeneralizedLayer {
 
 export interface GeneralizedLayers {
   layers: GeneralizedLayer[];
-  /** Index of the last backbone layer; the classification head is everything after it. */
+  /**
+   * Index of the last backbone layer (the Flatten or token average when there is one); the classification head is
+   * everything after it. Layers after it are the head's own non-linearities (VGG's classifier ReLUs).
+   */
   headStartsAfter: number;
+  /** Where the list comes from: explicit `names`, the model's `kqkd.generalized_layers` metadata, or structure. */
+  source?: 'names' | 'metadata' | 'structure';
 }
 
 export interface FindLayersOptions {
@@ -49,6 +61,8 @@ class GraphIndex {
   readonly consumers = new Map<string, number[]>();
   readonly dynamic = new Set<string>();
   readonly constants = new Map<string, number[] | null>();
+  /** Dims of every initializer (conv weights tell depthwise and pointwise convs apart). */
+  readonly initDims = new Map<string, number[]>();
   private readonly ancestorCache = new Map<string, Set<string>>();
 
   constructor(model: ModelProto) {
@@ -58,6 +72,7 @@ class GraphIndex {
     for (const t of graph.initializer ?? []) {
       if (!t.name) continue;
       inits.add(t.name);
+      this.initDims.set(t.name, (t.dims ?? []).map(Number));
       if ((t.dims ?? []).length <= 1) this.constants.set(t.name, tensorValues(t));
     }
     for (const vi of graph.input ?? []) if (vi.name && !inits.has(vi.name)) this.dynamic.add(vi.name);
@@ -120,6 +135,31 @@ class GraphIndex {
     const minInput = n.input?.[1];
     if (minInput) return this.constants.get(minInput)?.[0] === 0;
     return getAttribute(n, 'min') !== undefined && attrFloat(n, 'min', NaN) === 0;
+  }
+
+  /** The Conv that produces `t`, directly or through a BatchNormalization it alone feeds (exporters may fold BN). */
+  convBehind(t: string): number | undefined {
+    let p = this.producer.get(t);
+    if (p !== undefined && this.nodes[p].opType === 'BatchNormalization') {
+      const x = this.nodes[p].input?.[0] ?? '';
+      p = this.soleConsumer(x) === p ? this.producer.get(x) : undefined;
+    }
+    return p !== undefined && this.nodes[p].opType === 'Conv' ? p : undefined;
+  }
+
+  private convWeight(i: number): number[] | undefined {
+    return this.initDims.get(this.nodes[i].input?.[1] ?? '');
+  }
+
+  /** A depthwise conv: more than one group and one input channel per group (weight [C_out, 1, k, k]). */
+  isDepthwise(i: number): boolean {
+    return attrInt(this.nodes[i], 'group', 1) > 1 && this.convWeight(i)?.[1] === 1;
+  }
+
+  /** A pointwise conv: 1×1 kernel, one group. */
+  isPointwise(i: number): boolean {
+    const w = this.convWeight(i);
+    return attrInt(this.nodes[i], 'group', 1) === 1 && w !== undefined && w.length > 2 && w.slice(2).every((d) => d === 1);
   }
 
   /** A residual join: an Add of two dynamic tensors that share an ancestor (the block input, `fork`). */
@@ -190,11 +230,28 @@ function namedLayers(model: ModelProto, g: GraphIndex, names: string[]): General
 }
 
 /**
- * The Flatten / Reshape-to-2D feeding the classifier, and the node where the head begins. The classifier is the
+ * Ops that can end the backbone by turning its feature map or token sequence into ONE vector per sample, the
+ * classifier's input: Flatten, a Reshape to 2-D, or a reduction to 2-D over the spatial / token axes (a ViT's
+ * token average, a global pool written as ReduceMean/ReduceMax with keepdims=0). METHOD.md §1 calls this "the
+ * Flatten before the classifier"; §7's ViTs end their backbone with the token average in this role.
+ */
+const FLATTEN_LIKE = new Set(['Flatten', 'Reshape', 'ReduceMean', 'ReduceMax']);
+
+interface Head {
+  /** The flatten-kind node ending the backbone, when the walk back from the classifier reaches one. */
+  flatten: number | null;
+  /** First node of the head: nothing from here on is backbone. */
+  headStart: number;
+  /** Non-linearities between the flatten-kind node and the classifier (an MLP head's hidden activations). */
+  activations: number[];
+}
+
+/**
+ * The Flatten / token average feeding the classifier, and the node where the head begins. The classifier is the
  * last Gemm/MatMul against a constant weight; walking back from it through an MLP head (more linear layers,
  * activations, dropout) reaches the Flatten that ends the backbone.
  */
-function findHead(g: GraphIndex, model: ModelProto): { flatten: number | null; headStart: number } {
+function findHead(g: GraphIndex, model: ModelProto): Head {
   const types = tensorTypes(model);
   const linear = (i: number) => {
     const n = g.nodes[i];
@@ -203,40 +260,68 @@ function findHead(g: GraphIndex, model: ModelProto): { flatten: number | null; h
   };
   let classifier = -1;
   for (let i = g.nodes.length - 1; i >= 0 && classifier < 0; i--) if (linear(i)) classifier = i;
-  if (classifier < 0) return { flatten: null, headStart: g.nodes.length };
+  if (classifier < 0) return { flatten: null, headStart: g.nodes.length, activations: [] };
   let headStart = classifier;
+  const seen: number[] = [];
+  // Activations that come before the first linear layer of the head belong to the backbone (picked there).
+  const done = (flatten: number | null): Head => ({ flatten, headStart, activations: seen.filter((a) => a > headStart).reverse() });
   let p: number | undefined = classifier;
   for (;;) {
     const data: string | undefined = (g.nodes[p].input ?? []).find((x) => g.dynamic.has(x));
     p = data === undefined ? undefined : g.producer.get(data);
-    if (p === undefined) return { flatten: null, headStart };
+    if (p === undefined) return done(null);
     const n = g.nodes[p];
     const op = n.opType ?? '';
-    if (op === 'Flatten' || (op === 'Reshape' && types.get(n.output?.[0] ?? '')?.shape?.length === 2)) return { flatten: p, headStart: p };
-    if (linear(p)) headStart = p;
-    else if (!(PASS_THROUGH.has(op) || g.isActivation(p) || (op === 'Add' && (n.input ?? []).some((x) => !g.dynamic.has(x))))) {
-      return { flatten: null, headStart };
+    if (FLATTEN_LIKE.has(op) && (op === 'Flatten' || types.get(n.output?.[0] ?? '')?.shape?.length === 2)) {
+      headStart = p;
+      return done(p);
     }
+    if (linear(p)) headStart = p;
+    else if (g.isActivation(p)) seen.push(p);
+    else if (!(PASS_THROUGH.has(op) || (op === 'Add' && (n.input ?? []).some((x) => !g.dynamic.has(x))))) return done(null);
   }
 }
 
 /**
- * The generalized layers of an ONNX classifier, in topological order. With `names`, those tensors instead
- * (validated; a typo gets the closest real names in the error).
- *
- * Structural rules: Relu / LeakyRelu / Clip-with-min-0 outputs that are not inside a residual block; residual Adds
- * (an Add of two tensors with a common ancestor), reported at the activation right after them when there is one;
- * for transformer blocks, only the Add that closes the MLP sub-layer (the attention sub-layer's Add is inside the
- * block), or the LayerNormalization after it in post-norm models; and the Flatten before the classifier.
- * Inverted-residual blocks without a skip connection have no structural marker, so their ReLU6s count singly;
- * pass `names` when a different cut is wanted.
+ * Inverted-residual blocks WITHOUT a skip connection (MobileNetV2 blocks that change stride or width): the block
+ * is [1×1 expansion conv → BN → activation] → depthwise conv → BN → activation → 1×1 projection conv → BN, and
+ * the projection is LINEAR (no activation after it — the "linear bottleneck"). With a skip, the residual Add marks
+ * the block; without one, that linear projection after a depthwise conv is the structural marker: a 1×1 conv
+ * whose output reaches no non-linearity cannot end an ordinary conv layer, so it closes a block, and the
+ * activations of its depthwise and expansion convs are inside that block (one layer, as METHOD.md §1 counts
+ * MobileNetV2). Returns the projection's output node (BN, or the conv when BN was folded) → the activations it
+ * absorbs. The expansion's activation is absorbed only when its conv is pointwise: a stem conv (3×3) feeding a
+ * t=1 block (depthwise first) stays a layer of its own.
  */
-export function findGeneralizedLayers(model: ModelProto, options: FindLayersOptions = {}): GeneralizedLayers {
-  if (!model?.graph) invalidArgument('model', 'an ONNX ModelProto with a graph', model);
-  const g = new GraphIndex(model);
-  if (options.names !== undefined) return namedLayers(model, g, options.names);
+function findBottlenecks(g: GraphIndex, interior: Set<number>, headStart: number): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  const activationBehind = (conv: number): number | undefined => {
+    const x = g.nodes[conv].input?.[0] ?? '';
+    const a = g.producer.get(x);
+    return a !== undefined && g.isActivation(a) && g.soleConsumer(x) === conv ? a : undefined;
+  };
+  for (let i = 0; i < headStart; i++) {
+    if (g.nodes[i].opType !== 'Conv' || interior.has(i) || !g.isPointwise(i)) continue;
+    let end = i;
+    const next = g.soleConsumer(g.nodes[i].output?.[0] ?? '');
+    if (next !== undefined && g.nodes[next].opType === 'BatchNormalization') end = next;
+    const y = g.nodes[end].output?.[0] ?? '';
+    if ((g.consumers.get(y) ?? []).some((c) => g.isActivation(c))) continue; // not linear: an ordinary conv layer
+    const a1 = activationBehind(i);
+    const dw = a1 === undefined ? undefined : g.convBehind(g.nodes[a1].input?.[0] ?? '');
+    if (dw === undefined || !g.isDepthwise(dw)) continue;
+    const absorbed = [a1!];
+    const a0 = activationBehind(dw);
+    const expand = a0 === undefined ? undefined : g.convBehind(g.nodes[a0].input?.[0] ?? '');
+    if (expand !== undefined && g.isPointwise(expand)) absorbed.push(a0!);
+    out.set(end, absorbed);
+  }
+  return out;
+}
 
-  const { flatten, headStart } = findHead(g, model);
+/** Per-sample generalized layers from graph structure (the rules of `findGeneralizedLayers`). */
+function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
+  const { flatten, headStart, activations: headActivations } = findHead(g, model);
   const residuals = new Map<number, Residual>();
   for (let i = 0; i < headStart; i++) {
     const r = g.residual(i);
@@ -248,6 +333,8 @@ export function findGeneralizedLayers(model: ModelProto, options: FindLayersOpti
   }
   const interior = new Set<number>();
   for (const r of residuals.values()) for (const p of r.region) interior.add(p);
+  const bottlenecks = findBottlenecks(g, interior, headStart);
+  for (const absorbed of bottlenecks.values()) for (const a of absorbed) interior.add(a);
   const forks = new Set([...residuals.values()].map((r) => r.fork));
   const hasAttention = [...residuals.values()].some((r) => r.attention);
 
@@ -258,6 +345,10 @@ export function findGeneralizedLayers(model: ModelProto, options: FindLayersOpti
     if (g.isActivation(i) && !interior.has(i)) {
       const p = g.producer.get(n.input?.[0] ?? '');
       picks.push({ node: i, kind: p !== undefined && residuals.has(p) ? 'residual' : 'activation' });
+      continue;
+    }
+    if (bottlenecks.has(i)) {
+      picks.push({ node: i, kind: 'bottleneck' });
       continue;
     }
     const r = residuals.get(i);
@@ -279,11 +370,109 @@ export function findGeneralizedLayers(model: ModelProto, options: FindLayersOpti
     picks.push({ node: postNorm ? next! : i, kind: 'transformer-block' });
   }
   if (flatten !== null) picks.push({ node: flatten, kind: 'flatten' });
+  const headStartsAfter = picks.length - 1;
+  // METHOD.md §1: every non-linearity ends a generalized layer, the head's too (VGG's two classifier ReLUs are
+  // its last layers), but they do not move the head start: the backbone still ends at the Flatten.
+  for (const a of headActivations) picks.push({ node: a, kind: 'activation' });
 
   const types = tensorTypes(model);
   const layers = picks.map(({ node, kind }, index): GeneralizedLayer => {
     const tensor = g.nodes[node].output![0];
     return { index, tensor, opType: g.nodes[node].opType ?? '', kind, shape: types.get(tensor)?.shape ?? null };
   });
-  return { layers, headStartsAfter: layers.length - 1 };
+  return { layers, headStartsAfter, source: 'structure' };
+}
+
+/** ONNX `metadata_props` key under which kqkd exports declare their generalized layers. */
+export const GENERALIZED_LAYERS_METADATA_KEY = 'kqkd.generalized_layers';
+
+/** What `withGeneralizedLayers` stores (JSON) under `kqkd.generalized_layers`. */
+export interface GeneralizedLayersMetadata {
+  layers: { index: number; tensor: string }[];
+  headStartsAfter: number;
+}
+
+/**
+ * `model` with its generalized layers declared in ONNX `metadata_props` (key `kqkd.generalized_layers`, JSON
+ * `{layers: [{index, tensor}], headStartsAfter}`), replacing an earlier declaration. Any consumer then gets the
+ * model's own layer indices (the paper's, for the zoo) even where structure alone is ambiguous. Returns a shallow
+ * copy: the graph is shared with `model`, which is not modified. Indices must be 0, 1, 2, ... in order.
+ */
+export function withGeneralizedLayers(
+  model: ModelProto,
+  declared: { layers: readonly { index: number; tensor: string }[]; headStartsAfter: number },
+): ModelProto {
+  if (!model?.graph) invalidArgument('model', 'an ONNX ModelProto with a graph', model);
+  const layers = declared?.layers;
+  if (!Array.isArray(layers) || layers.length === 0) invalidArgument('layers', 'a non-empty array of { index, tensor }', layers);
+  const seen = new Set<string>();
+  const entries = layers.map((l, i) => {
+    if (l?.index !== i) invalidArgument(`layers[${i}].index`, `${i} (indices count from 0 in order)`, l?.index);
+    if (typeof l.tensor !== 'string' || l.tensor === '' || seen.has(l.tensor)) {
+      invalidArgument(`layers[${i}].tensor`, 'a tensor name, each once', l.tensor);
+    }
+    seen.add(l.tensor);
+    return { index: i, tensor: l.tensor };
+  });
+  const h = declared.headStartsAfter;
+  if (!Number.isInteger(h) || h < 0 || h >= layers.length) invalidArgument('headStartsAfter', `a layer index in 0..${layers.length - 1}`, h);
+  const value: GeneralizedLayersMetadata = { layers: entries, headStartsAfter: h };
+  const others = (model.metadataProps ?? []).filter((p) => p.key !== GENERALIZED_LAYERS_METADATA_KEY);
+  return { ...model, metadataProps: [...others, { key: GENERALIZED_LAYERS_METADATA_KEY, value: JSON.stringify(value) }] };
+}
+
+/**
+ * The declaration of `kqkd.generalized_layers`, or null when absent, malformed, or stale (a tensor it names is
+ * no longer computed by the graph: the model was edited or renamed after export). Null means: use structure.
+ */
+export function readGeneralizedLayersMetadata(model: ModelProto, known?: ReadonlySet<string>): GeneralizedLayersMetadata | null {
+  const entry = (model.metadataProps ?? []).find((p) => p.key === GENERALIZED_LAYERS_METADATA_KEY);
+  if (!entry?.value) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(entry.value);
+  } catch {
+    return null;
+  }
+  const m = parsed as Partial<GeneralizedLayersMetadata> | null;
+  if (!m || !Array.isArray(m.layers) || m.layers.length === 0) return null;
+  const ok = m.layers.every((l, i) => l?.index === i && typeof l.tensor === 'string' && (known === undefined || known.has(l.tensor)))
+    && new Set(m.layers.map((l) => l.tensor)).size === m.layers.length
+    && Number.isInteger(m.headStartsAfter) && m.headStartsAfter! >= 0 && m.headStartsAfter! < m.layers.length;
+  return ok ? { layers: m.layers.map((l) => ({ index: l.index, tensor: l.tensor })), headStartsAfter: m.headStartsAfter! } : null;
+}
+
+/**
+ * The generalized layers of an ONNX classifier, in the model's layer order. Precedence:
+ * 1. `names`: those tensors (validated; a typo gets the closest real names in the error), in graph order.
+ * 2. The model's `kqkd.generalized_layers` metadata (`withGeneralizedLayers`), when every tensor it names is
+ *    computed by the graph; kinds come from the structural rules where they mark the same tensor, else 'named'.
+ * 3. Structure:
+ *    - Relu / LeakyRelu / Clip-with-min-0 outputs that are not inside a block;
+ *    - residual Adds (an Add of two tensors with a common ancestor), reported at the activation right after them
+ *      when there is one;
+ *    - skip-less inverted-residual blocks, at their linear projection (see `findBottlenecks`);
+ *    - for transformer blocks, only the Add that closes the MLP sub-layer (the attention sub-layer's Add is inside
+ *      the block), or the LayerNormalization after it in post-norm models;
+ *    - the Flatten (or Reshape / ReduceMean / ReduceMax to [N, features], e.g. a ViT's token average) before the
+ *      classifier — `headStartsAfter` is its index;
+ *    - then the activations of an MLP head between that Flatten and the classifier (VGG's classifier ReLUs).
+ */
+export function findGeneralizedLayers(model: ModelProto, options: FindLayersOptions = {}): GeneralizedLayers {
+  if (!model?.graph) invalidArgument('model', 'an ONNX ModelProto with a graph', model);
+  const g = new GraphIndex(model);
+  if (options.names !== undefined) return { ...namedLayers(model, g, options.names), source: 'names' };
+  const structural = structuralLayers(model, g);
+  const declared = readGeneralizedLayersMetadata(model, g.dynamic);
+  if (declared === null) return structural;
+  const types = tensorTypes(model);
+  const kinds = new Map(structural.layers.map((l) => [l.tensor, l.kind]));
+  const layers = declared.layers.map(({ index, tensor }): GeneralizedLayer => {
+    const p = g.producer.get(tensor);
+    return {
+      index, tensor, opType: p === undefined ? 'Input' : g.nodes[p].opType ?? '', kind: kinds.get(tensor) ?? 'named',
+      shape: types.get(tensor)?.shape ?? null,
+    };
+  });
+  return { layers, headStartsAfter: declared.headStartsAfter, source: 'metadata' };
 }

@@ -53,8 +53,29 @@ export function mobileNetCnn() {
   return b.build();
 }
 
-/** Two encoder blocks over [N, 4 tokens, 8], pre-norm (default) or post-norm, then LN, Flatten, Gemm. */
-export function tinyTransformer(postNorm = false) {
+/**
+ * Stem 3×3 conv-BN-ReLU6; a t=1 inverted residual (depthwise first, no expansion) that widens 8→12, so no skip;
+ * a MobileNetV1 unit (depthwise-BN-ReLU, pointwise-BN-ReLU: the pointwise conv is NOT linear); Flatten, Gemm.
+ * The depthwise convs fold BN into the conv (bias, no BatchNormalization), as exporters do in eval mode.
+ */
+export function depthwiseCnn() {
+  const b = new GraphBuilder({ name: 'depthwise', seed: 5 });
+  const x = b.input('input', ['N', 3, 8, 8]);
+  const stem = b.relu6(b.batchNorm(b.conv(x, 8, { name: 'stem.conv' })), 'stem.relu6');
+  const dw = b.relu6(b.conv(stem, 8, { name: 'b1.dw', group: 8, bias: true }), 'b1.dw_relu6');
+  const p = b.batchNorm(b.conv(dw, 12, { name: 'b1.project', kernel: 1 }), { name: 'b1.project_bn' });
+  const v1 = b.relu(b.conv(p, 12, { name: 'v1.dw', group: 12, stride: 2, bias: true }), 'v1.dw_relu');
+  const pw = b.relu(b.batchNorm(b.conv(v1, 16, { name: 'v1.pw', kernel: 1 })), 'v1.pw_relu');
+  const f = b.flatten(b.globalAveragePool(pw), 1, 'flatten');
+  b.output(b.gemm(f, 4, 'classifier'), 'logits');
+  return b.build();
+}
+
+/**
+ * Two encoder blocks over [N, 4 tokens, 8], pre-norm (default) or post-norm, then LN, Flatten, Gemm — or, with
+ * head 'mean', the token average (ReduceMean over the token axis, keepdims 0) instead of the Flatten.
+ */
+export function tinyTransformer(postNorm = false, head: 'flatten' | 'mean' = 'flatten') {
   const b = new GraphBuilder({ name: 'vit', seed: 4 });
   const x = b.input('tokens', ['N', 4, 6]);
   let h = b.linear(x, 8, { name: 'embed' });
@@ -73,7 +94,8 @@ export function tinyTransformer(postNorm = false) {
     h = b.add(x1, m, `${n}.mlp_add`);
     if (postNorm) h = b.layerNorm(h, { name: `${n}.ln2` });
   }
-  const f = b.flatten(postNorm ? h : b.layerNorm(h, { name: 'final_ln' }), 1, 'flatten');
+  const z = postNorm ? h : b.layerNorm(h, { name: 'final_ln' });
+  const f = head === 'mean' ? b.reduceMean(z, [1], false, 'token_average') : b.flatten(z, 1, 'flatten');
   b.output(b.gemm(f, 10, 'head'), 'logits');
   return b.build();
 }
