@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batches, FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadDataset, loadFashionMnist, toFloatBatch } from '@kqkd/data';
 import { createInferenceSession } from '@kqkd/runtime';
+import { findGeneralizedLayers, loadModel } from '@kqkd/onnx';
 import { main } from '../src/main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-train-'));
@@ -158,6 +159,11 @@ describe('kqkd train', () => {
     }
     await session.release();
     expect(correct).toBe(lines[0].testCorrect);
+    // The export carries the zoo's generalized layers (paper indices) for `kqkd score --model`.
+    const found = findGeneralizedLayers(loadModel(join(out, 'model.onnx')));
+    expect(found.source).toBe('metadata');
+    expect(found.layers).toHaveLength(6);
+    expect(found.headStartsAfter).toBe(5);
   });
 
   it('config errors: unknown model or dataset (listing the valid names), --data-dir missing for cifar10', async () => {

@@ -16,12 +16,12 @@ import {
   buildOptimizerModel, buildTrainingGraphs, OptimizerStateMirror, parameterLayout, splitParameters, writeCheckpoint,
   type CheckpointTensor, type LrSchedule, type OptimizerConfig, type ParameterSlot, type TrainingGraphs,
 } from '@kqkd/autodiff';
-import { DataType, encodeModel, GraphBuilder, type ModelProto, type Tensor } from '@kqkd/onnx';
+import { DataType, encodeModel, GraphBuilder, withGeneralizedLayers, type ModelProto, type Tensor } from '@kqkd/onnx';
 import { createTrainingSession, type TrainingSession } from '@kqkd/runtime';
 import type { ModelState, TrainBackend } from './backend.js';
 import type { ModelSpec, OptimizerSpec } from './config.js';
 import type { RunState } from './run-state.js';
-import { getModel } from '@kqkd/models';
+import { getModel, type ZooModel } from '@kqkd/models';
 import { smallCnnWithoutBatchNorm } from './models/small-cnn.js';
 
 export interface BackendOptions {
@@ -56,10 +56,11 @@ const FEED_SUFFIX = '.feed';
  * model comes from the zoo of @kqkd/models (`getModel(name).build`), except small-cnn with `batchNorm: false`.
  */
 export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number, withLoss: boolean):
-  { g: GraphBuilder; logits: Tensor; loss?: Tensor } {
+  { g: GraphBuilder; logits: Tensor; loss?: Tensor; taps?: Pick<ZooModel, 'layers' | 'headStartsAfter'> } {
   const g = new GraphBuilder({ name: spec.name.replace(/-/g, '_'), seed });
   const x = g.input(INPUT_NAME, ['N', ...inputShape]);
   let logits: Tensor;
+  let taps: Pick<ZooModel, 'layers' | 'headStartsAfter'> | undefined;
   if (spec.name === 'small-cnn' && spec.batchNorm === false) {
     logits = smallCnnWithoutBatchNorm(g, x, { widths: spec.widths, width: spec.width, classes });
   } else {
@@ -67,10 +68,12 @@ export function buildForward(spec: ModelSpec, inputShape: number[], classes: num
       classes, ...(spec.width !== undefined ? { width: spec.width } : {}), ...(spec.patch !== undefined ? { patch: spec.patch } : {}),
       ...(spec.widths !== undefined ? { widths: spec.widths } : {}),
     };
-    logits = getModel(spec.name).build(g, x, options).logits;
+    const built = getModel(spec.name).build(g, x, options);
+    logits = built.logits;
+    taps = { layers: built.layers, headStartsAfter: built.headStartsAfter };
   }
   logits = g.output(logits, LOGITS_NAME);
-  if (!withLoss) return { g, logits };
+  if (!withLoss) return { g, logits, taps };
   const labels = g.input(LABELS_NAME, ['N'], DataType.INT64);
   const loss = g.softmaxCrossEntropy(logits, labels, { name: 'loss' });
   return { g, logits, loss };
@@ -86,8 +89,9 @@ function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
 /** A plain inference model: the forward graph with these parameter and statistic values as initializers. */
 export function inferenceModel(spec: ModelSpec, inputShape: number[], classes: number, seed: number,
   tensors: readonly CheckpointTensor[]): ModelProto {
-  const { g } = buildForward(spec, inputShape, classes, seed, false);
-  const model = g.build();
+  const { g, taps } = buildForward(spec, inputShape, classes, seed, false);
+  // The zoo's generalized layers travel with the export, so `kqkd score --model` uses the paper's indices.
+  const model = taps ? withGeneralizedLayers(g.build(), taps) : g.build();
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const init of model.graph!.initializer ?? []) {
     const t = byName.get(init.name!);
