@@ -1,0 +1,253 @@
+/**
+ * The lowering for onnxruntime-node: for every lowered op and the composite blocks, the lowered training model run in
+ * onnxruntime-node (CPU inference build) gives the same loss, gradients and BN statistics as the training model in the
+ * onnxruntime-web training build, and its gradients agree with central finite differences of its own loss output.
+ */
+import { describe, expect, it } from 'vitest';
+import { createInferenceSession } from '@kqkd/runtime';
+import { GraphBuilder, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
+import { buildTrainingGraphs, lowerTrainingGraph, LOWERED_OPS, type TrainingGraphs, type TrainingGraphsOptions } from '../src/index.js';
+import { analyticGradients, projectLoss, randn, type Feed } from './gradcheck.js';
+
+type Outputs = Record<string, Float32Array>;
+
+/** Runs the lowered model once in onnxruntime-node; returns every output, and a loss function of the parameters. */
+export async function nativeRun(g: TrainingGraphs, lowered: ModelProto, feeds: Record<string, Feed>) {
+  const session = await createInferenceSession(encodeModel(lowered));
+  const dims = Object.fromEntries(g.parameters.map((p) => [p.name, p.dims]));
+  const run = async (params: Record<string, Float32Array>, outputs?: string[]) => {
+    const f: Record<string, { data: Float32Array; shape: number[] }> = {};
+    for (const [k, v] of Object.entries(feeds)) f[k] = { data: v.data, shape: v.dims };
+    for (const name of session.inputNames) if (params[name]) f[name] = { data: params[name], shape: dims[name] };
+    const r = await session.run(f, outputs);
+    return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Float32Array.from(v.data)])) as Outputs;
+  };
+  const params = Object.fromEntries(g.parameters.map((p) => [p.name, Float32Array.from(p.data)]));
+  return { session, run, params, out: await run(params) };
+}
+
+/**
+ * Tolerances. Both paths run float32 kernels over the same values; they differ only in summation order and in how
+ * a formula is factored (ConvTranspose vs ConvGrad, fused BN vs BatchNormInternal, …): each element's rounding error
+ * is a few ulps of the largest partial sums, ~1e-7·(terms)·max|g|. So: |native − web| ≤ 1e-5·max|web| + 1e-6
+ * per parameter — two orders above that noise for these sizes, while a wrong lowering (missed factor, wrong window,
+ * misrouted max) is off by O(max|g|). A gradient that vanishes by cancellation (the key bias of attention: softmax is
+ * shift-invariant) keeps the rounding of its terms, so its scale is at least a tenth of the model's largest gradient. FD: as test/gradcheck.ts (h = 1e-3, atol 5e-3 + rtol 2e-2, float32 loss noise).
+ */
+const RTOL_MAX = 1e-5;
+const ATOL = 1e-6;
+
+function compare(a: Float32Array, b: Float32Array, what: string, rtol = RTOL_MAX, floor = 0): number {
+  expect(a.length, what).toBe(b.length);
+  let scale = floor;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  if (!(worst <= rtol * scale + ATOL)) throw new Error(`${what}: max |native − web| = ${worst} > ${rtol}·${scale} + ${ATOL}`);
+  return worst / (scale || 1);
+}
+
+interface EquivOptions { convWeightGradient?: 'conv' | 'gemm'; maxCoords?: number; fd?: boolean; h?: number; rtol?: number; expectOps?: string[]; lowerGelu?: boolean }
+
+/** Builds the training graphs, checks native == web (loss, gradients, BN statistics) and native == FD. */
+async function equivalence(opts: TrainingGraphsOptions, feeds: Record<string, Feed>, o: EquivOptions = {}) {
+  const g = buildTrainingGraphs({ ...opts, exposeGradients: true });
+  const trainingOps = new Set((g.trainingModel.graph!.node ?? []).map((n) => n.opType ?? ''));
+  for (const op of o.expectOps ?? []) expect(trainingOps.has(op), `training model contains ${op}`).toBe(true);
+  const lowered = lowerTrainingGraph(g.trainingModel, { lowerGelu: o.lowerGelu, convWeightGradient: o.convWeightGradient });
+  for (const n of lowered.graph!.node ?? []) {
+    expect((LOWERED_OPS as readonly string[]).includes(n.opType ?? ''), `lowered model still has ${n.opType}`).toBe(false);
+    if (n.domain === 'com.microsoft') expect(n.opType).toBe('Gelu');
+  }
+  const web = await analyticGradients(g, feeds);
+  const native = await nativeRun(g, lowered, feeds);
+  const loss = g.trainingOutputs[0];
+  expect(Math.abs(native.out[loss][0] - web.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(web.loss) + ATOL);
+  const rel: Record<string, number> = {};
+  let globalMax = 0;
+  for (const v of Object.values(web.grads)) for (const x of v) globalMax = Math.max(globalMax, Math.abs(x));
+  for (const [p, out] of Object.entries(g.gradientOutputs)) rel[p] = compare(native.out[out], web.grads[p], `gradient of ${p}`, o.rtol, 0.1 * globalMax);
+  await web.release();
+  // FD through the lowered model's own loss (training-mode BN included)
+  if (o.fd !== false) {
+    const h = o.h ?? 1e-3;
+    const failures: string[] = [];
+    for (const p of g.parameters.filter((q) => q.trainable)) {
+      const grad = native.out[g.gradientOutputs[p.name]];
+      const n = p.data.length;
+      const max = o.maxCoords ?? 12;
+      const coords = n <= max ? [...Array(n).keys()] : Array.from({ length: max }, (_, k) => Math.floor((k * 7919 + 13) % n));
+      for (const i of coords) {
+        const base = native.params[p.name][i];
+        native.params[p.name][i] = base + h;
+        const lp = (await native.run(native.params, [loss]))[loss][0];
+        native.params[p.name][i] = base - h;
+        const lm = (await native.run(native.params, [loss]))[loss][0];
+        native.params[p.name][i] = base;
+        const fd = (lp - lm) / (2 * h);
+        if (!(Math.abs(fd - grad[i]) <= 5e-3 + 2e-2 * Math.abs(fd))) failures.push(`${p.name}[${i}]: native ${grad[i]} vs FD ${fd}`);
+      }
+    }
+    if (failures.length) throw new Error(`FD mismatch:\n${failures.slice(0, 8).join('\n')}`);
+  }
+  await native.session.release();
+  return { g, lowered, native: native.out, rel };
+}
+
+/** BN statistics of one web training step, read from the training outputs. */
+async function webOutputs(g: TrainingGraphs, feeds: Record<string, Feed>): Promise<Outputs> {
+  const { trainingLoader } = await import('./gradcheck.js');
+  const L = await trainingLoader();
+  const { ort } = L.loadTrainingRuntime();
+  const { writeCheckpoint } = await import('../src/artifacts/checkpoint.js');
+  const { buildOptimizerModel } = await import('../src/artifacts/optimizer.js');
+  const session = await L.withMemoryCapture(() => ort.TrainingSession.create({
+    checkpointState: writeCheckpoint({ trainable: g.parameters.filter((p) => p.trainable), frozen: g.parameters.filter((p) => !p.trainable) }),
+    trainModel: encodeModel(g.trainingModel), evalModel: encodeModel(g.evalModel),
+    optimizerModel: buildOptimizerModel({ kind: 'adamw' }, { kind: 'constant', lr: 1e-3 }),
+  }));
+  const out = await session.runTrainStep(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('float32', v.data, v.dims)])));
+  const r = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Float32Array.from((v as { data: Float32Array }).data)]));
+  await session.release();
+  return r;
+}
+
+/** One op under test: x (input) + p0 (trainable, same shape) feeds `op`. */
+function opCase(xShape: number[], op: (b: GraphBuilder, x: Tensor) => Tensor, seed = 3) {
+  const b = new GraphBuilder({ seed });
+  const x = b.input('x', xShape);
+  const n = xShape.reduce((p, d) => p * d, 1);
+  const p0 = b.param('p0', xShape, randn(n, 11, 0.5));
+  const y = op(b, b.add(x, p0, 'x_plus_p0'));
+  const loss = projectLoss(b, y);
+  b.output(y, 'y');
+  return { opts: { model: b, loss } as TrainingGraphsOptions, feeds: { x: { data: randn(n, 5), dims: xShape } } };
+}
+
+const T = 60_000;
+describe('lowering for onnxruntime-node: native gradients equal web-training gradients and finite differences', () => {
+  const cases: [string, number[], (b: GraphBuilder, x: Tensor) => Tensor, string[]][] = [
+    ['ReluGrad', [2, 3, 5], (b, x) => b.relu(x), ['ReluGrad']],
+    ['LeakyReluGrad', [2, 3, 5], (b, x) => b.leakyRelu(x, 0.2), ['LeakyReluGrad']],
+    ['SigmoidGrad', [2, 3, 5], (b, x) => b.sigmoid(x), ['SigmoidGrad']],
+    ['TanhGrad', [2, 3, 5], (b, x) => b.tanh(x), ['TanhGrad']],
+    ['GeluGrad (com.microsoft Gelu kept)', [2, 3, 5], (b, x) => b.gelu(x), ['GeluGrad', 'Gelu']],
+    ['SoftmaxGrad_13', [2, 3, 5], (b, x) => b.softmax(x, 1), ['SoftmaxGrad_13']],
+    ['LogSoftmaxGrad_13', [2, 3, 5], (b, x) => b.logSoftmax(x, -1), ['LogSoftmaxGrad_13']],
+    ['ConvGrad: stride 2, pad 1, bias (output_padding 1)', [2, 3, 6, 6], (b, x) => b.conv(x, 4, { kernel: 3, stride: 2, pad: 1, bias: true, name: 'c' }), ['ConvGrad']],
+    ['ConvGrad: dilation 2, groups 2', [2, 4, 7, 7], (b, x) => b.conv(x, 6, { kernel: 3, dilation: 2, group: 2, name: 'c' }), ['ConvGrad']],
+    ['ConvGrad: depthwise with bias', [2, 4, 5, 5], (b, x) => b.conv(x, 4, { kernel: 3, group: 4, bias: true, name: 'dw' }), ['ConvGrad']],
+    ['ConvGrad: stride 3, kernel 2, unused trailing rows', [2, 2, 8, 7], (b, x) => b.conv(x, 3, { kernel: 2, stride: 3, bias: true, name: 'c' }), ['ConvGrad']],
+    ['ConvGrad: 1×1 pointwise', [2, 4, 5, 5], (b, x) => b.conv(x, 6, { kernel: 1, name: 'pw' }), ['ConvGrad']],
+    ['MaxPoolGrad: 2×2 stride 2', [2, 2, 6, 6], (b, x) => b.maxPool(x, { kernel: 2, stride: 2 }), ['MaxPoolGrad']],
+    ['MaxPoolGrad: overlapping 3×3 stride 2 pad 1', [2, 2, 7, 7], (b, x) => b.maxPool(x, { kernel: 3, stride: 2, pad: 1 }), ['MaxPoolGrad']],
+    ['AveragePoolGrad: 3×3 stride 2 pad 1 (count excludes pad)', [2, 2, 6, 6], (b, x) => b.averagePool(x, { kernel: 3, stride: 2, pad: 1 }), ['AveragePoolGrad']],
+    ['AveragePoolGrad: 2×2 stride 2', [2, 3, 6, 6], (b, x) => b.averagePool(x, { kernel: 2, stride: 2 }), ['AveragePoolGrad']],
+    ['LayerNormalizationGrad', [2, 3, 6], (b, x) => b.layerNorm(x, { name: 'ln' }), ['LayerNormalizationGrad']],
+    ['GatherGrad (repeated indices)', [2, 3, 5], (b, x) => b.tanh(b.gather(x, [2, 0, 2], 1)), ['GatherGrad']],
+    ['GatherGrad axis 0', [4, 3], (b, x) => b.tanh(b.gather(x, [3, 1, 3, 0], 0)), ['GatherGrad']],
+    ['SliceGrad: unit steps (Pad)', [2, 3, 5], (b, x) => b.tanh(b.slice(x, [0, 1], [2, 4], [1, 2])), ['SliceGrad']],
+    ['SliceGrad: step 2 (scatter)', [2, 3, 5], (b, x) => b.tanh(b.slice(x, [0, 1], [2, 5], [1, 2], [1, 2])), ['SliceGrad']],
+  ];
+  for (const [name, shape, f, ops] of cases) {
+    it(name, async () => {
+      for (const convWeightGradient of ops.includes('ConvGrad') ? ['conv', 'gemm'] as const : ['conv'] as const) {
+        const { opts, feeds } = opCase(shape, f);
+        await equivalence(opts, feeds, { expectOps: ops, convWeightGradient });
+      }
+    }, T);
+  }
+
+  it('MaxPoolGrad with ties (ReLU zeros, duplicated maxima): native routes each window like the training build', async () => {
+    // Half the windows are all-zero after the ReLU and the rest repeat values: both paths run ORT's MaxPool forward
+    // and scatter to its Indices, so they must agree exactly (no FD: the loss is not differentiable at ties).
+    const b = new GraphBuilder({ seed: 4 });
+    const x = b.input('x', [2, 2, 6, 6]);
+    const p0 = b.param('p0', [2, 2, 6, 6], randn(144, 11, 2).map((v) => Math.round(v) / 2));
+    const y = b.maxPool(b.relu(b.add(x, p0, 'x_plus_p0')), { kernel: 3, stride: 1, pad: 1 });
+    const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, y) };
+    const feeds = { x: { data: new Float32Array(144), dims: [2, 2, 6, 6] } };
+    const r = await equivalence(opts, feeds, { expectOps: ['MaxPoolGrad'], fd: false, rtol: 0 });
+    expect(Object.values(r.rel).every((e) => e === 0)).toBe(true);
+  }, T);
+
+  it('Gelu lowered to Erf form (lowerGelu)', async () => {
+    const { opts, feeds } = opCase([2, 3, 5], (b, x) => b.gelu(x));
+    const r = await equivalence(opts, feeds, { lowerGelu: true });
+    expect((r.lowered.graph!.node ?? []).some((n) => n.domain === 'com.microsoft')).toBe(false);
+  }, T);
+
+  it('BatchNormInternal + BatchNormalizationGrad: gradients and running statistics', async () => {
+    const { opts, feeds } = opCase([4, 3, 3, 3], (b, x) => b.batchNorm(x, { name: 'bn', jitter: 0.3 }));
+    const r = await equivalence(opts, feeds, { expectOps: ['BatchNormInternal', 'BatchNormalizationGrad'] });
+    const web = await webOutputs(r.g, feeds);
+    expect(r.g.batchNormStatistics.length).toBe(2);
+    for (const s of r.g.batchNormStatistics) compare(r.native[s.output], web[s.output], `BN statistic ${s.output}`);
+  }, T);
+
+  it('SoftmaxCrossEntropyLossGrad: mean, sum, and ignore_index', async () => {
+    for (const variant of ['mean', 'sum', 'ignore'] as const) {
+      const b = new GraphBuilder({ seed: 1 });
+      const x = b.input('x', [4, 6]);
+      const logits = b.gemm(x, 5, 'head');
+      const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [0, 3, 4, 3]), { reduction: variant === 'sum' ? 'sum' : 'mean' });
+      let opts: TrainingGraphsOptions = { model: b, loss };
+      if (variant === 'ignore') {
+        const m = b.build({ requireOutputs: false });
+        const sce = m.graph!.node!.find((n) => n.opType === 'SoftmaxCrossEntropyLoss')!;
+        sce.attribute!.push({ name: 'ignore_index', type: AttributeType.INT, i: 3 });
+        expect(getAttribute(sce, 'ignore_index')).toBeDefined();
+        opts = { model: m, loss: loss.name, trainable: b.parameters().filter((p) => p.trainable).map((p) => p.name) };
+      }
+      await equivalence(opts, { x: { data: randn(24, 9), dims: [4, 6] } }, { expectOps: ['SoftmaxCrossEntropyLossGrad'] });
+    }
+  }, T);
+});
+
+describe('lowering: composite blocks (native vs web vs FD)', () => {
+  it('residual block: conv-BN-ReLU-conv-BN + skip, ReLU, GAP, linear, CE', async () => {
+    const b = new GraphBuilder({ seed: 7 });
+    const x = b.input('x', [4, 3, 6, 6]);
+    const stem = b.relu(b.batchNorm(b.conv(x, 4, { name: 'stem' }), { name: 'stem_bn' }));
+    const out = b.scope('block1', () => {
+      const h = b.relu(b.batchNorm(b.conv(stem, 4, { name: 'conv1' }), { name: 'bn1' }));
+      const r = b.batchNorm(b.conv(h, 4, { name: 'conv2' }), { name: 'bn2' });
+      return b.relu(b.add(r, stem, 'add'));
+    });
+    const logits = b.gemm(b.flatten(b.globalAveragePool(out)), 3, 'fc');
+    const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [0, 2, 1, 2]));
+    const feeds = { x: { data: randn(432, 8), dims: [4, 3, 6, 6] } };
+    const r = await equivalence({ model: b, loss }, feeds, { maxCoords: 6 });
+    const web = await webOutputs(r.g, feeds);
+    for (const s of r.g.batchNormStatistics) compare(r.native[s.output], web[s.output], `BN statistic ${s.output}`);
+  }, T);
+  it('depthwise-separable block: dw conv-BN-ReLU6, pw conv, maxpool, linear, CE', async () => {
+    const b = new GraphBuilder({ seed: 8 });
+    const x = b.input('x', [2, 4, 6, 6]);
+    const y = b.scope('dws', () => {
+      const dw = b.relu6(b.batchNorm(b.conv(x, 4, { name: 'dw', group: 4 }), { name: 'bn' }));
+      return b.conv(dw, 6, { name: 'pw', kernel: 1, bias: true });
+    });
+    const logits = b.gemm(b.flatten(b.maxPool(y, 3, 3)), 3, 'fc');
+    const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [1, 2]));
+    for (const convWeightGradient of ['conv', 'gemm'] as const) {
+      await equivalence({ model: b, loss }, { x: { data: randn(288, 9), dims: [2, 4, 6, 6] } }, { maxCoords: 6, convWeightGradient });
+    }
+  }, T);
+  it('attention block: LN, q/k/v, softmax(qkᵀ/√d)v, projection, residual, GELU MLP', async () => {
+    const b = new GraphBuilder({ seed: 9 });
+    const x = b.input('x', [2, 3, 8]);
+    const y = b.scope('attn', () => {
+      const h = b.layerNorm(x, { name: 'ln1' });
+      const q = b.linear(h, 8, { name: 'q' });
+      const k = b.linear(h, 8, { name: 'k' });
+      const v = b.linear(h, 8, { name: 'v' });
+      const att = b.softmax(b.mulScalar(b.matMul(q, b.transpose(k, [0, 2, 1])), 1 / Math.sqrt(8)), -1, 'softmax');
+      const r = b.add(x, b.linear(b.matMul(att, v), 8, { name: 'proj' }), 'res1');
+      const m = b.linear(b.gelu(b.linear(b.layerNorm(r, { name: 'ln2' }), 16, { name: 'fc1' })), 8, { name: 'fc2' });
+      return b.add(r, m, 'res2');
+    });
+    const loss = projectLoss(b, y);
+    await equivalence({ model: b, loss }, { x: { data: randn(48, 10), dims: [2, 3, 8] } }, { maxCoords: 6 });
+  }, T);
+});
