@@ -1,20 +1,24 @@
-// train-step: images/s of one training step (trainStep + optimizerStep, with the host moment mirror and BN
-// write-back) of @kqkd/distill's small CNN in onnxruntime-web's training build (wasm, 1 thread) vs PyTorch CPU eager
-// on the identical architecture and thread count, in one run; ratio = ours / PyTorch (> 1: we are faster).
-// Also forward only: onnxruntime-node on the exported inference model vs the training build's eval step.
+// train-step: images/s of full training steps (forward, backward, optimizer update, BN write-back) on random inputs
+// for both kqkd training backends — `native` (lowered gradient graph in onnxruntime-node + host optimizer) and
+// `web-training` (onnxruntime-web training wasm) — vs PyTorch CPU eager on the identical architecture
+// (tools/zoo/zoo_torch.py), thread count and batch: small-cnn, resnet9 and mobilenetv2 at 3×32×32, batch 128.
+// ratio = ours / PyTorch (> 1: we are faster). Env: BENCH_STEPS (timed steps, default 5), BENCH_THREADS (default: all
+// cores; the wasm build runs on 1 thread, it is slower with more here), BENCH_MODELS (comma list), BENCH_BATCH.
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createOrtBackend, SMALL_CNN_DEFAULT_WIDTHS } from '@kqkd/distill';
-import { createInferenceSession } from '@kqkd/runtime';
-import { record, stats } from './lib.mjs';
+import { benchTrainStep } from '@kqkd/distill';
+import { record } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = process.env.KQKD_PYTHON ?? '/usr/bin/python3';
-const reps = Number(process.env.BENCH_REPS ?? 5);
-const steps = 20;
-const threads = 1; // the wasm training build runs best on one thread here (2 threads were slower on 2 vCPUs)
-const widths = [...SMALL_CNN_DEFAULT_WIDTHS];
+const steps = Number(process.env.BENCH_STEPS ?? 5);
+const batch = Number(process.env.BENCH_BATCH ?? 128);
+const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+const models = (process.env.BENCH_MODELS ?? 'small-cnn,resnet9,mobilenetv2').split(',');
+const input = [3, 32, 32];
+const classes = 10;
 
 let torchOk = true;
 try {
@@ -23,52 +27,33 @@ try {
   torchOk = false;
 }
 
-const timeIt = async (fn) => {
-  for (let i = 0; i < 3; i++) await fn();
-  const runs = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    for (let i = 0; i < steps; i++) await fn();
-    runs.push((performance.now() - t) / 1000 / steps);
-  }
-  return stats(runs);
-};
-
-for (const batch of [128, 64]) {
-  const be = await createOrtBackend({
-    modelSpec: { name: 'small-cnn', widths }, classes: 10, inputShape: [1, 28, 28], batchSize: batch, evalBatchSize: batch,
-    optimizer: { type: 'adamw', lr: 1e-3, weightDecay: 0.01 }, schedule: { kind: 'constant', lr: 1e-3 }, seed: 0, threads,
-  });
-  const x = Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i));
-  const y = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10));
-  const trainStep = await timeIt(() => be.step(x, y));
-  const evalStep = await timeIt(() => be.evalLogits(x, batch));
-  const session = await createInferenceSession(await be.exportInference(), { threads });
-  const nodeFwd = await timeIt(() => session.run({ input: { data: x, shape: [batch, 1, 28, 28] } }, ['logits']));
-  await session.release();
-  await be.release();
-  const ips = (s) => batch / s.median;
-  const result = {
-    sizes: { batch, widths, input: [1, 28, 28], classes: 10 }, threads, backend: 'onnxruntime-web@1.19.2 training wasm',
-    versions: { node: process.version },
-    timings: { trainStepSeconds: trainStep, evalStepSeconds: evalStep, ortNodeForwardSeconds: nodeFwd },
-    imagesPerSecond: { trainStep: ips(trainStep), evalStep: ips(evalStep), ortNodeForward: ips(nodeFwd) },
-    forwardRatioOrtNodeOverEvalStep: ips(nodeFwd) / ips(evalStep),
-  };
+const rows = [];
+for (const model of models) {
+  const result = { model, input, classes, batch, steps, threads, versions: { node: process.version } };
+  const native = await benchTrainStep({ model, input, classes, batch, steps, backend: 'native', threads });
+  const web = await benchTrainStep({ model, input, classes, batch, steps, backend: 'web-training', threads: 1 });
+  result.imagesPerSecond = { native: native.imagesPerSecond, webTraining: web.imagesPerSecond };
+  result.secondsPerStep = { native: native.secondsPerStep, webTraining: web.secondsPerStep };
+  result.webTrainingThreads = 1;
   if (!torchOk) {
     result.skipped = `PyTorch reference not available (${python} cannot import torch); run: npm run setup-torch -w @kqkd/bench`;
   } else {
-    const out = execFileSync(python, [join(here, 'train_step_torch.py'), widths.join(','), String(batch), String(reps), String(threads)], { encoding: 'utf8' });
+    const out = execFileSync(python, [join(here, 'train_step_torch.py'), model, ...input.map(String), String(classes), String(batch),
+      String(steps), '1', String(threads)], { encoding: 'utf8' });
     const torch = JSON.parse(out.trim().split('\n').pop());
-    const tt = stats(torch.trainStepSeconds);
-    const tf = stats(torch.forwardSeconds);
+    const tsec = Math.min(...torch.trainStepSeconds);
     result.versions.torch = torch.torch;
-    result.timings.torchTrainStepSeconds = tt;
-    result.timings.torchForwardSeconds = tf;
-    result.imagesPerSecond.torchTrainStep = batch / tt.median;
-    result.imagesPerSecond.torchForward = batch / tf.median;
-    result.ratio = ips(trainStep) / (batch / tt.median);
-    result.ratioMin = (batch / trainStep.min) / (batch / tt.min);
+    result.torchParams = torch.params;
+    result.imagesPerSecond.torch = batch / tsec;
+    result.ratio = { native: native.imagesPerSecond / result.imagesPerSecond.torch, webTraining: web.imagesPerSecond / result.imagesPerSecond.torch };
   }
+  rows.push(result);
   console.log(JSON.stringify(record('train-step', result)));
+}
+console.log('\n| model | native img/s | web-training img/s | PyTorch img/s | native / PyTorch | web-training / PyTorch |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) {
+  const f = (v) => (v === undefined ? '–' : v.toFixed(v < 10 ? 2 : 0));
+  console.log(`| ${r.model} | ${f(r.imagesPerSecond.native)} | ${f(r.imagesPerSecond.webTraining)} | ${f(r.imagesPerSecond.torch)} | ` +
+    `${r.ratio ? r.ratio.native.toFixed(2) : '–'} | ${r.ratio ? r.ratio.webTraining.toFixed(2) : '–'} |`);
 }

@@ -1,23 +1,26 @@
-"""PyTorch CPU eager reference for the train-step bench: the small CNN of @kqkd/distill (conv-BN-ReLU-maxpool blocks,
-flatten, linear), one AdamW training step (forward, CE, backward, optimizer.step) per batch.
-usage: train_step_torch.py WIDTHS(comma) BATCH REPS THREADS  -> one JSON line"""
-import json, sys, time
+"""PyTorch CPU eager reference for the train-step bench: a model of the kqkd zoo as tools/zoo/zoo_torch.py defines it
+(small-cnn, resnet9, mobilenetv2, ...), one AdamW training step (zero_grad, forward, CE, backward, optimizer.step) per
+batch on random inputs, after warm-up steps.
+usage: train_step_torch.py MODEL C H W CLASSES BATCH STEPS REPS THREADS [WIDTH]  -> one JSON line"""
+import json, os, sys, time
 import torch
 import torch.nn as nn
 
-widths = [int(w) for w in sys.argv[1].split(',')]
-batch, reps, threads = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'zoo'))
+import zoo_torch  # noqa: E402
+
+name = sys.argv[1]
+c, h, w, classes, batch, steps, reps, threads = (int(v) for v in sys.argv[2:10])
+width = float(sys.argv[10]) if len(sys.argv) > 10 else 1.0
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-layers, c, side = [], 1, 28
-for w in widths:
-    layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
-    c, side = w, side // 2
-model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 10))
+model = zoo_torch.build(name, c, h, classes, width)
+model.train()
 opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
 loss_fn = nn.CrossEntropyLoss()
-x = torch.randn(batch, 1, 28, 28)
-y = torch.randint(0, 10, (batch,))
+x = torch.randn(batch, c, h, w)
+y = torch.randint(0, classes, (batch,))
+
 
 def step():
     opt.zero_grad(set_to_none=True)
@@ -25,8 +28,8 @@ def step():
     loss.backward()
     opt.step()
 
-steps = 20
-for _ in range(5):
+
+for _ in range(2):
     step()
 train = []
 for _ in range(reps):
@@ -34,14 +37,5 @@ for _ in range(reps):
     for _ in range(steps):
         step()
     train.append((time.perf_counter() - t) / steps)
-model.eval()
-fwd = []
-with torch.no_grad():
-    for _ in range(3):
-        model(x)
-    for _ in range(reps):
-        t = time.perf_counter()
-        for _ in range(steps):
-            model(x)
-        fwd.append((time.perf_counter() - t) / steps)
-print(json.dumps({"torch": torch.__version__, "threads": threads, "trainStepSeconds": train, "forwardSeconds": fwd}))
+print(json.dumps({"torch": torch.__version__, "model": name, "threads": threads, "batch": batch,
+                  "params": sum(p.numel() for p in model.parameters()), "trainStepSeconds": train}))

@@ -3,6 +3,7 @@ import { KqkdError } from '@kqkd/common';
 import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
 import { registerModels } from './commands/models.js';
+import { registerBench } from './commands/bench.js';
 
 const VERSION = '0.1.0';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerScore(program);
   registerTrain(program);
   registerModels(program);
+  registerBench(program);
   return program;
 }
 

@@ -17,6 +17,11 @@ export const DATASET_NAMES = DATA_NAMES;
 export const DATASETS_NEEDING_DIR: readonly string[] = DATA_NAMES.filter((n) => n !== 'fashion-mnist');
 export const OPTIMIZER_TYPES = ['adamw', 'sgd'] as const;
 export const SCHEDULES = ['one-cycle', 'multistep', 'constant'] as const;
+/** Training backends: `native` (lowered graph in onnxruntime-node + host optimizer), `web-training` (ORT training wasm). */
+export const BACKENDS = ['native', 'web-training'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+/** The backend used when the config does not name one: native (measured faster, equal results within float tolerance; see README). */
+export const DEFAULT_BACKEND: BackendName = 'native';
 
 const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be an integer`).positive(`${what} must be ≥ 1`);
 
@@ -68,6 +73,8 @@ export const trainConfigSchema = z.object({
   gamma: z.number().positive().max(1).default(0.1).describe('multistep: factor at each milestone'),
   seed: z.number().int('seed must be an integer').min(0).max(0xffffffff).default(0).describe('seed for initialisation and shuffling'),
   runDir: z.string().min(1, 'runDir must be a non-empty path').describe('folder for checkpoint, metrics and exports'),
+  backend: z.enum(BACKENDS, { error: `a training backend (${BACKENDS.join(', ')})` }).optional()
+    .describe('training backend (default native when available): native = onnxruntime-node + host optimizer, web-training = ORT training wasm; not part of the config hash, so a run resumes on either'),
 }).strict();
 
 export type TrainConfigInput = z.input<typeof trainConfigSchema>;
@@ -156,13 +163,14 @@ export function canonicalJson(v: unknown): string {
 
 /**
  * Hash of everything that changes the numbers a run produces. `runDir`, `dataset.dir` and `dataset.cacheDir` are left
- * out: moving a run folder, the dataset or its cache does not change the run. `epochs` is in: the one-cycle and
+ * out: moving a run folder, the dataset or its cache does not change the run; so is `backend` (both backends compute the
+ * same run within float tolerance and share the checkpoint format, so a run resumes on the other). `epochs` is in: the one-cycle and
  * multistep schedules depend on it. Options added later are in only when they differ from their default, so runs
  * made before them keep their hash: `accumulationSteps` when not 1, `modelSpec.width` when not 1 (absent = 1),
  * `modelSpec.patch` when given.
  */
 export function configHash(c: TrainConfig): string {
-  const { runDir: _r, dataset, accumulationSteps, modelSpec, ...rest } = c;
+  const { runDir: _r, backend: _b, dataset, accumulationSteps, modelSpec, ...rest } = c;
   const { dir: _d, cacheDir: _c, ...data } = dataset;
   const { width, ...model } = modelSpec;
   const body = {

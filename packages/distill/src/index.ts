@@ -4,12 +4,12 @@
  * inference ONNX model.
  */
 export {
-  train, scheduleFor, scoreLogits, METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX,
+  train, scheduleFor, backendFactory, scoreLogits, METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX,
   type TrainOptions, type TrainResults, type TrainProgress,
 } from './train.js';
 export {
   parseTrainConfig, configHash, canonicalJson, defaultMilestones, trainConfigSchema,
-  MODEL_NAMES, DATASET_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
+  MODEL_NAMES, DATASET_NAMES, BACKENDS, DEFAULT_BACKEND, type BackendName, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
   type TrainConfig, type TrainConfigInput, type ModelSpec, type DatasetSpec, type OptimizerSpec, type ScheduleName,
 } from './config.js';
 export {
@@ -19,3 +19,6 @@ export {
 export type { TrainBackend, ModelState } from './backend.js';
 export { createOrtBackend, buildForward, inferenceModel, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 export { smallCnn, smallCnnWithoutBatchNorm, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './models/small-cnn.js';
+export { createNativeBackend, defaultLowering, optimizerConfigOf, type NativeBackendOptions } from './native-backend.js';
+export { HostOptimizer, adamwUpdate, scheduleRate, type HostOptimizerSlot } from './host-optimizer.js';
+export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';

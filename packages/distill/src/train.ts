@@ -12,8 +12,14 @@ import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
 import { batches, datasetFromImages, loadDataset, NORMALIZATION, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import type { TrainBackend } from './backend.js';
-import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
+import { configHash, DEFAULT_BACKEND, parseTrainConfig, type BackendName, type TrainConfig, type TrainConfigInput } from './config.js';
 import { createOrtBackend, type BackendOptions } from './ort-backend.js';
+import { createNativeBackend } from './native-backend.js';
+
+/** The backend factory of a backend name. */
+export function backendFactory(name: BackendName): (options: BackendOptions) => Promise<TrainBackend> {
+  return name === 'native' ? createNativeBackend : createOrtBackend;
+}
 import { loadRunState, saveRunState, type EpochMetrics, type RunState } from './run-state.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -205,7 +211,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   const schedule = scheduleFor(cfg, stepsPerEpoch);
   const inputShape = [trainSet.channels, trainSet.height, trainSet.width] as const;
   const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
-  const backend = await (createBackend ?? createOrtBackend)({
+  const backend = await (createBackend ?? backendFactory(cfg.backend ?? DEFAULT_BACKEND))({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
     optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A,
   });

@@ -9,3 +9,8 @@ export {
   type TrainingSession, type TrainingArtifacts, type TrainingFeeds, type TrainingFeedTensor, type GluePatch,
   type TrainingRuntimeOptions,
 } from './training/index.js';
+export {
+  createNativeTrainingSession, nativeGradientOutputName, TRAINING_EXECUTION_PROVIDERS, CUDA_INSTALL_HINT, cudaProviderInstalled,
+  type NativeTrainingSession, type NativeTrainingSessionOptions, type NativeTrainingParameter, type NativeStepResult, type NativeFeedTensor,
+  type TrainingExecutionProvider,
+} from './native-training/index.js';

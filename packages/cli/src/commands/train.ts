@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { DATASET_NAMES, DATASETS_NEEDING_DIR, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/distill';
+import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/distill';
 import { createProgress } from '../progress.js';
 
 interface TrainFlags {
@@ -27,6 +27,7 @@ interface TrainFlags {
   seed: string;
   out: string;
   quiet?: boolean;
+  backend?: 'native' | 'web-training';
 }
 
 function intFlag(name: string, value: string | undefined, min: number): number {
@@ -43,7 +44,7 @@ function numFlag(name: string, value: string): number {
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a model of the zoo with cross-entropy (ONNX Runtime training build); resumes a partial run in --out.')
+    .description('Train a model of the zoo with cross-entropy (ONNX Runtime: native or training build); resumes a partial run in --out.')
     .addOption(new Option('--model <name>', 'model of the zoo (kqkd models lists them)').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
     .addOption(new Option('--width <x>', 'width multiplier of the model (default 1 = the paper\'s widths)'))
     .addOption(new Option('--data <name>', 'dataset; input shape, classes and normalisation follow from it')
@@ -68,6 +69,8 @@ export function registerTrain(program: Command): void {
     .option('--test-limit <n>', 'use only the first N test images')
     .option('--seed <n>', 'seed for initialisation and shuffling', '0')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl, metrics.json, model.onnx, results.json')
+    .addOption(new Option('--backend <name>', `training backend (default ${DEFAULT_BACKEND}): native = gradient graph in onnxruntime-node + host ` +
+      'optimizer, web-training = ONNX Runtime training build (wasm); same checkpoint, a run resumes on either').choices(BACKENDS as unknown as string[]))
     .option('--quiet', 'no progress bar and no per-epoch lines')
     .action(async (flags: TrainFlags) => {
       const out = resolve(flags.out);
@@ -130,6 +133,7 @@ export function registerTrain(program: Command): void {
         schedule: flags.schedule,
         seed: intFlag('--seed', flags.seed, 0),
         runDir: out,
+        ...(flags.backend ? { backend: flags.backend } : {}),
         onProgress,
       });
       if (barOpen) progress.stop();

@@ -1,0 +1,61 @@
+import { Command, Option } from 'commander';
+import { expectInteger, invalidArgumentText } from '@kqkd/common';
+import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchTrainStep } from '@kqkd/distill';
+
+interface BenchFlags {
+  model: string;
+  input: string;
+  classes: string;
+  batch: string;
+  steps: string;
+  warmup: string;
+  backend: 'native' | 'web-training';
+  threads?: string;
+  width?: string;
+  optimizer: 'adamw' | 'sgd';
+  device: 'cpu' | 'cuda';
+  json?: boolean;
+}
+
+const intFlag = (name: string, value: string | undefined, min: number): number => {
+  const n = value === undefined ? NaN : Number(value);
+  return expectInteger(name, Number.isInteger(n) ? n : value, min);
+};
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('Micro-benchmarks.');
+  bench
+    .command('train-step')
+    .description('Images/s of full training steps (forward, backward, optimizer, BN write-back) on random inputs, after warm-up steps.')
+    .addOption(new Option('--model <name>', 'model of the zoo').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
+    .option('--input <CxHxW>', 'input shape', '3x32x32')
+    .option('--classes <n>', 'classes', '10')
+    .option('--batch <n>', 'batch size', '128')
+    .option('--steps <n>', 'timed steps', '10')
+    .option('--warmup <n>', 'untimed warm-up steps', '2')
+    .addOption(new Option('--backend <name>', 'training backend').choices(BACKENDS as unknown as string[]).default(DEFAULT_BACKEND))
+    .option('--threads <n>', 'intra-op threads (native) / wasm threads (web-training); default: ONNX Runtime\'s choice (native), 1 (web-training)')
+    .option('--width <x>', 'width multiplier of the model')
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default('adamw'))
+    .addOption(new Option('--device <name>', 'execution provider of the native backend (cuda needs onnxruntime-node\'s CUDA binaries)')
+      .choices(['cpu', 'cuda']).default('cpu'))
+    .option('--json', 'print one JSON object')
+    .action(async (flags: BenchFlags) => {
+      const input = flags.input.toLowerCase().split(/[x×,]/).map((d) => Number(d));
+      if (input.length !== 3 || input.some((d) => !Number.isInteger(d) || d < 1)) invalidArgumentText('--input', 'C×H×W such as 3x32x32', `"${flags.input}"`);
+      const width = flags.width !== undefined ? Number(flags.width) : undefined;
+      if (width !== undefined && !(width > 0)) invalidArgumentText('--width', 'a number > 0', `"${flags.width}"`);
+      const r = await benchTrainStep({
+        model: flags.model, input, classes: intFlag('--classes', flags.classes, 2), batch: intFlag('--batch', flags.batch, 1),
+        steps: intFlag('--steps', flags.steps, 1), warmupSteps: intFlag('--warmup', flags.warmup, 0), backend: flags.backend,
+        ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
+        ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+      } else {
+        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
+          `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step)\n`);
+      }
+    });
+}

@@ -1,0 +1,208 @@
+/**
+ * Native training: ONE onnxruntime-node session over a LOWERED training graph (standard ONNX ops only, see
+ * `lowerTrainingGraph` in @kqkd/autodiff) that outputs the loss, `<p>.gradient` for every trainable parameter and the
+ * updated BatchNorm statistics. Parameters are plain graph inputs: the session keeps one Float32Array and one ORT
+ * tensor per parameter for its whole life (the host optimizer updates the arrays in place; nothing is reallocated
+ * per step), and gradient outputs are written into pre-allocated tensors when ONNX Runtime accepts them.
+ *
+ * The optimizer is not here: the caller (the `native` backend of @kqkd/distill) applies it to `parameters`.
+ */
+import ort from 'onnxruntime-node';
+import { KqkdError, expectInteger, expectOneOf, invalidArgument } from '@kqkd/common';
+import { RuntimeError, type FloatTensor } from '../session.js';
+import { CUDA_INSTALL_HINT, ortExecutionProviders, TRAINING_EXECUTION_PROVIDERS, type TrainingExecutionProvider } from './providers.js';
+
+/** Name of the lowered-graph output holding the gradient of parameter `p`. */
+export const nativeGradientOutputName = (p: string): string => `${p}.gradient`;
+
+/** A user feed of the training graph: float32 images, int64 labels, int32 indices. */
+export type NativeFeedTensor =
+  | FloatTensor
+  | { data: BigInt64Array; shape: number[] }
+  | { data: Int32Array; shape: number[] };
+
+export interface NativeTrainingParameter {
+  name: string;
+  dims: readonly number[];
+  /** Initial values; copied into the session's own buffer. */
+  data: Float32Array;
+  /** Default true: a `<name>.gradient` output must exist. False: a frozen input (BN statistic, frozen weight). */
+  trainable?: boolean;
+}
+
+export interface NativeTrainingSessionOptions {
+  /** The lowered training model (ONNX bytes): standard ops only, parameters as plain inputs. */
+  trainingModel: Uint8Array;
+  parameters: readonly NativeTrainingParameter[];
+  /** Intra-op threads (default: ONNX Runtime's choice, one per physical core). */
+  threads?: number;
+  /** 'cpu' (default) or 'cuda' (needs onnxruntime-node's CUDA EP binaries; see README "CUDA"). */
+  executionProvider?: TrainingExecutionProvider;
+  /** Name of the loss output (default: the first graph output). */
+  loss?: string;
+}
+
+export interface NativeStepResult {
+  /** The (unscaled) loss of this step. */
+  loss: number;
+  /** Every non-gradient output (loss, BN statistics `<stat>.updated`, extra outputs), float32 only. */
+  outputs: Record<string, FloatTensor>;
+  /**
+   * `<p>.gradient` per trainable parameter (by parameter name). The arrays belong to the session and are overwritten
+   * by the next step when pre-allocated outputs are in use: copy what must survive it.
+   */
+  gradients: Record<string, Float32Array>;
+}
+
+export interface NativeTrainingSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** User inputs: graph inputs that are not parameters. */
+  readonly feedNames: readonly string[];
+  readonly trainableNames: readonly string[];
+  readonly executionProvider: TrainingExecutionProvider;
+  /** Whether gradient outputs go into pre-allocated tensors (else ORT allocates them every step). */
+  readonly preallocatedGradients: boolean;
+  /**
+   * The live parameter buffers (trainable and frozen), by name: update them IN PLACE (`set`, or elementwise); the next
+   * step reads them. Replacing an entry has no effect.
+   */
+  readonly parameters: Readonly<Record<string, Float32Array>>;
+  /** Forward + backward on one batch. */
+  step(feeds: Record<string, NativeFeedTensor>): Promise<NativeStepResult>;
+  release(): Promise<void>;
+}
+
+const typeOf = (data: unknown): 'float32' | 'int64' | 'int32' | null =>
+  data instanceof Float32Array ? 'float32' : data instanceof BigInt64Array ? 'int64' : data instanceof Int32Array ? 'int32' : null;
+
+const describeFeeds = (feeds: Record<string, NativeFeedTensor>) =>
+  Object.entries(feeds).map(([k, t]) => `"${k}" [${t.shape.join(', ')}]`).join(', ') || 'none';
+
+/** Creates the session; see the module comment. Throws RuntimeError with the model size when ONNX Runtime refuses it. */
+export async function createNativeTrainingSession(o: NativeTrainingSessionOptions): Promise<NativeTrainingSession> {
+  if (!o || typeof o !== 'object') invalidArgument('options', 'an object {trainingModel, parameters}', o);
+  if (!(o.trainingModel instanceof Uint8Array) || o.trainingModel.byteLength === 0) {
+    invalidArgument('options.trainingModel', 'the lowered training model as non-empty ONNX bytes (Uint8Array)', o.trainingModel);
+  }
+  if (!Array.isArray(o.parameters)) invalidArgument('options.parameters', 'an array of {name, dims, data}', o.parameters);
+  const provider = expectOneOf('options.executionProvider', o.executionProvider ?? 'cpu', TRAINING_EXECUTION_PROVIDERS);
+  const ortOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ortExecutionProviders(provider), graphOptimizationLevel: 'all',
+  };
+  if (o.threads !== undefined) ortOptions.intraOpNumThreads = expectInteger('options.threads', o.threads, 1, 1024);
+  const source = `<lowered training model, ${o.trainingModel.byteLength} bytes>`;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(o.trainingModel, ortOptions);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (provider === 'cuda') {
+      throw new RuntimeError(`ONNX Runtime could not open ${source} on the CUDA execution provider: ${msg}. ${CUDA_INSTALL_HINT}`, { cause: err });
+    }
+    throw new RuntimeError(`ONNX Runtime could not load ${source}: ${msg}`, { cause: err });
+  }
+  const inputNames = [...session.inputNames];
+  const outputNames = [...session.outputNames];
+  const paramBuffers: Record<string, Float32Array> = {};
+  const paramTensors: Record<string, ort.Tensor> = {};
+  const trainableNames: string[] = [];
+  for (const [i, p] of o.parameters.entries()) {
+    if (!p || typeof p.name !== 'string') invalidArgument(`options.parameters[${i}].name`, 'a parameter name', p?.name);
+    if (!(p.data instanceof Float32Array)) invalidArgument(`options.parameters[${i}].data`, 'a Float32Array', p.data);
+    const size = (p.dims as number[]).reduce((a: number, d: number) => a * d, 1);
+    if (size !== p.data.length) throw new KqkdError(`parameter "${p.name}"`, `${size} values for dims [${p.dims.join(', ')}]`, `${p.data.length}`);
+    if (!inputNames.includes(p.name)) {
+      throw new KqkdError(`parameter "${p.name}"`, `an input of the lowered training model (inputs: ${inputNames.join(', ')})`, 'no such input');
+    }
+    if (p.name in paramBuffers) throw new KqkdError('options.parameters', 'distinct names', `"${p.name}" twice`);
+    const buf = p.data.slice();
+    paramBuffers[p.name] = buf;
+    paramTensors[p.name] = new ort.Tensor('float32', buf, [...p.dims]);
+    if (p.trainable !== false) {
+      trainableNames.push(p.name);
+      if (!outputNames.includes(nativeGradientOutputName(p.name))) {
+        throw new KqkdError(`lowered training model`, `an output "${nativeGradientOutputName(p.name)}" for trainable parameter "${p.name}"`, 'none');
+      }
+    }
+  }
+  const feedNames = inputNames.filter((n) => !(n in paramBuffers));
+  const lossName = o.loss ?? outputNames[0];
+  if (!outputNames.includes(lossName)) throw new KqkdError('options.loss', `an output of the model (${outputNames.join(', ')})`, `"${lossName}"`);
+  const gradOut = new Map(trainableNames.map((p) => [nativeGradientOutputName(p), p]));
+
+  // Pre-allocated gradient outputs: the same arrays every step (ORT writes into them). Probed on the first step.
+  const gradBuffers: Record<string, Float32Array> = {};
+  const fetches: Record<string, ort.Tensor | null> = {};
+  for (const name of outputNames) {
+    const p = gradOut.get(name);
+    if (p) {
+      const dims = o.parameters.find((q) => q.name === p)!.dims;
+      gradBuffers[p] = new Float32Array(paramBuffers[p].length);
+      fetches[name] = new ort.Tensor('float32', gradBuffers[p], [...dims]);
+    } else {
+      fetches[name] = null;
+    }
+  }
+  let preallocated = true;
+  let released = false;
+
+  const run = async (ortFeeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> => {
+    if (preallocated) {
+      try {
+        return await session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
+      } catch {
+        preallocated = false; // this build refuses pre-allocated outputs: let ORT allocate them
+      }
+    }
+    return session.run(ortFeeds, outputNames);
+  };
+
+  const api: NativeTrainingSession = {
+    inputNames, outputNames, feedNames, trainableNames, executionProvider: provider, parameters: paramBuffers,
+    get preallocatedGradients() { return preallocated; },
+    async step(feeds) {
+      if (released) throw new KqkdError('NativeTrainingSession.step', 'an open session', 'a released session');
+      if (!feeds || typeof feeds !== 'object') invalidArgument('feeds', 'an object of named tensors', feeds);
+      const ortFeeds: Record<string, ort.Tensor> = { ...paramTensors };
+      for (const [name, t] of Object.entries(feeds)) {
+        if (!feedNames.includes(name)) throw new KqkdError('feeds', `inputs among ${feedNames.map((n) => `"${n}"`).join(', ')}`, `"${name}"`);
+        const type = typeOf(t?.data);
+        if (type === null) invalidArgument(`feeds["${name}"].data`, 'a Float32Array, BigInt64Array or Int32Array', t?.data);
+        const size = t.shape.reduce((a, d) => a * d, 1);
+        if (size !== t.data.length) throw new KqkdError(`feeds["${name}"]`, `${size} values for shape [${t.shape.join(', ')}]`, `${t.data.length} values`);
+        ortFeeds[name] = new ort.Tensor(type, t.data, t.shape);
+      }
+      const missing = feedNames.filter((n) => !(n in feeds));
+      if (missing.length) throw new KqkdError('feeds', `every input (${feedNames.join(', ')})`, `no ${missing.map((n) => `"${n}"`).join(', ')}`);
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = await run(ortFeeds);
+      } catch (err) {
+        throw new RuntimeError(`ONNX Runtime failed a training step of ${source} with inputs ${describeFeeds(feeds)}: ${(err as Error).message}`, { cause: err });
+      }
+      const outputs: Record<string, FloatTensor> = {};
+      const gradients: Record<string, Float32Array> = {};
+      for (const name of outputNames) {
+        const t = result[name] as ort.Tensor;
+        if (!t) throw new RuntimeError(`ONNX Runtime returned no output "${name}" from ${source}`);
+        const p = gradOut.get(name);
+        if (t.type !== 'float32') {
+          if (p) throw new RuntimeError(`gradient output "${name}" of ${source} is ${t.type}; expected float32`);
+          continue;
+        }
+        if (p) gradients[p] = t.data as Float32Array;
+        else outputs[name] = { data: t.data as Float32Array, shape: [...t.dims] };
+      }
+      const lossT = outputs[lossName];
+      if (!lossT || lossT.data.length !== 1) throw new RuntimeError(`loss output "${lossName}" of ${source} is not a float32 scalar`);
+      return { loss: lossT.data[0], outputs, gradients };
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await session.release();
+    },
+  };
+  return api;
+}
