@@ -1,4 +1,5 @@
-// N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo.
+// N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo, and the
+// host optimizer step adamwUpdate (synchronous: a few ms on a ResNet9-sized tensor set).
 // The TypeScript layer validates for users; this file re-checks types only so a wrong call is a TypeError,
 // never a crash. Feature buffers are borrowed, never copied: the worker holds references to the typed arrays
 // so the GC cannot free them while the computation runs on the thread pool.
@@ -6,11 +7,15 @@
 
 #include <cblas.h>
 
+#include <cmath>
+#include <stdexcept>
+
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "kqkd/geometry.h"
+#include "optim/adamw.h"
 
 namespace {
 
@@ -195,10 +200,67 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// adamwUpdate(param, grad, m, v, scalars, threads): one AdamW-kernel update in place (see src/optim/adamw.h).
+// scalars: {adamMode, alpha, beta, oneMinusAlpha, oneMinusBeta, epsilon, lrCorrected, lrWeightDecay, lr,
+// weightDecay, alphaCorrection, betaCorrection} (float32 values; all required, finite). Wrong types: TypeError;
+// unequal lengths, overlapping buffers, non-finite scalars, bad threads: RangeError.
+Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 6) throw Napi::TypeError::New(env, "adamwUpdate expects 6 arguments");
+  auto param = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "param", "Float32Array");
+  auto grad = typedArrayArg<Napi::Float32Array>(info, 1, napi_float32_array, "grad", "Float32Array");
+  auto m = typedArrayArg<Napi::Float32Array>(info, 2, napi_float32_array, "m", "Float32Array");
+  auto v = typedArrayArg<Napi::Float32Array>(info, 3, napi_float32_array, "v", "Float32Array");
+  if (!info[4].IsObject()) throw Napi::TypeError::New(env, "Expected an object for scalars");
+  const Napi::Object o = info[4].As<Napi::Object>();
+  const int64_t threads = integerArg(info, 5, "threads");
+  const size_t n = param.ElementLength();
+  if (grad.ElementLength() != n || m.ElementLength() != n || v.ElementLength() != n)
+    throw Napi::RangeError::New(env, "Expected param, grad, m and v of equal length");
+  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "Expected threads in [0, 1024]");
+  auto scalar = [&](const char* key) -> double {
+    const Napi::Value x = o.Get(key);
+    if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for scalars.") + key);
+    const double d = x.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || !std::isfinite(static_cast<float>(d)))
+      throw Napi::RangeError::New(env, std::string("Expected a finite float32 for scalars.") + key);
+    return d;
+  };
+  kqkd::optim::AdamWScalars s;
+  const double mode = scalar("adamMode");
+  if (mode != 0 && mode != 1) throw Napi::RangeError::New(env, "Expected 0 or 1 for scalars.adamMode");
+  s.adamMode = static_cast<int>(mode);
+  s.alpha = static_cast<float>(scalar("alpha"));
+  s.beta = static_cast<float>(scalar("beta"));
+  s.oneMinusAlpha = static_cast<float>(scalar("oneMinusAlpha"));
+  s.oneMinusBeta = static_cast<float>(scalar("oneMinusBeta"));
+  s.epsilon = static_cast<float>(scalar("epsilon"));
+  s.lrCorrected = static_cast<float>(scalar("lrCorrected"));
+  s.lrWeightDecay = static_cast<float>(scalar("lrWeightDecay"));
+  s.lr = static_cast<float>(scalar("lr"));
+  s.weightDecay = static_cast<float>(scalar("weightDecay"));
+  s.alphaCorrection = static_cast<float>(scalar("alphaCorrection"));
+  s.betaCorrection = static_cast<float>(scalar("betaCorrection"));
+  try {
+    kqkd::optim::adamwUpdate(s, param.Data(), grad.Data(), m.Data(), v.Data(), n, static_cast<int>(threads));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("adamwUpdate: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+Napi::Value OptimThreads(const Napi::CallbackInfo& info) {
+  const int64_t threads = info.Length() > 0 && !info[0].IsUndefined() ? integerArg(info, 0, "threads") : 0;
+  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(info.Env(), "Expected threads in [0, 1024]");
+  return Napi::Number::New(info.Env(), kqkd::optim::resolveOptimThreads(static_cast<int>(threads)));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("computeGeometry", Napi::Function::New(env, ComputeGeometry, "computeGeometry"));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable, "cudaAvailable"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+  exports.Set("adamwUpdate", Napi::Function::New(env, AdamwUpdate, "adamwUpdate"));
+  exports.Set("optimThreads", Napi::Function::New(env, OptimThreads, "optimThreads"));
   return exports;
 }
 

@@ -13,6 +13,8 @@
  *   added in float32; with the training graph's lossScale 1/A the buffer is the mean gradient.
  * - State: moments m (momentum0) and v (momentum1) per parameter and the step, read from and written to the
  *   checkpoint's optimizer group exactly like `OptimizerStateMirror`, so either backend resumes the other's run.
+ * - Where: the element loop runs in @kqkd/native (C++, vectorised, OpenMP; bit-identical to the TS loop, ~15–30×
+ *   faster) when the addon is built, else in TypeScript; `backend` / `backendReason` say which and why.
  */
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import {
@@ -20,6 +22,7 @@ import {
   type AdamWKernelSettings, type LrSchedule, type OptimizerConfig, type OptimizerGroup,
 } from '@kqkd/autodiff';
 import type { NodeProto, TensorProto } from '@kqkd/onnx';
+import { nativeOptimizer, type AdamWScalars, type NativeOptimizerAddon } from './native-optimizer.js';
 
 const f = Math.fround;
 
@@ -78,23 +81,30 @@ export function scheduleRate(optimizer: OptimizerConfig, schedule: LrSchedule): 
 }
 
 /**
- * One kernel update of one tensor, in place: the arithmetic of `adamwKernelUpdate` (@kqkd/autodiff). `step` = updates
- * taken + 1, `lr` the float32 rate.
+ * The float32 constants of the kernel update at `step` (= updates taken + 1) and float32 rate `lr`: hoisted out of
+ * the element loop, shared by the TypeScript loop and the native one (@kqkd/native `adamwUpdate`).
  */
-export function adamwUpdate(k: AdamWKernelSettings, step: number, lr: number,
-  param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+export function adamwScalars(k: AdamWKernelSettings, step: number, lr: number): AdamWScalars {
   const alpha = f(k.alpha), beta = f(k.beta), eps = f(k.epsilon), wd = f(k.weightDecay);
-  const oma = f(1 - alpha), omb = f(1 - beta);
   lr = f(lr);
+  let ac = 1, bc = 1, lrc = lr;
+  if (k.correctBias === 1) {
+    ac = f(1 - f(Math.pow(alpha, step)));
+    bc = f(1 - f(Math.pow(beta, step)));
+    lrc = f(lr * f(f(Math.sqrt(bc)) / ac));
+  }
+  return {
+    adamMode: k.adamMode, alpha, beta, oneMinusAlpha: f(1 - alpha), oneMinusBeta: f(1 - beta), epsilon: eps,
+    lrCorrected: lrc, lrWeightDecay: f(lr * wd), lr, weightDecay: wd, alphaCorrection: ac, betaCorrection: bc,
+  };
+}
+
+/** One kernel update of one tensor in TypeScript, in place, from the hoisted constants (`adamwScalars`). */
+export function adamwUpdateScalars(s: AdamWScalars, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+  const { alpha, beta, oneMinusAlpha: oma, oneMinusBeta: omb, epsilon: eps } = s;
   const n = param.length;
-  if (k.adamMode === 1) {
-    let lrc = lr;
-    if (k.correctBias === 1) {
-      const ac = f(1 - f(Math.pow(alpha, step)));
-      const bc = f(1 - f(Math.pow(beta, step)));
-      lrc = f(lr * f(f(Math.sqrt(bc)) / ac));
-    }
-    const lrwd = f(lr * wd);
+  if (s.adamMode === 1) {
+    const lrc = s.lrCorrected, lrwd = s.lrWeightDecay;
     for (let i = 0; i < n; i++) {
       const g = grad[i];
       const mi = f(f(alpha * m[i]) + f(oma * g));
@@ -108,11 +118,7 @@ export function adamwUpdate(k: AdamWKernelSettings, step: number, lr: number,
     return;
   }
   // adam_mode 0 (not used by kqkd's configs; kept complete)
-  let ac = 1, bc = 1;
-  if (k.correctBias === 1) {
-    ac = f(1 - f(Math.pow(alpha, step)));
-    bc = f(1 - f(Math.pow(beta, step)));
-  }
+  const { lr, weightDecay: wd, alphaCorrection: ac, betaCorrection: bc } = s;
   for (let i = 0; i < n; i++) {
     let w = param[i];
     const g = grad[i];
@@ -124,6 +130,22 @@ export function adamwUpdate(k: AdamWKernelSettings, step: number, lr: number,
     const denom = f(f(Math.sqrt(f(vi / bc))) + eps);
     param[i] = f(w - f(f(lr * mi) / f(ac * denom)));
   }
+}
+
+/**
+ * One kernel update of one tensor, in place: the arithmetic of `adamwKernelUpdate` (@kqkd/autodiff). `step` = updates
+ * taken + 1, `lr` the float32 rate.
+ */
+export function adamwUpdate(k: AdamWKernelSettings, step: number, lr: number,
+  param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+  adamwUpdateScalars(adamwScalars(k, step, lr), param, grad, m, v);
+}
+
+/** Where the update runs: `auto` (default) = the native addon when it is built, else TypeScript. */
+export interface HostOptimizerOptions {
+  backend?: 'auto' | 'native' | 'ts';
+  /** Native update threads: 0 (default) = automatic (≤ 4; the update is memory bound), 1 = serial. */
+  threads?: number;
 }
 
 /** A parameter the optimizer updates: its live buffer (updated in place). */
@@ -141,9 +163,32 @@ export class HostOptimizer {
   private readonly rate: (step: number) => number;
   private stepCount: number;
   private accumulated = 0;
+  private readonly native: NativeOptimizerAddon | null;
+  private readonly threads: number;
+  /** Where the update runs (debug): 'native' = @kqkd/native's C++ loop, 'ts' = the TypeScript loop. */
+  readonly backend: 'native' | 'ts';
+  /** Why `backend` is what it is (the addon's load error when it fell back to TypeScript). */
+  readonly backendReason: string;
 
   /** `state` (a checkpoint's optimizer group) restores the moments and the step. */
-  constructor(readonly optimizer: OptimizerConfig, schedule: LrSchedule, slots: readonly HostOptimizerSlot[], state?: OptimizerGroup) {
+  constructor(readonly optimizer: OptimizerConfig, schedule: LrSchedule, slots: readonly HostOptimizerSlot[], state?: OptimizerGroup,
+    options: HostOptimizerOptions = {}) {
+    const choice = options.backend ?? 'auto';
+    if (!['auto', 'native', 'ts'].includes(choice)) invalidArgument('options.backend', 'one of "auto", "native", "ts"', choice);
+    const threads = options.threads ?? 0;
+    if (!Number.isInteger(threads) || threads < 0 || threads > 1024) invalidArgument('options.threads', 'an integer in [0, 1024]', threads);
+    this.threads = threads;
+    if (choice === 'ts') {
+      this.native = null;
+      this.backend = 'ts';
+      this.backendReason = 'options.backend = "ts"';
+    } else {
+      const n = nativeOptimizer();
+      if (!n.addon && choice === 'native') throw new KqkdError('options.backend "native"', 'the @kqkd/native optimizer step', n.reason);
+      this.native = n.addon;
+      this.backend = n.addon ? 'native' : 'ts';
+      this.backendReason = n.addon ? `@kqkd/native adamwUpdate, ${n.addon.optimThreads(threads)} thread(s)` : `@kqkd/native unavailable: ${n.reason}`;
+    }
     this.settings = kernelSettings(optimizer);
     this.rate = scheduleRate(optimizer, schedule);
     if (!Array.isArray(slots) || slots.length === 0) invalidArgument('slots', 'a non-empty list of parameters', slots);
@@ -212,8 +257,12 @@ export class HostOptimizer {
   update(): void {
     if (this.accumulated === 0) throw new KqkdError('HostOptimizer.update', 'accumulated gradients', 'none since the last update');
     const t = this.stepCount + 1;
-    const lr = this.rate(t);
-    for (const s of this.slots) adamwUpdate(this.settings, t, lr, s.param, s.borrowed ?? s.grad, s.m, s.v);
+    const scalars = adamwScalars(this.settings, t, this.rate(t));
+    for (const s of this.slots) {
+      const grad = s.borrowed ?? s.grad;
+      if (this.native) this.native.adamwUpdate(s.param, grad, s.m, s.v, scalars, this.threads);
+      else adamwUpdateScalars(scalars, s.param, grad, s.m, s.v);
+    }
     for (const s of this.slots) s.borrowed = null;
     this.accumulated = 0;
     this.stepCount++;

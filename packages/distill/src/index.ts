@@ -20,5 +20,8 @@ export type { TrainBackend, ModelState } from './backend.js';
 export { createOrtBackend, buildForward, inferenceModel, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 export { smallCnn, smallCnnWithoutBatchNorm, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './models/small-cnn.js';
 export { createNativeBackend, defaultLowering, optimizerConfigOf, type NativeBackendOptions } from './native-backend.js';
-export { HostOptimizer, adamwUpdate, scheduleRate, type HostOptimizerSlot } from './host-optimizer.js';
+export {
+  HostOptimizer, adamwScalars, adamwUpdate, adamwUpdateScalars, scheduleRate, type HostOptimizerOptions, type HostOptimizerSlot,
+} from './host-optimizer.js';
+export { nativeOptimizer, type AdamWScalars, type NativeOptimizerAddon } from './native-optimizer.js';
 export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';

@@ -11,7 +11,7 @@ import {
 } from '@kqkd/autodiff';
 import { encodeModel, type NodeProto, type TensorProto, type ValueInfoProto } from '@kqkd/onnx';
 import { createTrainingSession } from '@kqkd/runtime';
-import { HostOptimizer, adamwUpdate, scheduleRate } from '../src/index.js';
+import { HostOptimizer, adamwScalars, adamwUpdate, nativeOptimizer, scheduleRate } from '../src/index.js';
 
 const N = 16, D = 48, O = 10;
 const vi = (name: string, elemType: number, dims: number[]): ValueInfoProto =>
@@ -169,5 +169,122 @@ describe('HostOptimizer arithmetic', () => {
     }
     for (let i = 0; i < 2; i++) expect(p[i]).toBeCloseTo(ref[i], 6);
     expect(h.toOptimizerGroup().step).toBe(2);
+  });
+});
+
+/** Random float32 values with the edge cases the kernel must round identically: ±0, tiny, subnormal, large. */
+function edgeVector(r: ReturnType<typeof createRng>, n: number, scale: number): Float32Array {
+  const x = Float32Array.from({ length: n }, () => scale * r.nextNormal());
+  const edges = [0, -0, 1e-30, -1e-38, 1.4e-45, -1e-40, 1e-20, 3e4, -2.5e3];
+  for (let i = 0; i < edges.length && i < n; i++) x[(i * 7919) % n] = edges[i];
+  return x;
+}
+const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+/** The first index whose float32 bits differ (-1: identical); toEqual on 100k-element arrays is far too slow. */
+function firstDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return -2;
+  const x = bits(a), y = bits(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+const native = nativeOptimizer();
+describe.skipIf(!native.addon)('the native optimizer step (@kqkd/native adamwUpdate) = the TypeScript adamwUpdate, bit for bit', () => {
+  const addon = native.addon!;
+  const configs: [string, OptimizerConfig, number][] = [
+    ['AdamW, weight decay, bias correction', { kind: 'adamw', weightDecay: 0.05 }, 0.003],
+    ['AdamW, betas 0.8/0.95, eps 1e-6', { kind: 'adamw', beta1: 0.8, beta2: 0.95, epsilon: 1e-6, weightDecay: 0.2 }, 0.01],
+    ['SGD-momentum + weight decay', { kind: 'sgd', momentum: 0.9, weightDecay: 5e-4 }, constantScheduleRate({ kind: 'sgd', momentum: 0.9 }, 0.1)],
+    ['SGD-momentum 0 (plain SGD)', { kind: 'sgd', momentum: 0, weightDecay: 0.01 }, 0.05],
+  ];
+  for (const [label, cfg, lr] of configs) {
+    it(`${label}: 7 steps, tensors of 1, 33 and 100003 values, 0/1/2/3 threads`, { timeout: 60_000 }, () => {
+      const k = kernelSettings(cfg);
+      const r = createRng(21);
+      for (const n of [1, 33, 100_003]) {
+        const p0 = edgeVector(r, n, 0.3);
+        const ts = { p: p0.slice(), m: new Float32Array(n), v: new Float32Array(n) };
+        const nat = [0, 1, 2, 3].map((threads) => ({ threads, p: p0.slice(), m: new Float32Array(n), v: new Float32Array(n) }));
+        for (let t = 1; t <= 7; t++) {
+          const g = edgeVector(r, n, t === 4 ? 1e-22 : 0.05); // step 4: tiny gradients (subnormal v)
+          adamwUpdate(k, t, lr, ts.p, g, ts.m, ts.v);
+          const s = adamwScalars(k, t, lr);
+          for (const x of nat) {
+            addon.adamwUpdate(x.p, g, x.m, x.v, s, x.threads);
+            expect(firstDiff(x.p, ts.p)).toBe(-1);
+            expect(firstDiff(x.m, ts.m)).toBe(-1);
+            expect(firstDiff(x.v, ts.v)).toBe(-1);
+          }
+        }
+      }
+    });
+  }
+
+  it('HostOptimizer picks the addon by default and matches the TypeScript path with accumulation and resume', () => {
+    const r = createRng(3);
+    const sizes = [4096, 70_000, 9];
+    const init = sizes.map((n) => edgeVector(r, n, 0.2));
+    const make = (backend: 'auto' | 'ts', threads = 0) => {
+      const params = init.map((p) => p.slice());
+      const h = new HostOptimizer({ kind: 'adamw', weightDecay: 0.01 }, { kind: 'multistep', lr: 0.01, milestones: [2], gamma: 0.5 },
+        params.map((param, i) => ({ name: `p${i}`, dims: [param.length], param })), undefined, { backend, threads });
+      return { h, params };
+    };
+    const a = make('auto', 2), b = make('ts');
+    expect(a.h.backend).toBe('native');
+    expect(a.h.backendReason).toMatch(/2 thread/);
+    expect(b.h.backend).toBe('ts');
+    for (let u = 0; u < 4; u++) {
+      for (let micro = 0; micro < 2; micro++) {
+        const grads = Object.fromEntries(sizes.map((n, i) => [`p${i}`, edgeVector(r, n, 0.1)]));
+        a.h.accumulate(grads, micro === 0);
+        b.h.accumulate(grads, micro === 0);
+      }
+      a.h.update();
+      b.h.update();
+    }
+    for (let i = 0; i < sizes.length; i++) expect(firstDiff(a.params[i], b.params[i])).toBe(-1);
+    const ga = a.h.toOptimizerGroup(), gb = b.h.toOptimizerGroup();
+    expect(ga.step).toBe(gb.step);
+    ga.states.forEach((st, i) => st.momentums.forEach((mo, j) => expect(firstDiff(mo.data, gb.states[i].momentums[j].data)).toBe(-1)));
+  });
+
+  it('rejects bad arguments with TypeError / RangeError, buffers untouched', () => {
+    const k = kernelSettings({ kind: 'adamw' });
+    const s = adamwScalars(k, 1, 0.001);
+    const p = new Float32Array(8).fill(1), g = new Float32Array(8).fill(0.5), m = new Float32Array(8), v = new Float32Array(8);
+    const call = (...args: unknown[]) => () => (addon.adamwUpdate as (...a: unknown[]) => void)(...args);
+    expect(call(p, g, m, v, s)).toThrow(TypeError); // missing threads
+    expect(call(p, new Float64Array(8), m, v, s, 0)).toThrow(TypeError);
+    expect(call(p, g, m, [0, 0, 0, 0, 0, 0, 0, 0], s, 0)).toThrow(TypeError);
+    expect(call(p, g, m, v, null, 0)).toThrow(TypeError);
+    expect(call(p, g, m, v, { ...s, lrCorrected: '0.1' }, 0)).toThrow(TypeError);
+    expect(call(p, g, m, v, { ...s, epsilon: undefined }, 0)).toThrow(TypeError);
+    expect(call(p, g, m, v, s, 1.5)).toThrow(TypeError);
+    expect(call(p, new Float32Array(7), m, v, s, 0)).toThrow(RangeError);
+    expect(call(p, g, m, new Float32Array(9), s, 0)).toThrow(RangeError);
+    expect(call(p, g, m, v, { ...s, lrCorrected: NaN }, 0)).toThrow(RangeError);
+    expect(call(p, g, m, v, { ...s, lrWeightDecay: Infinity }, 0)).toThrow(RangeError);
+    expect(call(p, g, m, v, { ...s, alpha: 1e300 }, 0)).toThrow(RangeError); // finite double, not a float32
+    expect(call(p, g, m, v, { ...s, adamMode: 2 }, 0)).toThrow(RangeError);
+    expect(call(p, g, m, v, s, -1)).toThrow(RangeError);
+    const shared = new Float32Array(16);
+    expect(call(shared.subarray(0, 8), shared.subarray(4, 12), m, v, s, 0)).toThrow(RangeError); // overlapping views
+    expect(call(p, g, m, m, s, 0)).toThrow(RangeError);
+    expect(Array.from(p)).toEqual(new Array(8).fill(1));
+    expect(Array.from(m)).toEqual(new Array(8).fill(0));
+    expect(call(new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(0), s, 0)).not.toThrow();
+  });
+});
+
+describe('HostOptimizer backend choice', () => {
+  it('backend "ts" keeps the TypeScript loop; bad options are rejected', () => {
+    const param = new Float32Array(3);
+    const h = new HostOptimizer({ kind: 'adamw' }, { kind: 'constant', lr: 0.01 }, [{ name: 'p', dims: [3], param }], undefined, { backend: 'ts' });
+    expect(h.backend).toBe('ts');
+    expect(() => new HostOptimizer({ kind: 'adamw' }, { kind: 'constant', lr: 0.01 }, [{ name: 'p', dims: [3], param }], undefined,
+      { threads: -1 })).toThrow();
+    expect(() => new HostOptimizer({ kind: 'adamw' }, { kind: 'constant', lr: 0.01 }, [{ name: 'p', dims: [3], param }], undefined,
+      { backend: 'gpu' as 'ts' })).toThrow();
   });
 });
