@@ -47,14 +47,14 @@ function compare(a: Float32Array, b: Float32Array, what: string, rtol = RTOL_MAX
   return worst / (scale || 1);
 }
 
-interface EquivOptions { convWeightGradient?: 'conv' | 'gemm'; maxCoords?: number; fd?: boolean; h?: number; rtol?: number; expectOps?: string[]; lowerGelu?: boolean }
+interface EquivOptions { convWeightGradient?: 'auto' | 'matmul' | 'conv' | 'gemm'; convInputGradient?: 'auto' | 'conv' | 'convtranspose'; maxCoords?: number; fd?: boolean; h?: number; rtol?: number; expectOps?: string[]; lowerGelu?: boolean }
 
 /** Builds the training graphs, checks native == web (loss, gradients, BN statistics) and native == FD. */
 async function equivalence(opts: TrainingGraphsOptions, feeds: Record<string, Feed>, o: EquivOptions = {}) {
   const g = buildTrainingGraphs({ ...opts, exposeGradients: true });
   const trainingOps = new Set((g.trainingModel.graph!.node ?? []).map((n) => n.opType ?? ''));
   for (const op of o.expectOps ?? []) expect(trainingOps.has(op), `training model contains ${op}`).toBe(true);
-  const lowered = lowerTrainingGraph(g.trainingModel, { lowerGelu: o.lowerGelu, convWeightGradient: o.convWeightGradient });
+  const lowered = lowerTrainingGraph(g.trainingModel, { lowerGelu: o.lowerGelu, convWeightGradient: o.convWeightGradient, convInputGradient: o.convInputGradient });
   for (const n of lowered.graph!.node ?? []) {
     expect((LOWERED_OPS as readonly string[]).includes(n.opType ?? ''), `lowered model still has ${n.opType}`).toBe(false);
     if (n.domain === 'com.microsoft') expect(n.opType).toBe('Gelu');
@@ -139,6 +139,11 @@ describe('lowering for onnxruntime-node: native gradients equal web-training gra
     ['ConvGrad: depthwise with bias', [2, 4, 5, 5], (b, x) => b.conv(x, 4, { kernel: 3, group: 4, bias: true, name: 'dw' }), ['ConvGrad']],
     ['ConvGrad: stride 3, kernel 2, unused trailing rows', [2, 2, 8, 7], (b, x) => b.conv(x, 3, { kernel: 2, stride: 3, bias: true, name: 'c' }), ['ConvGrad']],
     ['ConvGrad: 1×1 pointwise', [2, 4, 5, 5], (b, x) => b.conv(x, 6, { kernel: 1, name: 'pw' }), ['ConvGrad']],
+    ['ConvGrad: 1×1 stride 2', [2, 4, 7, 7], (b, x) => b.conv(x, 5, { kernel: 1, stride: 2, name: 'pw' }), ['ConvGrad']],
+    ['ConvGrad: groups 2 (Cg 4, Mg 5), stride 2, pad 1', [2, 8, 7, 7], (b, x) => b.conv(x, 10, { kernel: 3, stride: 2, pad: 1, group: 2, name: 'c' }), ['ConvGrad']],
+    ['ConvGrad: group 1, pad 2, dilation 2, bias', [2, 5, 8, 8], (b, x) => b.conv(x, 6, { kernel: 3, dilation: 2, pad: 2, bias: true, name: 'c' }), ['ConvGrad']],
+    ['ConvGrad: depthwise stride 2, pad 1', [2, 6, 7, 7], (b, x) => b.conv(x, 6, { kernel: 3, stride: 2, pad: 1, group: 6, name: 'dw' }), ['ConvGrad']],
+    ['ConvGrad: depthwise dilation 2, pad 2 (channel multiplier 2)', [2, 3, 7, 7], (b, x) => b.conv(x, 6, { kernel: 3, dilation: 2, pad: 2, group: 3, name: 'dw' }), ['ConvGrad']],
     ['MaxPoolGrad: 2×2 stride 2', [2, 2, 6, 6], (b, x) => b.maxPool(x, { kernel: 2, stride: 2 }), ['MaxPoolGrad']],
     ['MaxPoolGrad: overlapping 3×3 stride 2 pad 1', [2, 2, 7, 7], (b, x) => b.maxPool(x, { kernel: 3, stride: 2, pad: 1 }), ['MaxPoolGrad']],
     ['AveragePoolGrad: 3×3 stride 2 pad 1 (count excludes pad)', [2, 2, 6, 6], (b, x) => b.averagePool(x, { kernel: 3, stride: 2, pad: 1 }), ['AveragePoolGrad']],
@@ -151,12 +156,28 @@ describe('lowering for onnxruntime-node: native gradients equal web-training gra
   ];
   for (const [name, shape, f, ops] of cases) {
     it(name, async () => {
-      for (const convWeightGradient of ops.includes('ConvGrad') ? ['conv', 'gemm'] as const : ['conv'] as const) {
+      const variants: EquivOptions[] = ops.includes('ConvGrad')
+        ? [{ convWeightGradient: 'conv', convInputGradient: 'convtranspose' }, { convWeightGradient: 'gemm' }, { convWeightGradient: 'matmul' }, {}]
+        : [{}];
+      for (const v of variants) {
         const { opts, feeds } = opCase(shape, f);
-        await equivalence(opts, feeds, { expectOps: ops, convWeightGradient });
+        await equivalence(opts, feeds, { expectOps: ops, ...v });
       }
     }, T);
   }
+
+  it('ConvGrad "auto": MatMul dW for wide convs, Mul+ReduceSum for depthwise, Conv dX for stride 1', async () => {
+    const b = new GraphBuilder({ seed: 5 });
+    const x = b.input('x', [2, 8, 6, 6]);
+    const h = b.conv(b.conv(x, 8, { kernel: 3, pad: 1, name: 'c3' }), 8, { kernel: 3, pad: 1, group: 8, name: 'dw' });
+    const y = b.conv(b.conv(h, 8, { kernel: 1, name: 'pw' }), 4, { kernel: 3, stride: 2, pad: 1, name: 's2' });
+    const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, y) };
+    const r = await equivalence(opts, { x: { data: randn(576, 6), dims: [2, 8, 6, 6] } }, { expectOps: ['ConvGrad'], maxCoords: 6 });
+    const ops = (r.lowered.graph!.node ?? []).map((n) => n.opType);
+    expect(ops.filter((t) => t === 'MatMul').length).toBe(9 + 1 + 9); // c3 (9 offsets), pw (1), s2 (9)
+    expect(ops.includes('ConvTranspose')).toBe(true); // s2's dX (stride 2)
+    expect(ops.filter((t) => t === "Conv").length).toBeGreaterThanOrEqual(4 + 2); // forward + stride-1 dX of dw, pw
+  }, T);
 
   it('MaxPoolGrad with ties (ReLU zeros, duplicated maxima): native routes each window like the training build', async () => {
     // Half the windows are all-zero after the ReLU and the rest repeat values: both paths run ORT's MaxPool forward
@@ -230,7 +251,7 @@ describe('lowering: composite blocks (native vs web vs FD)', () => {
     });
     const logits = b.gemm(b.flatten(b.maxPool(y, 3, 3)), 3, 'fc');
     const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [1, 2]));
-    for (const convWeightGradient of ['conv', 'gemm'] as const) {
+    for (const convWeightGradient of ['conv', 'gemm', 'matmul', 'auto'] as const) {
       await equivalence({ model: b, loss }, { x: { data: randn(288, 9), dims: [2, 4, 6, 6] } }, { maxCoords: 6, convWeightGradient });
     }
   }, T);

@@ -25,11 +25,19 @@ export interface LowerOptions {
    */
   lowerGelu?: boolean;
   /**
-   * How ConvGrad's dW is computed: "conv" (default; a Conv over transposed tensors, any groups) or, for group 1 and
-   * depthwise convolutions, "gemm" (explicit im2col columns by strided Slices + one GEMM). Measured on ResNet9 width
-   * 0.125 batch 32 (2 vCPU): the Slice/Concat columns cost more than the skinny Conv, so "conv" is the default.
+   * How ConvGrad's dW is computed. "auto" (default) picks per node: "matmul" (one MatMul per kernel offset of
+   * dY(M, N·O) against the shifted strided slice of the channels-last padded X(N·O, C); 1×1 stride-1 convs are one
+   * MatMul; depthwise convolutions use Mul + ReduceSum per offset) whenever the group's channels make those MatMuls
+   * wide enough, else "conv" (a Conv over transposed tensors, any groups; MLAS runs it as a huge im2col and a GEMM
+   * only K columns wide, which was the dominant cost of ResNet9 training). "gemm": explicit im2col columns by
+   * strided Slices + one GEMM (group 1 and depthwise; slower than both).
    */
-  convWeightGradient?: 'gemm' | 'conv';
+  convWeightGradient?: 'auto' | 'matmul' | 'gemm' | 'conv';
+  /**
+   * How ConvGrad's dX is computed: "auto" (default: for stride 1, a Conv of dY with the flipped, channel-transposed
+   * kernel and "full" padding; otherwise ConvTranspose), "conv" (that Conv where it applies) or "convtranspose".
+   */
+  convInputGradient?: 'auto' | 'conv' | 'convtranspose';
 }
 
 /** Training-only ops this pass rewrites (domain com.microsoft, or the ONNX domain for the pool gradients). */
@@ -160,6 +168,134 @@ function convWeightGemm(c: Ctx, dy: string, x: string, xs: number[], g: ConvGeom
   reshape(c, gemm, [M, C, ...g.k], 'dw', Out(c, 1));
 }
 
+/** Every kernel offset κ (row-major over the spatial axes). */
+function kernelOffsets(k: number[]): number[][] {
+  const offsets: number[][] = [];
+  const walk = (a: number, acc: number[]) => {
+    if (a === k.length) { offsets.push(acc); return; }
+    for (let j = 0; j < k[a]; j++) walk(a + 1, [...acc, j]);
+  };
+  walk(0, []);
+  return offsets;
+}
+
+/**
+ * Slice of `t` (spatial axes `axes`, padded size `padded`) read by kernel offset κ: t[…, κ·d : κ·d + s·(O − 1) + 1 : s, …];
+ * the tensor itself when that is all of it.
+ */
+function offsetSlice(c: Ctx, t: string, kappa: number[], g: ConvGeometry, outSize: number[], axes: number[], padded: number[], tag: string): string {
+  const starts = kappa.map((k, a) => k * g.d[a]);
+  const ends = kappa.map((k, a) => k * g.d[a] + g.s[a] * (outSize[a] - 1) + 1);
+  if (starts.every((v) => v === 0) && g.s.every((v) => v === 1) && ends.every((e, a) => e === padded[a])) return t;
+  return op(c, 'Slice', [t, i64(c, `${tag}.starts`, starts), i64(c, `${tag}.ends`, ends), i64(c, `${tag}.axes`, axes),
+    i64(c, `${tag}.steps`, g.s)], tag);
+}
+
+/**
+ * dW as one MatMul per kernel offset κ (groups G, Mg = M/G, Cg = C/G):
+ *   dW[g·Mg + m, c, κ] = Σ_{n,o} dY[n, g·Mg + m, o] · Xpad[n, g·Cg + c, o·s + κ·d]
+ * dY is transposed once to (G, Mg, N·O); X once to channels-last (G, N, spatial…, Cg) and padded, so each offset's
+ * strided Slice reshapes (no copy) to (G, N·O, Cg) and MatMul gives (G, Mg, Cg); the K results are stacked on a
+ * trailing axis into (G, Mg, Cg, K) = (M, Cg, kernel…). A 1×1 stride-1 unpadded conv is a single MatMul on X itself.
+ */
+function convWeightMatMul(c: Ctx, dy: string, x: string, xs: number[], g: ConvGeometry, outSize: number[], M: number, group: number): void {
+  const sp = xs.length - 2;
+  const [N, C] = [xs[0], xs[1]];
+  const Cg = C / group;
+  const Mg = M / group;
+  const P = numel(outSize);
+  const K = numel(g.k);
+  // X → (G, N, spatial…, Cg)
+  let xt: string;
+  if (group === 1) {
+    xt = op(c, 'Transpose', [x], 'x_nhwc', { perm: [0, ...range(2, 2 + sp), 1] });
+  } else {
+    const x5 = reshape(c, x, [N, group, Cg, ...xs.slice(2)], 'x_groups');
+    xt = op(c, 'Transpose', [x5], 'x_g_nhwc', { perm: [1, 0, ...range(3, 3 + sp), 2] });
+  }
+  const lead = group === 1 ? 0 : 1; // index of N in xt
+  const sAxes = range(lead + 1, lead + 1 + sp);
+  const rank = lead + 2 + sp;
+  if ([...g.pb, ...g.pe].some((v) => v !== 0)) {
+    const pads = Array(2 * rank).fill(0);
+    sAxes.forEach((a, j) => { pads[a] = g.pb[j]; pads[rank + a] = g.pe[j]; });
+    xt = op(c, 'Pad', [xt, i64(c, 'x_nhwc_pads', pads)], 'x_nhwc_padded', { mode: 'constant' });
+  }
+  const padded = range(0, sp).map((a) => xs[a + 2] + g.pb[a] + g.pe[a]);
+  const dyt = op(c, 'Transpose', [dy], 'dy_t', { perm: [1, 0, ...range(2, 2 + sp)] }); // (M, N, O…)
+  const dyMat = reshape(c, dyt, group === 1 ? [M, N * P] : [group, Mg, N * P], 'dy_mat');
+  const xShape = group === 1 ? [N * P, Cg] : [group, N * P, Cg];
+  const parts = kernelOffsets(g.k).map((kappa, j) => {
+    const sl = offsetSlice(c, xt, kappa, g, outSize, sAxes, padded, `x_off${j}`);
+    const mm = op(c, 'MatMul', [dyMat, reshape(c, sl, xShape, `x_off${j}_mat`)], `dw_off${j}`);
+    return K === 1 ? mm : op(c, 'Unsqueeze', [mm, i64(c, `dw_off${j}.axis`, [-1])], `dw_off${j}_u`);
+  });
+  const stacked = K === 1 ? parts[0] : op(c, 'Concat', parts, 'dw_stack', { axis: -1 });
+  reshape(c, stacked, [M, Cg, ...g.k], 'dw', Out(c, 1));
+}
+
+/** Depthwise dW (group = C = M): dW[c, 0, κ] = Σ_{n,o} dY[n, c, o] · Xpad[n, c, o·s + κ·d], a Mul + ReduceSum per κ. */
+function convWeightDepthwise(c: Ctx, dy: string, x: string, xs: number[], g: ConvGeometry, outSize: number[]): void {
+  const sp = xs.length - 2;
+  const C = xs[1];
+  const sAxes = range(2, 2 + sp);
+  let xp = x;
+  if ([...g.pb, ...g.pe].some((v) => v !== 0)) {
+    xp = op(c, 'Pad', [x, i64(c, 'x_pads', [0, 0, ...g.pb, 0, 0, ...g.pe])], 'x_padded', { mode: 'constant' });
+  }
+  const padded = range(0, sp).map((a) => xs[a + 2] + g.pb[a] + g.pe[a]);
+  const K = numel(g.k);
+  const parts = kernelOffsets(g.k).map((kappa, j) => {
+    const sl = offsetSlice(c, xp, kappa, g, outSize, sAxes, padded, `x_off${j}`);
+    return reduceSum(c, op(c, 'Mul', [dy, sl], `dy_x_off${j}`), [0, ...sAxes], false, `dw_off${j}`); // (C)
+  });
+  const stacked = K === 1 ? parts[0] : op(c, 'Concat', parts.map((p, j) => op(c, 'Unsqueeze', [p, i64(c, `dw_off${j}.axis`, [1])], `dw_off${j}_u`)), 'dw_stack', { axis: 1 });
+  reshape(c, stacked, [C, 1, ...g.k], 'dw', Out(c, 1));
+}
+
+/**
+ * dW path for one ConvGrad under "auto": the MatMul path when each offset's MatMul is at least moderately wide
+ * (Cg ≥ 4 and Mg ≥ 4: MLAS packs such GEMMs efficiently, and the K strided Slices cost ~K·|X| copies against
+ * K·Mg·Cg·|X|/Cg multiply-adds), depthwise (Cg = Mg = 1) by Mul + ReduceSum, else the transposed Conv.
+ */
+function chooseWeightPath(C: number, M: number, group: number): 'matmul' | 'depthwise' | 'conv' {
+  const Cg = C / group;
+  const Mg = M / group;
+  if (group === C && M === C) return 'depthwise';
+  if (Cg >= 4 && Mg >= 4) return 'matmul';
+  return 'conv';
+}
+
+/**
+ * dX for stride 1 as a Conv: dX[n, g·Cg + c, i] = Σ_{m,κ} dY[n, g·Mg + m, i + p − κ·d] · W[g·Mg + m, c, κ], i.e. a Conv of
+ * dY with the kernel W′[g·Cg + c, m, κ] = W[g·Mg + m, c, K − 1 − κ] (channels transposed within each group, spatially
+ * flipped), the same dilation and "full" pads d·(k − 1) − p. Returns false when a pad would be negative.
+ */
+function convInputConv(c: Ctx, dy: string, w: string, ws: number[], xs: number[], g: ConvGeometry, group: number): boolean {
+  const sp = xs.length - 2;
+  if (g.s.some((v) => v !== 1)) return false;
+  const pb = range(0, sp).map((a) => g.d[a] * (g.k[a] - 1) - g.pb[a]);
+  const pe = range(0, sp).map((a) => g.d[a] * (g.k[a] - 1) - g.pe[a]);
+  if ([...pb, ...pe].some((v) => v < 0)) return false;
+  const [M, Cg] = [ws[0], ws[1]];
+  const Mg = M / group;
+  const sIdx = range(2, 2 + sp);
+  let wt: string;
+  if (group === 1) {
+    wt = op(c, 'Transpose', [w], 'w_t', { perm: [1, 0, ...sIdx] });
+  } else {
+    const w5 = reshape(c, w, [group, Mg, Cg, ...g.k], 'w_groups');
+    wt = reshape(c, op(c, 'Transpose', [w5], 'w_groups_t', { perm: [0, 2, 1, ...range(3, 3 + sp)] }), [group * Cg, Mg, ...g.k], 'w_t');
+  }
+  const flipAxes = sIdx.filter((a) => g.k[a - 2] > 1);
+  if (flipAxes.length) {
+    wt = op(c, 'Slice', [wt, i64(c, 'w_flip.starts', flipAxes.map(() => -1)), i64(c, 'w_flip.ends', flipAxes.map(() => -(2 ** 53))),
+      i64(c, 'w_flip.axes', flipAxes), i64(c, 'w_flip.steps', flipAxes.map(() => -1))], 'w_flip');
+  }
+  c.em.node('Conv', [dy, wt], [Out(c, 0)], { kernel_shape: g.k, strides: g.s, dilations: g.d, pads: [...pb, ...pe], group });
+  return true;
+}
+
 const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
   ReluGrad(c) {
     const pos = op(c, 'Greater', [In(c, 1), f32(c, 'zero', 0)], 'positive');
@@ -215,7 +351,10 @@ const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
     const [N, C] = [xs[0], xs[1]];
     const M = ws[0];
     const Cg = C / group;
-    if (Out(c, 0)) {
+    const dxMode = o.convInputGradient ?? 'auto';
+    if (Out(c, 0) && dxMode !== 'convtranspose' && convInputConv(c, dy, w, ws, xs, g, group)) {
+      // done: stride-1 dX as a Conv with the flipped kernel
+    } else if (Out(c, 0)) {
       // dX = ConvTranspose(dY, W): the adjoint of Conv, same strides/pads/dilations/groups; output_padding restores
       // the input rows the forward's floor division dropped (always < stride).
       const outputPadding = range(0, sp).map((a) => xs[a + 2] - (g.s[a] * (outSize[a] - 1) + g.d[a] * (g.k[a] - 1) + 1 - g.pb[a] - g.pe[a]));
@@ -229,8 +368,18 @@ const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
       // dilation s; its output (Cg, M, K′) with K′ ≥ K is cropped to K and transposed to (M, Cg, K).
       const sIdx = range(2, 2 + sp);
       const depthwise = group === C && M === C;
-      if (o.convWeightGradient === 'gemm' && (group === 1 || depthwise)) {
+      const mode = o.convWeightGradient ?? 'auto';
+      if (mode === 'gemm' && (group === 1 || depthwise)) {
         convWeightGemm(c, dy, x, xs, g, outSize, M, depthwise);
+        return finishConvBias(c, dy, sp);
+      }
+      const path = mode === 'auto' ? chooseWeightPath(C, M, group) : mode === 'matmul' ? (depthwise ? 'depthwise' : 'matmul') : 'conv';
+      if (path === 'matmul') {
+        convWeightMatMul(c, dy, x, xs, g, outSize, M, group);
+        return finishConvBias(c, dy, sp);
+      }
+      if (path === 'depthwise') {
+        convWeightDepthwise(c, dy, x, xs, g, outSize);
         return finishConvBias(c, dy, sp);
       }
       let xr: string;
@@ -494,7 +643,7 @@ const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
  * loss, the extra outputs, the `<stat>.updated` BN statistics and `<p>.gradient` per trainable parameter.
  */
 export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOptions = {}): ModelProto {
-  const o: LowerOptions = { exposeGradients: true, lowerGelu: false, ...options };
+  const o: LowerOptions = { exposeGradients: true, lowerGelu: false, convWeightGradient: 'auto', convInputGradient: 'auto', ...options };
   const model = cloneModel(trainingModel);
   const graph = model.graph;
   if (!graph) throw new KqkdError('trainingModel', 'a ModelProto with a graph', 'none');
