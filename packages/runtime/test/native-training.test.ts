@@ -2,6 +2,9 @@
  * Native training session plumbing on a hand-written standard-op gradient graph: a linear model y = x·W + b with MSE
  * loss and its gradient written out by hand (dL/dy = 2/N·(y − t); dW = xᵀ·dL/dy; db = Σ dL/dy).
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KqkdError, createRng } from '@kqkd/common';
 import { GraphBuilder, encodeModel } from '@kqkd/onnx';
@@ -71,6 +74,24 @@ describe('createNativeTrainingSession (hand-written linear MSE gradient graph)',
       }
       expect(s.preallocatedGradients).toBe(true);
       expect(s.parameters.W).toBe(W);
+    } finally {
+      await s.release();
+    }
+  });
+
+  it('writes an ONNX Runtime profile with one kernel event per node and step when asked', async () => {
+    const prefix = join(mkdtempSync(join(tmpdir(), 'kqkd-prof-')), 'linear');
+    const s = await createNativeTrainingSession({
+      trainingModel: linearMseModel(), threads: 1, profilePrefix: prefix,
+      parameters: [{ name: 'W', dims: [D, 1], data: W0 }, { name: 'b', dims: [1], data: new Float32Array([0.5]) }],
+    });
+    try {
+      for (let step = 0; step < 2; step++) await s.step({ x: { data: x, shape: [N, D] }, t: { data: t, shape: [N, 1] } });
+      const file = s.endProfiling();
+      expect(file.startsWith(prefix)).toBe(true);
+      const kernels = JSON.parse(readFileSync(file, 'utf8')).filter((e: { cat: string; name: string }) =>
+        e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+      expect(kernels.length).toBeGreaterThanOrEqual(2);
     } finally {
       await s.release();
     }

@@ -7,6 +7,8 @@
  *
  * The optimizer is not here: the caller (the `native` backend of @kqkd/distill) applies it to `parameters`.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { KqkdError, expectInteger, expectOneOf, invalidArgument } from '@kqkd/common';
 import { RuntimeError, type FloatTensor } from '../session.js';
@@ -40,6 +42,8 @@ export interface NativeTrainingSessionOptions {
   executionProvider?: TrainingExecutionProvider;
   /** Name of the loss output (default: the first graph output). */
   loss?: string;
+  /** Write ONNX Runtime's per-node profile (Chrome trace JSON) with this file prefix; `endProfiling()` returns the file. */
+  profilePrefix?: string;
 }
 
 export interface NativeStepResult {
@@ -70,6 +74,8 @@ export interface NativeTrainingSession {
   readonly parameters: Readonly<Record<string, Float32Array>>;
   /** Forward + backward on one batch. */
   step(feeds: Record<string, NativeFeedTensor>): Promise<NativeStepResult>;
+  /** Stops profiling (see `profilePrefix`) and returns the profile file written by ONNX Runtime. */
+  endProfiling(): string;
   release(): Promise<void>;
 }
 
@@ -91,6 +97,11 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     executionProviders: ortExecutionProviders(provider), graphOptimizationLevel: 'all',
   };
   if (o.threads !== undefined) ortOptions.intraOpNumThreads = expectInteger('options.threads', o.threads, 1, 1024);
+  if (o.profilePrefix !== undefined) {
+    if (typeof o.profilePrefix !== 'string' || o.profilePrefix.length === 0) invalidArgument('options.profilePrefix', 'a file prefix', o.profilePrefix);
+    ortOptions.enableProfiling = true;
+    ortOptions.profileFilePrefix = o.profilePrefix;
+  }
   const source = `<lowered training model, ${o.trainingModel.byteLength} bytes>`;
   let session: ort.InferenceSession;
   try {
@@ -197,6 +208,17 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
       const lossT = outputs[lossName];
       if (!lossT || lossT.data.length !== 1) throw new RuntimeError(`loss output "${lossName}" of ${source} is not a float32 scalar`);
       return { loss: lossT.data[0], outputs, gradients };
+    },
+    endProfiling() {
+      if (o.profilePrefix === undefined) throw new KqkdError('endProfiling', 'a session created with profilePrefix', 'none');
+      session.endProfiling();
+      // ONNX Runtime names the file <prefix>_<timestamp>.json: the newest such file is this session's.
+      const dir = dirname(o.profilePrefix);
+      const stem = basename(o.profilePrefix);
+      const files = readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json'))
+        .map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+      if (files.length === 0) throw new RuntimeError(`ONNX Runtime wrote no profile next to ${o.profilePrefix}`);
+      return files[0];
     },
     async release() {
       if (released) return;
