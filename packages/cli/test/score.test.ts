@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeNpy } from '@kqkd/data';
 import { drawSubsets, explicitSubsets, scoreLayers } from '@kqkd/kq';
-import { main } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-'));
 const N = 400;
@@ -19,15 +19,7 @@ function layer(k: number, dim: number): Float32Array {
   return x;
 }
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { stdout += String(c); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
-  const code = await main(['node', 'kqkd', ...args]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+const run = runCli;
 
 beforeAll(() => {
   for (let k = 0; k < 3; k++) writeNpy(join(dir, `l${k}.npy`), layer(k, 8 + 4 * k), [N, 8 + 4 * k]);

@@ -5,19 +5,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { batches, FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadDataset, loadFashionMnist, toFloatBatch } from '@kqkd/data';
 import { createInferenceSession } from '@kqkd/runtime';
 import { findGeneralizedLayers, loadModel } from '@kqkd/onnx';
-import { main } from '../src/main.js';
+import { runCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-train-'));
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { stdout += String(c); return true; });
-  vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { stderr += String(c); return true; });
-  const code = await main(['node', 'kqkd', ...args]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
+const run = runCli;
 afterEach(() => vi.restoreAllMocks());
 
 /**
