@@ -21,7 +21,7 @@ import {
 import type { ModelState, TrainBackend } from './backend.js';
 import type { OptimizerSpec } from './config.js';
 import { HostOptimizer } from './host-optimizer.js';
-import { buildForward, inferenceModel, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
+import { buildForward, inferenceModel, initialValues, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** 'cpu' (default) or 'cuda' (see @kqkd/runtime: needs onnxruntime-node's CUDA provider binaries). */
@@ -50,18 +50,7 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
   const lowered = (o.lower ?? defaultLowering())(graphs.trainingModel);
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
 
-  const initial = new Map(graphs.parameters.map((p) => [p.name, p]));
-  const fromState = new Map([...(o.state?.trainable ?? []), ...(o.state?.frozen ?? [])].map((t) => [t.name, t]));
-  const value = (name: string): Float32Array => {
-    const s = fromState.get(name);
-    const p = initial.get(name)!;
-    if (!s) {
-      if (o.state) throw new KqkdError('checkpoint', `a tensor "${name}" (the model has it)`, 'none');
-      return p.data.slice();
-    }
-    if (s.data.length !== p.data.length) throw new KqkdError(`checkpoint tensor "${name}"`, `${p.data.length} values`, `${s.data.length}`);
-    return s.data.slice();
-  };
+  const value = initialValues(graphs.parameters, o.state);
   const loweredInputs = new Set((lowered.graph?.input ?? []).map((i) => i.name!));
   const params = graphs.parameters.map((p) => ({ name: p.name, dims: p.dims, data: value(p.name), trainable: p.trainable }));
   const session: NativeTrainingSession = await createNativeTrainingSession({

@@ -124,18 +124,7 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
   inputsToFeeds(graphs.evalModel, statNames);
 
   // Values: from the resume state, else the builder's seeded initial values.
-  const initial = new Map(graphs.parameters.map((p) => [p.name, p]));
-  const fromState = new Map([...(o.state?.trainable ?? []), ...(o.state?.frozen ?? [])].map((t) => [t.name, t]));
-  const value = (name: string): Float32Array => {
-    const s = fromState.get(name);
-    const p = initial.get(name)!;
-    if (!s) {
-      if (o.state) throw new KqkdError('checkpoint', `a tensor "${name}" (the model has it)`, 'none');
-      return p.data.slice();
-    }
-    if (s.data.length !== p.data.length) throw new KqkdError(`checkpoint tensor "${name}"`, `${p.data.length} values`, `${s.data.length}`);
-    return s.data.slice();
-  };
+  const value = initialValues(graphs.parameters, o.state);
   const trainable: CheckpointTensor[] = graphs.parameters.filter((p) => p.trainable).map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
   const frozenParams: CheckpointTensor[] = graphs.parameters.filter((p) => !p.trainable && !statNames.has(p.name))
     .map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
@@ -206,5 +195,25 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
       return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen]));
     },
     release: () => session.release(),
+  };
+}
+
+/**
+ * Where a backend's starting values come from: the resume state when there is one (every model tensor must be in
+ * it, with the right size), else the builder's seeded initial values. Always a copy the backend may own.
+ */
+export function initialValues(parameters: readonly { name: string; data: Float32Array }[], state?: ModelState):
+  (name: string) => Float32Array {
+  const initial = new Map(parameters.map((p) => [p.name, p]));
+  const fromState = new Map([...(state?.trainable ?? []), ...(state?.frozen ?? [])].map((t) => [t.name, t]));
+  return (name: string): Float32Array => {
+    const s = fromState.get(name);
+    const p = initial.get(name)!;
+    if (!s) {
+      if (state) throw new KqkdError('checkpoint', `a tensor "${name}" (the model has it)`, 'none');
+      return p.data.slice();
+    }
+    if (s.data.length !== p.data.length) throw new KqkdError(`checkpoint tensor "${name}"`, `${p.data.length} values`, `${s.data.length}`);
+    return s.data.slice();
   };
 }
