@@ -25,3 +25,4 @@ export {
 } from './host-optimizer.js';
 export { nativeOptimizer, type AdamWScalars, type NativeOptimizerAddon } from './native-optimizer.js';
 export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';
+export * from './losses/index.js';

@@ -1,0 +1,104 @@
+/**
+ * Feature-exclusive loss L_F (METHOD.md §3): for each (student, teacher) feature pair a learned projector maps the
+ * student's channels to the teacher's, the larger spatial map is average-pooled to the smaller one (integer ratios:
+ * AveragePool with kernel = stride = ratio), and the pair's loss is the MSE; L_F is the mean over pairs. Teacher
+ * features are inputs (cached) or come from a frozen forward: they are detached, so no gradient ever reaches them.
+ *
+ * Token features [B, T, C] are handled as [B, C, T, 1] (transpose then reshape): a 1×1 conv on that layout is the
+ * 1-D pointwise conv, and the 3×3 conv with pad 1 on a width-1 map only ever sees zero padding in its outer columns,
+ * so it is exactly a 1-D conv of kernel 3 along the tokens (the outer-column weights get zero gradient).
+ */
+import { invalidArgument, KqkdError } from '@kqkd/common';
+import type { GraphBuilder, Tensor } from '@kqkd/onnx';
+
+export const PROJECTORS = ['single-layer-conv', 'three-layer-conv'] as const;
+export type ProjectorKind = (typeof PROJECTORS)[number];
+
+export interface FeaturePair { student: Tensor; teacher: Tensor }
+
+export interface FeatureLossOptions {
+  projector: ProjectorKind;
+  /** Scope name of the loss (projector parameters are `<name>.pair<i>.proj.*`). Default "feature_loss". */
+  name?: string;
+  /** ThreeLayerConv hidden width as teacher channels / factor (SimKD's `factor`); default 1. */
+  hiddenFactor?: number;
+}
+
+/** [B, C, H, W] stays; [B, T, C] token features become [B, C, T, 1]. */
+export function toChannelMap(b: GraphBuilder, x: Tensor, tag: string): Tensor {
+  if (x.shape.length === 4) return x;
+  if (x.shape.length === 3) {
+    const [, t, c] = x.shape;
+    if (typeof t !== 'number' || typeof c !== 'number') invalidArgument(`feature "${x.name}"`, 'token features [B, T, C] with known T and C', x.shape);
+    return b.reshape(b.transpose(x, [0, 2, 1], `${tag}.tokens_to_channels`), [-1, c, t, 1], `${tag}.as_map`);
+  }
+  return invalidArgument(`feature "${x.name}"`, 'a feature map [B, C, H, W] or token features [B, T, C]', x.shape);
+}
+
+/** The learned projector: student channels → `outChannels` (convs without bias; BN + ReLU between for three-layer). */
+export function projector(b: GraphBuilder, x: Tensor, outChannels: number, kind: ProjectorKind, options: { name?: string; hiddenFactor?: number } = {}): Tensor {
+  const name = options.name ?? 'proj';
+  return b.scope(name, () => {
+    if (kind === 'single-layer-conv') return b.conv(x, outChannels, { kernel: 1, name: 'conv' });
+    if (kind === 'three-layer-conv') {
+      const factor = options.hiddenFactor ?? 1;
+      const hidden = Math.max(1, Math.floor(outChannels / factor));
+      const h1 = b.relu(b.batchNorm(b.conv(x, hidden, { kernel: 1, name: 'conv1' }), { name: 'bn1' }), 'relu1');
+      const h2 = b.relu(b.batchNorm(b.conv(h1, hidden, { kernel: 3, pad: 1, name: 'conv2' }), { name: 'bn2' }), 'relu2');
+      return b.conv(h2, outChannels, { kernel: 1, name: 'conv3' });
+    }
+    return invalidArgument('projector', `one of ${PROJECTORS.join(', ')}`, kind);
+  });
+}
+
+function spatial(x: Tensor, what: string): [number, number] {
+  const [h, w] = x.shape.slice(2);
+  if (typeof h !== 'number' || typeof w !== 'number') invalidArgument(what, 'a map with known spatial size', x.shape);
+  return [h, w];
+}
+
+/**
+ * Adaptive average pooling of the larger of two maps down to the smaller one's spatial size (integer ratios only).
+ * Returns both maps with equal spatial sizes.
+ */
+export function alignSpatial(b: GraphBuilder, s: Tensor, t: Tensor, name = 'align'): [Tensor, Tensor] {
+  const [hs, ws] = spatial(s, 'student feature');
+  const [ht, wt] = spatial(t, 'teacher feature');
+  if (hs === ht && ws === wt) return [s, t];
+  const sLarger = hs >= ht && ws >= wt;
+  const tLarger = ht >= hs && wt >= ws;
+  if (!sLarger && !tLarger) {
+    throw new KqkdError(`feature alignment "${name}"`, 'one map at least as large as the other in both spatial dims',
+      `student ${hs}×${ws} vs teacher ${ht}×${wt}`);
+  }
+  const [big, small] = sLarger ? [[hs, ws], [ht, wt]] : [[ht, wt], [hs, ws]];
+  const rh = big[0] / small[0];
+  const rw = big[1] / small[1];
+  if (!Number.isInteger(rh) || !Number.isInteger(rw)) {
+    throw new KqkdError(`feature alignment "${name}"`, 'integer spatial ratios (adaptive pooling with kernel = stride = ratio)',
+      `student ${hs}×${ws} vs teacher ${ht}×${wt} (ratio ${rh}×${rw})`);
+  }
+  const pool = (x: Tensor) => (rh === rw
+    ? b.averagePool(x, { kernel: rh, stride: rh, name })
+    : b.op('AveragePool', [x], { kernel_shape: [rh, rw], strides: [rh, rw], pads: [0, 0, 0, 0], count_include_pad: 0 }, name));
+  return sLarger ? [pool(s), t] : [s, pool(t)];
+}
+
+/** L_F = mean over pairs of MSE(align(projector(student)), align(detach(teacher))). */
+export function featureLoss(b: GraphBuilder, pairs: readonly FeaturePair[], options: FeatureLossOptions): Tensor {
+  if (!PROJECTORS.includes(options.projector)) invalidArgument('featureLoss projector', `one of ${PROJECTORS.join(', ')}`, options.projector);
+  if (pairs.length === 0) invalidArgument('featureLoss pairs', 'at least one (student, teacher) pair', 0);
+  return b.scope(options.name ?? 'feature_loss', () => {
+    const losses = pairs.map((pair, i) => b.scope(`pair${i}`, () => {
+      const s = toChannelMap(b, pair.student, 'student');
+      const t = toChannelMap(b, b.detach(pair.teacher, 'teacher.detach'), 'teacher');
+      const tc = t.shape[1];
+      if (typeof tc !== 'number') invalidArgument(`teacher feature "${pair.teacher.name}"`, 'a known channel count', pair.teacher.shape);
+      const p = projector(b, s, tc, options.projector, { hiddenFactor: options.hiddenFactor });
+      const [sa, ta] = alignSpatial(b, p, t);
+      return b.mse(sa, ta, 'mse');
+    }));
+    const total = losses.slice(1).reduce((acc, l, i) => b.add(acc, l, `sum${i + 1}`), losses[0]);
+    return losses.length === 1 ? b.identity(total, 'loss') : b.mulScalar(total, 1 / losses.length, 'loss');
+  });
+}

@@ -1,0 +1,8 @@
+export {
+  featureLoss, projector, alignSpatial, toChannelMap, PROJECTORS, type ProjectorKind, type FeaturePair, type FeatureLossOptions,
+} from './feature.js';
+export {
+  kdLoss, vkdLoss, vkdLsLoss, spLoss, normalizedGram, standardizeLogits, detachedHead, VKD_TEMPERATURE, LS_EPS, SP_EPS,
+  type KdOptions, type VkdOptions, type SpPair,
+} from './logit.js';
+export { registerLoss, getLoss, lossKeys, buildLoss, type LossContext, type LossFactory } from './registry.js';
