@@ -26,3 +26,4 @@ export {
 export { nativeOptimizer, type AdamWScalars, type NativeOptimizerAddon } from './native-optimizer.js';
 export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';
 export * from './losses/index.js';
+export { buildTeacherCache, openTeacherCache, teacherModelSha256, TEACHER_CACHE_MANIFEST, TEACHER_CACHE_FORMAT, TEACHER_CACHE_VERSION, type TeacherCache, type TeacherCacheLayer, type TeacherCacheManifest, type TeacherCacheDatasetIdentity, type TeacherCacheProgress, type BuildTeacherCacheOptions } from './teacher-cache.js';
