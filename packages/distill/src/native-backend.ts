@@ -12,7 +12,7 @@
  * the order InPlaceAccumulatorV2 does, then updates.
  */
 import { KqkdError } from '@kqkd/common';
-import { buildTrainingGraphs, lowerTrainingGraph, type CheckpointTensor, type OptimizerConfig, type TrainingGraphs } from '@kqkd/autodiff';
+import { lowerTrainingGraph, type CheckpointTensor, type OptimizerConfig } from '@kqkd/autodiff';
 import { encodeModel, type ModelProto } from '@kqkd/onnx';
 import {
   createInferenceSession, createNativeTrainingSession,
@@ -21,7 +21,7 @@ import {
 import type { ModelState, TrainBackend } from './backend.js';
 import type { OptimizerSpec } from './config.js';
 import { HostOptimizer } from './host-optimizer.js';
-import { buildForward, inferenceModel, initialValues, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
+import { inferenceModel, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** 'cpu' (default) or 'cuda' (see @kqkd/runtime: needs onnxruntime-node's CUDA provider binaries). */
@@ -40,13 +40,7 @@ export function defaultLowering(): (m: ModelProto) => ModelProto {
 }
 
 export async function createNativeBackend(o: NativeBackendOptions): Promise<TrainBackend> {
-  const B = o.batchSize;
-  const A = o.accumulationSteps ?? 1;
-  if (!Number.isInteger(A) || A < 1) throw new KqkdError('accumulationSteps', 'an integer ≥ 1', String(A));
-  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
-  const graphs: TrainingGraphs = buildTrainingGraphs({
-    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME], lossScale: 1 / A,
-  });
+  const { graphs, B, A } = trainingGraphsFor(o);
   const lowered = (o.lower ?? defaultLowering())(graphs.trainingModel);
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
 

@@ -112,13 +112,7 @@ function optimizerConfig(o: OptimizerSpec): OptimizerConfig {
 }
 
 export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend> {
-  const B = o.batchSize;
-  const A = o.accumulationSteps ?? 1;
-  if (!Number.isInteger(A) || A < 1) throw new KqkdError('accumulationSteps', 'an integer ≥ 1', String(A));
-  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
-  const graphs: TrainingGraphs = buildTrainingGraphs({
-    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME], lossScale: 1 / A,
-  });
+  const { graphs, B, A } = trainingGraphsFor(o);
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
   inputsToFeeds(graphs.trainingModel, statNames);
   inputsToFeeds(graphs.evalModel, statNames);
@@ -216,4 +210,19 @@ export function initialValues(parameters: readonly { name: string; data: Float32
     if (s.data.length !== p.data.length) throw new KqkdError(`checkpoint tensor "${name}"`, `${p.data.length} values`, `${s.data.length}`);
     return s.data.slice();
   };
+}
+
+/**
+ * The training graphs both backends start from: forward + CE at the fixed batch size, per-parameter gradients
+ * exposed, loss gradient seeded with 1/accumulationSteps (the accumulated gradient is the micro-batch MEAN).
+ */
+export function trainingGraphsFor(o: BackendOptions): { graphs: TrainingGraphs; B: number; A: number } {
+  const B = o.batchSize;
+  const A = o.accumulationSteps ?? 1;
+  if (!Number.isInteger(A) || A < 1) throw new KqkdError('accumulationSteps', 'an integer ≥ 1', String(A));
+  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
+  const graphs = buildTrainingGraphs({
+    model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME], lossScale: 1 / A,
+  });
+  return { graphs, B, A };
 }
