@@ -380,6 +380,23 @@ export class GraphBuilder {
     return y;
   }
 
+  /**
+   * Stop-gradient for the nodes ALREADY consuming `x`: a detached copy of `x` is inserted right after its producer and
+   * every existing consumer reads the copy; nodes added later read `x` itself. This is how a distillation graph cuts
+   * a model's classifier head off its backbone after the model is built (the feature losses added afterwards still
+   * see the live tensor). Returns the detached tensor.
+   */
+  detachConsumers(x: Tensor, name?: string): Tensor {
+    const consumers = this.nodes.filter((n) => (n.input ?? []).includes(x.name));
+    if (consumers.length === 0) invalidArgument(`detachConsumers "${x.name}"`, 'a tensor some node of the graph consumes', 'no consumer');
+    const y = this.detach(x, name ?? `${x.name}.detached`);
+    const node = this.nodes.pop()!;
+    const producer = this.nodes.findIndex((n) => (n.output ?? []).includes(x.name));
+    this.nodes.splice(producer + 1, 0, node); // producer −1 (a graph input or initializer): at the front
+    for (const n of consumers) n.input = (n.input ?? []).map((i) => (i === x.name ? y.name : i));
+    return y;
+  }
+
   softmax(x: Tensor, axis = -1, name?: string): Tensor {
     const n = this.scoped(name ?? this.fresh('softmax'));
     normAxis({ op: 'Softmax', node: n }, 'attribute axis', axis, x.shape.length, x.shape);

@@ -21,4 +21,5 @@ export {
   type GeneralizedLayersMetadata,
 } from './layers.js';
 export { exposeOutputs } from './expose.js';
+export { importSubgraph, type ImportSubgraphOptions } from './subgraph.js';
 export { buildTinyCnn, TINY_CNN_INPUT, TINY_CNN_OUTPUT } from './fixtures/tiny-cnn.js';
