@@ -1,22 +1,35 @@
+import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, expectInteger, invalidArgumentText, KqkdError } from '@kqkd/common';
+import { createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, KqkdError } from '@kqkd/common';
 import {
-  classBalancedIndices, loadFashionMnist, toFloatBatch, FASHION_MNIST_MEAN, FASHION_MNIST_STD, type ImageDataset,
+  batches, classBalancedIndices, loadDataset, DATASET_NAMES, DATASETS, FASHION_MNIST_DIR, NORMALIZATION,
+  type Dataset, type DatasetName, type Normalization,
 } from '@kqkd/data';
-import { encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, loadModel, type GeneralizedLayer } from '@kqkd/onnx';
+import { decodeModel, encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, type GeneralizedLayer } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction } from '@kqkd/runtime';
 import { MAX_FEATURE_DIM, poolAndFlatten } from './features.js';
 import { scoreLayers, type KqReport, type ScoreOptions } from './score.js';
 
-export const MODEL_DATASETS = ['fashion-mnist'] as const;
-export type ModelDataset = (typeof MODEL_DATASETS)[number];
+/** Every dataset of @kqkd/data: fashion-mnist, cifar10, cifar100, tiny-imagenet. */
+export const MODEL_DATASETS = DATASET_NAMES;
+export type ModelDataset = DatasetName;
 
 export interface ScoreModelOptions extends Omit<ScoreOptions, 'datasetSize' | 'onProgress'> {
-  /** Path to an ONNX classifier taking [N, C, H, W] float input. */
-  model: string;
-  dataset: ModelDataset;
+  /** An ONNX classifier taking [N, C, H, W] float input: its path, or its bytes (a teacher held in memory). */
+  model: string | Uint8Array;
+  /**
+   * The training split of a dataset by name (opened here, streamed), or an already-open @kqkd/data `Dataset` (any
+   * split, e.g. limited to its first N samples); its `count` is the training-set size that enters E.
+   */
+  dataset: ModelDataset | Dataset;
+  /** The dataset's folder, with a name: required for cifar10, cifar100 and tiny-imagenet (Fashion-MNIST defaults to Debian's). */
   dataDir?: string;
+  /**
+   * Input normalisation, default `NORMALIZATION[dataset name]` (the constants training uses); 'dataset' takes the
+   * open Dataset's own `normalization`, 'none' is pixel/255.
+   */
+  normalization?: 'dataset' | 'none' | Normalization;
   /** Explicit tensor names instead of the detected generalized layers. */
   layers?: string[];
   /** Class-balanced training samples to run through the model (default 6000). */
@@ -30,22 +43,79 @@ export interface ScoreModelOptions extends Omit<ScoreOptions, 'datasetSize' | 'o
 }
 
 export interface ModelKqReport extends KqReport {
-  model: { path: string; input: string; inputShape: number[]; headStartsAfter: number; layers: GeneralizedLayer[] };
-  dataset: { name: ModelDataset; split: 'train'; size: number; samples: number; sampleSeed: number };
+  model: {
+    /** The .onnx file, or null for a model given as bytes. */
+    path: string | null;
+    /** SHA-256 (hex) of the model's bytes, as given or as read from `path`. */
+    sha256: string;
+    input: string;
+    inputShape: number[];
+    headStartsAfter: number;
+    layers: GeneralizedLayer[];
+  };
+  dataset: {
+    name: ModelDataset;
+    split: 'train' | 'test';
+    /** Images in the split used (after any limit of an open Dataset): the size that enters E. */
+    size: number;
+    samples: number;
+    sampleSeed: number;
+    /** The folder opened, or null for an open Dataset (its folder is not known here). */
+    dir: string | null;
+    normalization: { mean: number[]; std: number[] };
+  };
 }
 
-function loadDataset(name: ModelDataset, dir?: string): ImageDataset {
-  switch (name) {
-    case 'fashion-mnist':
-      return loadFashionMnist({ dir, split: 'train' });
+function readModel(model: unknown): { bytes: Uint8Array; path: string | null; source: string } {
+  if (model instanceof Uint8Array) return { bytes: model, path: null, source: `<${model.byteLength} model bytes>` };
+  if (typeof model !== 'string' || model.length === 0) invalidArgument('model', 'a path to an .onnx file or its bytes (Uint8Array)', model);
+  try {
+    return { bytes: readFileSync(model), path: model, source: model };
+  } catch (err) {
+    throw new KqkdError('model', 'a readable .onnx file', `"${model}"`, (err as Error).message);
   }
+}
+
+async function openDataset(options: ScoreModelOptions): Promise<{ dataset: Dataset; dir: string | null }> {
+  const { dataset, dataDir } = options;
+  if (typeof dataset === 'string') {
+    const name = expectOneOf('dataset', dataset, MODEL_DATASETS);
+    if (dataDir === undefined) {
+      if (name !== 'fashion-mnist') {
+        throw new KqkdError('dataDir', `the ${DATASETS[name].title} folder (${name} is not installed by default; pass its folder, CLI --data-dir DIR)`, 'nothing');
+      }
+    } else if (typeof dataDir !== 'string' || dataDir.length === 0) {
+      invalidArgument('dataDir', 'a folder path', dataDir);
+    }
+    const opened = await loadDataset(name, { split: 'train', ...(dataDir !== undefined ? { dir: dataDir } : {}) });
+    return { dataset: opened, dir: dataDir ?? FASHION_MNIST_DIR };
+  }
+  if (!dataset || typeof dataset !== 'object' || typeof (dataset as Dataset).readImages !== 'function') {
+    invalidArgument('dataset', `a dataset name (${MODEL_DATASETS.join(', ')}) or an open Dataset (@kqkd/data loadDataset)`, dataset);
+  }
+  if (dataDir !== undefined) invalidArgument('dataDir', 'nothing with an open Dataset (its folder was given when it was opened)', dataDir);
+  expectOneOf('dataset.name', dataset.name, MODEL_DATASETS);
+  expectInteger('dataset.count', dataset.count, 1);
+  if (!dataset.labels || dataset.labels.length !== dataset.count) {
+    invalidArgumentText('dataset.labels', `${dataset.count} labels (one per image, dataset.count)`, String(dataset.labels?.length));
+  }
+  return { dataset, dir: null };
+}
+
+function resolveNormalization(option: ScoreModelOptions['normalization'], dataset: Dataset): Normalization {
+  if (option === undefined) return NORMALIZATION[dataset.name];
+  if (option === 'dataset') return dataset.normalization;
+  if (option === 'none') return { mean: new Array(dataset.channels).fill(0), std: new Array(dataset.channels).fill(1) };
+  if (option && typeof option === 'object' && Array.isArray(option.mean) && Array.isArray(option.std)) return option;
+  return invalidArgument('normalization', '"dataset", "none" or { mean, std }', option);
 }
 
 /**
  * Knowledge Quality of every generalized layer of an ONNX teacher: finds the layers, exposes them as outputs,
- * streams a class-balanced training sample through onnxruntime-node, pools/flattens each batch (KQ-SPEC §0)
- * and appends it to one file per layer, then scores the layers one at a time. RAM holds one batch during
- * extraction and one layer during scoring, whatever the sample size.
+ * streams a class-balanced sample of the dataset through onnxruntime-node (pixels read or decoded one batch at a
+ * time, the next batch prefetched), pools/flattens each batch (KQ-SPEC §0) and appends it to one file per layer,
+ * then scores the layers one at a time. RAM holds a batch during extraction and one layer during scoring, whatever
+ * the sample size (Fashion-MNIST by name is read whole, 47 MB, as @kqkd/data does).
  */
 export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqReport> {
   const samples = expectInteger('samples', options.samples ?? 6000, 2);
@@ -53,27 +123,39 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
   const seed = expectInteger('seed', options.seed ?? 0, 0);
   const progress = options.onProgress ?? (() => {});
 
-  const model = loadModel(options.model);
+  const source = readModel(options.model);
+  const model = decodeModel(source.bytes, source.path === null ? 'model bytes' : `ONNX file "${source.path}"`);
   const found = findGeneralizedLayers(model, options.layers ? { names: options.layers } : {});
   if (found.layers.length === 0) {
     throw new KqkdError('model', 'a classifier with generalized layers (ReLU/ReLU6/LeakyReLU, residual or transformer blocks, Flatten)',
-      `none found in ${options.model}`, 'pass explicit tensor names with layers / --layers');
+      `none found in ${source.source}`, 'pass explicit tensor names with layers / --layers');
   }
   const inputs = graphInputs(model);
   if (inputs.length !== 1) {
-    invalidArgumentText('model', 'a model with exactly one (image) input', `${inputs.length} inputs in ${options.model}`);
+    invalidArgumentText('model', 'a model with exactly one (image) input', `${inputs.length} inputs in ${source.source}`);
   }
   const input = inputs[0];
 
-  const dataset = loadDataset(options.dataset, options.dataDir);
+  const { dataset, dir } = await openDataset(options);
+  const normalization = resolveNormalization(options.normalization, dataset);
   const expected = [dataset.channels, dataset.height, dataset.width];
   const declared = (input.shape ?? []).slice(1);
   if (declared.length !== 3 || declared.some((d, i) => typeof d === 'number' && d !== expected[i])) {
-    invalidArgumentText('model', `an input of shape [N, ${expected.join(', ')}] for ${options.dataset}`,
-      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${options.model}`);
+    invalidArgumentText('model', `an input of shape [N, ${expected.join(', ')}] for ${dataset.name}`,
+      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${source.source}`);
   }
   const perClass = Math.floor(samples / dataset.classes);
   if (perClass < 2) invalidArgumentText('samples', `at least ${2 * dataset.classes} (2 per class)`, String(samples));
+  const perClassCount = new Array<number>(dataset.classes).fill(0);
+  for (const l of dataset.labels) if (l < dataset.classes) perClassCount[l]++;
+  const fewest = Math.min(...perClassCount);
+  if (fewest < perClass) {
+    const c = perClassCount.indexOf(fewest);
+    invalidArgumentText('samples', fewest < 2
+      ? `a dataset with at least 2 images of every class (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} in ${dataset.count})`
+      : `at most ${fewest * dataset.classes} (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} images in ${dataset.count})`,
+    String(samples));
+  }
   const indices = classBalancedIndices(dataset.labels, perClass, createRng(seed), dataset.classes);
   const n = indices.length;
   const labels = Int32Array.from(indices, (i) => dataset.labels[i]);
@@ -89,16 +171,11 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
   const dims: number[] = found.layers.map(() => 0);
   const maxDim = options.maxFeatureDim ?? MAX_FEATURE_DIM;
   try {
-    const batches = function* () {
-      for (let off = 0; off < n; off += batchSize) {
-        yield toFloatBatch(dataset, indices.slice(off, off + batchSize), { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD });
-      }
-    };
     const totalBatches = Math.ceil(n / batchSize);
     progress({ stage: 'extracting features', done: 0, total: totalBatches });
     await runFeatureExtraction(session, {
       inputName: input.name,
-      batches: batches(),
+      batches: batches(dataset, { indices, batchSize, normalization }),
       outputs: found.layers.map((l) => l.tensor),
       onBatch: (batch) => {
         found.layers.forEach((layer, i) => {
@@ -141,8 +218,14 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
     );
     return {
       ...report,
-      model: { path: options.model, input: input.name, inputShape: [n, ...expected], headStartsAfter: found.headStartsAfter, layers: found.layers },
-      dataset: { name: options.dataset, split: 'train', size: dataset.count, samples: n, sampleSeed: seed },
+      model: {
+        path: source.path, sha256: createHash('sha256').update(source.bytes).digest('hex'), input: input.name,
+        inputShape: [n, ...expected], headStartsAfter: found.headStartsAfter, layers: found.layers,
+      },
+      dataset: {
+        name: dataset.name, split: dataset.split, size: dataset.count, samples: n, sampleSeed: seed, dir,
+        normalization: { mean: [...normalization.mean], std: [...normalization.std] },
+      },
     };
   } finally {
     rmSync(workDir, { recursive: true, force: true });

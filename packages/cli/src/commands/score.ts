@@ -4,8 +4,8 @@ import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/commo
 import { readNpy } from '@kqkd/data';
 import { BACKENDS, type BackendChoice } from '@kqkd/geometry';
 import {
-  explicitSubsets, reportToJson, reportToTable, scoreLayers, scoreModel,
-  type KqReport, type LayerFeatures,
+  explicitSubsets, reportToJson, reportToTable, scoreLayers, scoreModel, MODEL_DATASETS,
+  type KqReport, type LayerFeatures, type ModelDataset,
 } from '@kqkd/kq';
 import { kqCurvesSpec, writeChart } from '@kqkd/plots';
 import { createProgress } from '../progress.js';
@@ -83,8 +83,9 @@ export function registerScore(program: Command): void {
     .option('--idx-main <file.npy>', 'explicit subset M, int64 row indices')
     .option('--idx-class <file.npy>', 'explicit subset P, int64 row indices')
     .option('--model <teacher.onnx>', 'an ONNX classifier to score instead of --features')
-    .addOption(new Option('--data <name>', 'dataset for --model').choices(['fashion-mnist']))
-    .option('--data-dir <dir>', 'dataset folder (default: /usr/share/datasets/fashion-mnist)')
+    .addOption(new Option('--data <name>', 'dataset for --model (its training split is sampled)').choices([...MODEL_DATASETS]))
+    .option('--data-dir <dir>', 'dataset folder; required for every --data but fashion-mnist (the extracted official folder or the ' +
+      'folder holding it); fashion-mnist defaults to /usr/share/datasets/fashion-mnist')
     .option('--layers <names>', 'comma-separated tensor names to score instead of the detected generalized layers')
     .option('--samples <n>', 'class-balanced training samples to run through the model', '6000')
     .option('--batch-size <n>', 'inference batch size', '250')
@@ -128,11 +129,11 @@ export function registerScore(program: Command): void {
         return;
       }
       if (flags.model) {
-        if (!flags.data) invalidArgumentText('--data', 'a dataset name with --model (fashion-mnist)', 'nothing');
+        if (!flags.data) invalidArgumentText('--data', `a dataset name with --model (${MODEL_DATASETS.join(', ')})`, 'nothing');
         const report = await scoreModel({
           ...common,
           model: flags.model,
-          dataset: flags.data as 'fashion-mnist',
+          dataset: flags.data as ModelDataset,
           dataDir: flags.dataDir,
           layers: flags.layers?.split(',').map((s) => s.trim()).filter(Boolean),
           samples: intFlag('--samples', flags.samples, 2),
