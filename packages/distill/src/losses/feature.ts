@@ -24,9 +24,14 @@ export interface FeatureLossOptions {
   hiddenFactor?: number;
 }
 
-/** [B, C, H, W] stays; [B, T, C] token features become [B, C, T, 1]. */
+/** [B, C, H, W] stays; [B, T, C] token features become [B, C, T, 1]; flat features [B, C] (a Flatten layer) [B, C, 1, 1]. */
 export function toChannelMap(b: GraphBuilder, x: Tensor, tag: string): Tensor {
   if (x.shape.length === 4) return x;
+  if (x.shape.length === 2) {
+    const c = x.shape[1];
+    if (typeof c !== 'number') invalidArgument(`feature "${x.name}"`, 'flat features [B, C] with known C', x.shape);
+    return b.reshape(x, [-1, c, 1, 1], `${tag}.as_map`);
+  }
   if (x.shape.length === 3) {
     const [, t, c] = x.shape;
     if (typeof t !== 'number' || typeof c !== 'number') invalidArgument(`feature "${x.name}"`, 'token features [B, T, C] with known T and C', x.shape);
@@ -35,8 +40,13 @@ export function toChannelMap(b: GraphBuilder, x: Tensor, tag: string): Tensor {
   return invalidArgument(`feature "${x.name}"`, 'a feature map [B, C, H, W] or token features [B, T, C]', x.shape);
 }
 
-/** The learned projector: student channels → `outChannels` (convs without bias; BN + ReLU between for three-layer). */
-export function projector(b: GraphBuilder, x: Tensor, outChannels: number, kind: ProjectorKind, options: { name?: string; hiddenFactor?: number } = {}): Tensor {
+/**
+ * The learned projector: student channels → `outChannels` (convs without bias; BN + ReLU between for three-layer).
+ * `finalBnRelu` adds BN + ReLU after the last three-layer conv (SimKD's projector, whose output feeds the teacher's
+ * classifier); hidden width = floor(outChannels / hiddenFactor) (SimKD: factor 2; SemCKD's AAEmbed: 0.5, i.e. 2×).
+ */
+export function projector(b: GraphBuilder, x: Tensor, outChannels: number, kind: ProjectorKind,
+  options: { name?: string; hiddenFactor?: number; finalBnRelu?: boolean } = {}): Tensor {
   const name = options.name ?? 'proj';
   return b.scope(name, () => {
     if (kind === 'single-layer-conv') return b.conv(x, outChannels, { kernel: 1, name: 'conv' });
@@ -45,7 +55,8 @@ export function projector(b: GraphBuilder, x: Tensor, outChannels: number, kind:
       const hidden = Math.max(1, Math.floor(outChannels / factor));
       const h1 = b.relu(b.batchNorm(b.conv(x, hidden, { kernel: 1, name: 'conv1' }), { name: 'bn1' }), 'relu1');
       const h2 = b.relu(b.batchNorm(b.conv(h1, hidden, { kernel: 3, pad: 1, name: 'conv2' }), { name: 'bn2' }), 'relu2');
-      return b.conv(h2, outChannels, { kernel: 1, name: 'conv3' });
+      const out = b.conv(h2, outChannels, { kernel: 1, name: 'conv3' });
+      return options.finalBnRelu ? b.relu(b.batchNorm(out, { name: 'bn3' }), 'relu3') : out;
     }
     return invalidArgument('projector', `one of ${PROJECTORS.join(', ')}`, kind);
   });

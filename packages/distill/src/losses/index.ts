@@ -5,4 +5,6 @@ export {
   kdLoss, vkdLoss, vkdLsLoss, spLoss, normalizedGram, standardizeLogits, detachedHead, VKD_TEMPERATURE, LS_EPS, SP_EPS,
   type KdOptions, type VkdOptions, type SpPair,
 } from './logit.js';
+export { simkd, SIMKD_FACTOR, type SimKdOptions } from './simkd.js';
+export { semckdLoss, SEMCKD_NORM_EPS, type SemCkdOptions } from './semckd.js';
 export { registerLoss, getLoss, lossKeys, buildLoss, type LossContext, type LossFactory } from './registry.js';

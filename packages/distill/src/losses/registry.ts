@@ -7,6 +7,8 @@ import { invalidArgument } from '@kqkd/common';
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
 import { featureLoss, type FeaturePair, type ProjectorKind } from './feature.js';
 import { kdLoss, spLoss, vkdLoss, vkdLsLoss, type SpPair } from './logit.js';
+import { semckdLoss, type SemCkdOptions } from './semckd.js';
+import { simkd, type SimKdOptions } from './simkd.js';
 
 export interface LossContext {
   studentLogits?: Tensor;
@@ -56,3 +58,16 @@ registerLoss('vkd-ls', (b, ctx, o) => vkdLsLoss(b, need(ctx, 'studentLogits', 'v
 registerLoss('sp', (b, ctx, o) => spLoss(b, need(ctx, 'pairs', 'sp') as readonly SpPair[], o));
 registerLoss('feature', (b, ctx, o?: { projector?: ProjectorKind; name?: string; hiddenFactor?: number }) =>
   featureLoss(b, need(ctx, 'pairs', 'feature'), { projector: o?.projector ?? 'single-layer-conv', name: o?.name, hiddenFactor: o?.hiddenFactor }));
+/** SemCKD over the distinct students and the distinct teachers of the pairs (every student attends to every teacher). */
+registerLoss('semckd', (b, ctx, o: SemCkdOptions) => {
+  const pairs = need(ctx, 'pairs', 'semckd');
+  const distinct = (ts: Tensor[]) => [...new Map(ts.map((t) => [t.name, t])).values()];
+  return semckdLoss(b, distinct(pairs.map((p) => p.student)), distinct(pairs.map((p) => p.teacher)), o);
+});
+/** SimKD's MSE term on the single pair (student map before its head, teacher feature); its logits: `simkd()`. */
+registerLoss('simkd', (b, ctx, o: SimKdOptions & { teacherHead: (x: Tensor) => Tensor }) => {
+  const pairs = need(ctx, 'pairs', 'simkd');
+  if (pairs.length !== 1) invalidArgument('loss "simkd" context.pairs', 'exactly one (student, teacher) pair', pairs.length);
+  if (typeof o?.teacherHead !== 'function') invalidArgument('loss "simkd" options.teacherHead', 'a function building the teacher head', o?.teacherHead);
+  return simkd(b, pairs[0].student, pairs[0].teacher, o.teacherHead, { ...o, withLoss: true }).loss;
+});
