@@ -78,9 +78,18 @@ function validateFeeds(step: string, feeds: TrainingFeeds, names: readonly strin
   }
 }
 
-function toOrtFeeds(ort: OrtTrainingModule, feeds: TrainingFeeds): Record<string, OrtTensor> {
+/**
+ * The feeds as ORT tensors, in the model's input order: the 1.19.2 wasm glue passes the values to
+ * `OrtTrainingRunTrainStep` / `OrtTrainingEvalStep` POSITIONALLY in the order of the feeds object (the input indices
+ * it computes serve only its error messages), so a feed given out of order would be bound to another input.
+ * `names` are the session's input names; validateFeeds has checked that the feeds are exactly these.
+ */
+function toOrtFeeds(ort: OrtTrainingModule, feeds: TrainingFeeds, names: readonly string[]): Record<string, OrtTensor> {
   const out: Record<string, OrtTensor> = {};
-  for (const [name, t] of Object.entries(feeds)) out[name] = new ort.Tensor(ortType(t.data)!, t.data, t.shape);
+  for (const name of names) {
+    const t = feeds[name];
+    out[name] = new ort.Tensor(ortType(t.data)!, t.data, t.shape);
+  }
   return out;
 }
 
@@ -150,7 +159,7 @@ export async function createTrainingSession(artifacts: TrainingArtifacts): Promi
     async trainStep(feeds) {
       validateFeeds('trainStep', feeds, trainingInputNames);
       return serial('trainStep', () => guarded('trainStep', feeds, async () =>
-        fromOrtOutputs('trainStep', await handle.runTrainStep(toOrtFeeds(ort, feeds)), trainingOutputNames)));
+        fromOrtOutputs('trainStep', await handle.runTrainStep(toOrtFeeds(ort, feeds, trainingInputNames)), trainingOutputNames)));
     },
     async lazyResetGrad() {
       return serial('lazyResetGrad', () => guarded('lazyResetGrad', null, () => handle.lazyResetGrad()));
@@ -163,7 +172,7 @@ export async function createTrainingSession(artifacts: TrainingArtifacts): Promi
       if (!evalModel) throw new KqkdError('evalStep', 'a session created with an evalModel', 'a session without one');
       validateFeeds('evalStep', feeds, evalInputNames);
       return serial('evalStep', () => guarded('evalStep', feeds, async () =>
-        fromOrtOutputs('evalStep', await handle.runEvalStep(toOrtFeeds(ort, feeds)), evalOutputNames)));
+        fromOrtOutputs('evalStep', await handle.runEvalStep(toOrtFeeds(ort, feeds, evalInputNames)), evalOutputNames)));
     },
     async getParameters() {
       return serial('getParameters', () => guarded('getParameters', null, async () => {
