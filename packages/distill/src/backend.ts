@@ -14,17 +14,23 @@ export interface ModelState {
   step: number;
 }
 
+/** Per-batch inputs besides images and labels (a distillation run's teacher features/logits), by graph input name. */
+export type ExtraFeeds = Record<string, Float32Array>;
+
 export interface TrainBackend {
   /** Training (micro-)batch size the training graph was built for (static). */
   readonly batchSize: number;
   /** Micro-batches per optimizer step (gradient accumulation); absent = 1. */
   readonly accumulationSteps?: number;
+  /** Per-sample shapes of the extra inputs `step` needs (teacher features/logits of a distillation run). */
+  readonly extraInputs?: readonly { name: string; shape: number[] }[];
   /**
    * One forward/backward pass on a full (micro-)batch; returns its (float32, unscaled) mean loss. `micro` (default
    * `{ index: 0, of: 1 }`): micro-batch `index` of the `of` accumulated into one optimizer step — the gradients are
-   * reset at index 0 and the optimizer update runs after index `of − 1`.
+   * reset at index 0 and the optimizer update runs after index `of − 1`. `extra`: the batch's rows of every input of
+   * `extraInputs` (required when there are any).
    */
-  step(x: Float32Array, labels: BigInt64Array, micro?: { index: number; of: number }): Promise<number>;
+  step(x: Float32Array, labels: BigInt64Array, micro?: { index: number; of: number }, extra?: ExtraFeeds): Promise<number>;
   /** Logits [n, classes] of an evaluation batch (any n ≤ the eval batch size), with the running BN statistics. */
   evalLogits(x: Float32Array, n: number): Promise<Float32Array>;
   /** Reads the full state for a checkpoint. */

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { KqkdError } from '@kqkd/common';
 import { DATASET_NAMES as DATA_NAMES, DATASETS } from '@kqkd/data';
 import { ZOO_NAMES } from '@kqkd/models';
+import { getMethod, METHOD_KEYS } from './methods.js';
+import { PROJECTORS } from './losses/feature.js';
 
 /** The zoo of @kqkd/models (resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn). */
 export const MODEL_NAMES = ZOO_NAMES;
@@ -57,6 +59,40 @@ export const optimizerSchema = z.object({
   momentum: z.number().min(0).max(0.999).optional().describe('SGD momentum (default 0.9); not used by AdamW'),
 }).strict();
 
+const layerIndex = z.number().int('a layer index must be an integer').min(0, 'a layer index must be ≥ 0');
+
+/**
+ * What turns a training run into a distillation run (METHOD.md §3–4): the method, the teacher (by its model hash;
+ * the features themselves come from the teacher cache), the (student layer, teacher layer) pairs with the teacher's
+ * per-sample feature shapes, and the loss settings. Absent = plain CE training.
+ */
+export const distillSpecSchema = z.object({
+  method: z.enum(METHOD_KEYS as [string, ...string[]], { error: `a method (${METHOD_KEYS.join(', ')})` }).describe('distillation method key'),
+  teacherSha256: z.string().regex(/^[0-9a-f]{64}$/, 'teacherSha256 must be 64 hex digits').describe('sha256 of the teacher ONNX model'),
+  teacherClasses: positiveInt('teacherClasses').describe('classes of the teacher logits'),
+  pairs: z.array(z.object({
+    student: layerIndex.describe('student generalized-layer index'),
+    teacher: layerIndex.describe('teacher generalized-layer index'),
+    teacherShape: z.array(positiveInt('a teacher feature dimension')).min(1).max(3).describe('per-sample shape of the teacher features'),
+  }).strict()).default([]).describe('feature pairs, student layer → teacher layer, in depth order'),
+  projector: z.enum(PROJECTORS).default('single-layer-conv').describe('feature projector: single-layer-conv (1×1 conv, the paper) or three-layer-conv'),
+  temperature: z.number().positive().max(100).default(4).describe('KD temperature (the KL term is multiplied by T²)'),
+  weights: z.object({
+    feature: z.number().min(0).default(1).describe('weight of L_F (MSE feature term)'),
+    kd: z.number().min(0).default(1).describe('weight on top of T²·KL'),
+    sp: z.number().min(0).default(3000).describe('SP weight γ (Tung & Mori: 3000)'),
+    semckd: z.number().min(0).default(400).describe('SemCKD weight β (Chen et al.: 400)'),
+    simkd: z.number().min(0).default(1).describe('SimKD feature-MSE weight'),
+  }).strict().default({ feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 }),
+  simkd: z.object({
+    teacherLayer: layerIndex.describe('teacher layer whose features the projected student matches (the map before its classifier)'),
+    teacherShape: z.array(positiveInt('a teacher feature dimension')).min(1).max(3),
+    teacherTensor: z.string().min(1).describe('tensor name of that layer in the teacher graph'),
+    teacherLogitsTensor: z.string().min(1).describe('tensor name of the teacher logits'),
+    factor: positiveInt('factor').max(64).default(2).describe('projector hidden width = teacher channels / factor'),
+  }).strict().optional(),
+}).strict();
+
 export const trainConfigSchema = z.object({
   modelSpec: modelSpecSchema,
   dataset: datasetSpecSchema,
@@ -73,6 +109,7 @@ export const trainConfigSchema = z.object({
   gamma: z.number().positive().max(1).default(0.1).describe('multistep: factor at each milestone'),
   seed: z.number().int('seed must be an integer').min(0).max(0xffffffff).default(0).describe('seed for initialisation and shuffling'),
   runDir: z.string().min(1, 'runDir must be a non-empty path').describe('folder for checkpoint, metrics and exports'),
+  distill: distillSpecSchema.optional().describe('distillation method and teacher (absent: the student alone with CE)'),
   backend: z.enum(BACKENDS, { error: `a training backend (${BACKENDS.join(', ')})` }).optional()
     .describe('training backend (default native when available): native = onnxruntime-node + host optimizer, web-training = ORT training wasm; not part of the config hash, so a run resumes on either'),
 }).strict();
@@ -82,6 +119,8 @@ export type TrainConfig = z.output<typeof trainConfigSchema>;
 export type ModelSpec = z.output<typeof modelSpecSchema>;
 export type DatasetSpec = z.output<typeof datasetSpecSchema>;
 export type OptimizerSpec = z.output<typeof optimizerSchema>;
+export type DistillSpec = z.output<typeof distillSpecSchema>;
+export type DistillSpecInput = z.input<typeof distillSpecSchema>;
 export type ScheduleName = (typeof SCHEDULES)[number];
 
 function received(input: unknown, path: PropertyKey[]): unknown {
@@ -143,7 +182,28 @@ export function parseTrainConfig(input: unknown): TrainConfig {
     c.milestones = [...ms].sort((a, b) => a - b);
   }
   if (c.optimizer.type === 'sgd' && c.optimizer.momentum === undefined) c.optimizer.momentum = 0.9;
+  if (c.distill) checkDistillSpec(c.distill);
   return c;
+}
+
+/** The method's needs against what the spec gives (pairs for feature terms, the SimKD block for SimKD). */
+function checkDistillSpec(d: DistillSpec): void {
+  const m = getMethod(d.method);
+  const wantsPairs = m.features === 'mse' || m.features === 'sp' || m.features === 'semckd';
+  if (wantsPairs && d.pairs.length === 0) {
+    throw new KqkdError('config.distill.pairs', `at least one (student, teacher) layer pair for method ${m.key}`, 'none');
+  }
+  if (!wantsPairs && d.pairs.length > 0) {
+    throw new KqkdError('config.distill.pairs', `none for method ${m.key} (it has no layer-pair feature term)`, `${d.pairs.length} pair(s)`);
+  }
+  if ((m.features === 'simkd') !== (d.simkd !== undefined)) {
+    throw new KqkdError('config.distill.simkd', m.features === 'simkd' ? 'the SimKD teacher layer block for method simkd' : `nothing for method ${m.key}`,
+      d.simkd === undefined ? 'nothing' : 'a simkd block');
+  }
+  const students = d.pairs.map((p) => p.student);
+  if (m.features === 'mse' && new Set(students).size !== students.length) {
+    throw new KqkdError('config.distill.pairs', 'distinct student layers (pairs map one-to-one)', `student layers ${students.join(', ')}`);
+  }
 }
 
 /** The paper's long schedule steps at 150/180/210 of 240 epochs: 62.5%, 75%, 87.5%. */

@@ -21,7 +21,7 @@ import {
 import type { ModelState, TrainBackend } from './backend.js';
 import type { OptimizerSpec } from './config.js';
 import { HostOptimizer } from './host-optimizer.js';
-import { inferenceModel, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
+import { extraInputsOf, inferenceModel, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** 'cpu' (default) or 'cuda' (see @kqkd/runtime: needs onnxruntime-node's CUDA provider binaries). */
@@ -70,6 +70,8 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
   for (const s of statNames) if (!buffers.has(s)) throw new KqkdError('BN statistic', 'a parameter of the model', s);
 
   let pending = 0;
+  const extra = extraInputsOf(o, B);
+  const readsLabels = session.feedNames.includes(LABELS_NAME);
   const readState = async (): Promise<ModelState> => {
     if (pending !== 0) throw new KqkdError('backend state', 'an optimizer-step boundary', `${pending} of ${A} micro-batches accumulated`);
     const copy = (p: { name: string; dims: number[] }): CheckpointTensor => ({ name: p.name, dims: p.dims, data: buffers.get(p.name)!.slice() });
@@ -85,11 +87,15 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
   return {
     batchSize: B,
     accumulationSteps: A,
-    async step(x, labels, micro = { index: 0, of: 1 }) {
+    extraInputs: extra.inputs,
+    async step(x, labels, micro = { index: 0, of: 1 }, extraFeeds) {
       if (micro.of !== A || micro.index !== pending) {
         throw new KqkdError('backend step', `micro-batch ${pending + 1} of ${A}`, `micro-batch ${micro.index + 1} of ${micro.of}`);
       }
-      const r = await session.step({ [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, [LABELS_NAME]: { data: labels, shape: [B] } });
+      // The lowering drops graph inputs nothing reads: the labels of a method without cross-entropy (SimKD).
+      const r = await session.step({
+        [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, ...(readsLabels ? { [LABELS_NAME]: { data: labels, shape: [B] } } : {}), ...extra.feeds(extraFeeds),
+      });
       optimizer.accumulate(r.gradients, micro.index === 0, A === 1);
       for (const s of statOut) {
         const out = r.outputs[s.output];
@@ -110,7 +116,7 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
     state: readState,
     async exportInference() {
       const s = await readState();
-      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen]));
+      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
     },
     async release() {
       await session.release();

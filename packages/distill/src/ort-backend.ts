@@ -17,12 +17,13 @@ import {
   type CheckpointTensor, type LrSchedule, type OptimizerConfig, type ParameterSlot, type TrainingGraphs,
 } from '@kqkd/autodiff';
 import { DataType, encodeModel, GraphBuilder, withGeneralizedLayers, type ModelProto, type Tensor } from '@kqkd/onnx';
-import { createTrainingSession, type TrainingSession } from '@kqkd/runtime';
+import { createInferenceSession, createTrainingSession, type InferenceSession, type TrainingSession } from '@kqkd/runtime';
 import type { ModelState, TrainBackend } from './backend.js';
 import type { ModelSpec, OptimizerSpec } from './config.js';
 import type { RunState } from './run-state.js';
 import { getModel, type ZooModel } from '@kqkd/models';
 import { smallCnnWithoutBatchNorm } from './models/small-cnn.js';
+import { composeDistillation, distillationInputs, type DistillationGraphOptions } from './distill-graph.js';
 
 export interface BackendOptions {
   modelSpec: ModelSpec;
@@ -44,6 +45,8 @@ export interface BackendOptions {
    * effective batch); the reported loss is the unscaled micro-batch mean.
    */
   accumulationSteps?: number;
+  /** Distillation: the method's loss terms and teacher inputs (distill-graph.ts); absent = CE training. */
+  distill?: DistillationGraphOptions;
 }
 
 export const INPUT_NAME = 'input';
@@ -55,7 +58,8 @@ const FEED_SUFFIX = '.feed';
  * The forward graph of a model spec: input [N, C, H, W] → logits [N, classes] (+ CE loss when `withLoss`). Every
  * model comes from the zoo of @kqkd/models (`getModel(name).build`), except small-cnn with `batchNorm: false`.
  */
-export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number, withLoss: boolean):
+export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number, withLoss: boolean,
+  distill?: DistillationGraphOptions & { batchSize: number }):
   { g: GraphBuilder; logits: Tensor; loss?: Tensor; taps?: Pick<ZooModel, 'layers' | 'headStartsAfter'> } {
   const g = new GraphBuilder({ name: spec.name.replace(/-/g, '_'), seed });
   const x = g.input(INPUT_NAME, ['N', ...inputShape]);
@@ -71,7 +75,13 @@ export function buildForward(spec: ModelSpec, inputShape: number[], classes: num
     const built = getModel(spec.name).build(g, x, options);
     logits = built.logits;
     taps = { layers: built.layers, headStartsAfter: built.headStartsAfter };
+    if (distill) {
+      const labels = withLoss ? g.input(LABELS_NAME, ['N'], DataType.INT64) : undefined;
+      const composed = composeDistillation(g, built, distill, labels ? { labels, batchSize: distill.batchSize } : undefined);
+      return { g, logits: g.output(composed.logits, LOGITS_NAME), loss: composed.loss, taps };
+    }
   }
+  if (distill) throw new KqkdError('distillation student', 'a model of the zoo (its generalized layers are the distillation taps)', 'small-cnn without BatchNorm');
   logits = g.output(logits, LOGITS_NAME);
   if (!withLoss) return { g, logits, taps };
   const labels = g.input(LABELS_NAME, ['N'], DataType.INT64);
@@ -88,8 +98,8 @@ function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
 
 /** A plain inference model: the forward graph with these parameter and statistic values as initializers. */
 export function inferenceModel(spec: ModelSpec, inputShape: number[], classes: number, seed: number,
-  tensors: readonly CheckpointTensor[]): ModelProto {
-  const { g, taps } = buildForward(spec, inputShape, classes, seed, false);
+  tensors: readonly CheckpointTensor[], distill?: DistillationGraphOptions): ModelProto {
+  const { g, taps } = buildForward(spec, inputShape, classes, seed, false, distill ? { ...distill, batchSize: 1 } : undefined);
   // The zoo's generalized layers travel with the export, so `kqkd score --model` uses the paper's indices.
   const model = taps ? withGeneralizedLayers(g.build(), taps) : g.build();
   const byName = new Map(tensors.map((t) => [t.name, t]));
@@ -101,6 +111,8 @@ export function inferenceModel(spec: ModelSpec, inputShape: number[], classes: n
     init.floatData = [];
     byName.delete(init.name!);
   }
+  // A distillation run also trains loss-only parameters (projectors) that the inference graph does not have.
+  if (distill) for (const name of [...byName.keys()]) if (!g.parameters().some((p) => p.name === name)) byName.delete(name);
   if (byName.size > 0) throw new KqkdError('inference export', 'a value for parameters of the model only', `extra ${[...byName.keys()].join(', ')}`);
   model.producerName = 'kqkd';
   model.docString = `kqkd ${spec.name}: inference model (BatchNormalization in inference mode with the trained running statistics)`;
@@ -135,7 +147,11 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
     ...(o.state ? { optimizer: mirror.toOptimizerGroup() } : {}),
   });
   const session: TrainingSession = await createTrainingSession({
-    checkpoint, trainingModel: trainingBytes, evalModel: encodeModel(graphs.evalModel),
+    checkpoint, trainingModel: trainingBytes,
+    // The training build feeds its eval model EVERY training parameter, but a distillation eval graph reads only the
+    // student's (projectors are loss-only, SimKD's teacher head eval-only): distillation runs evaluate through
+    // onnxruntime-node instead (evalLogits below).
+    ...(o.distill ? {} : { evalModel: encodeModel(graphs.evalModel) }),
     optimizerModel: buildOptimizerModel(optCfg, o.schedule), threads: o.threads,
   });
   const statFeeds = () => Object.fromEntries(stats.map((s) => [`${s.name}${FEED_SUFFIX}`, { data: s.data, shape: [...s.dims] }]));
@@ -155,10 +171,15 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
   };
 
   let pending = 0; // micro-batches accumulated since the last optimizer step
+  let evaluator: { step: number; session: InferenceSession } | undefined;
+  const extra = extraInputsOf(o, B);
+  // The training model drops graph inputs nothing reads: the labels of a method without cross-entropy (SimKD).
+  const readsLabels = session.trainingInputNames.includes(LABELS_NAME);
   return {
     batchSize: B,
     accumulationSteps: A,
-    async step(x, labels, micro = { index: 0, of: 1 }) {
+    extraInputs: extra.inputs,
+    async step(x, labels, micro = { index: 0, of: 1 }, extraFeeds) {
       if (micro.of !== A || micro.index !== pending) {
         throw new KqkdError('backend step', `micro-batch ${pending + 1} of ${A}`, `micro-batch ${micro.index + 1} of ${micro.of}`);
       }
@@ -167,7 +188,8 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
         mirror.resetGradients();
       }
       const out = await session.trainStep({
-        [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, [LABELS_NAME]: { data: labels, shape: [B] }, ...statFeeds(),
+        [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, ...(readsLabels ? { [LABELS_NAME]: { data: labels, shape: [B] } } : {}),
+        ...statFeeds(), ...extra.feeds(extraFeeds),
       });
       mirror.recordTrainStep(out);
       for (const s of statOut) s.stat.data = out[s.output].data.slice();
@@ -180,15 +202,29 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
       return out[lossName].data[0];
     },
     async evalLogits(x, n) {
-      const out = await session.evalStep({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] }, ...statFeeds() });
+      if (!o.distill) {
+        const out = await session.evalStep({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] }, ...statFeeds() });
+        return out[LOGITS_NAME].data;
+      }
+      // Distillation: the inference model of the current state, rebuilt only after the parameters changed.
+      if (!evaluator || evaluator.step !== mirror.step) {
+        await evaluator?.session.release();
+        const s = await readState();
+        const model = encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
+        evaluator = { step: mirror.step, session: await createInferenceSession(model, o.threads !== undefined ? { threads: o.threads } : {}) };
+      }
+      const out = await evaluator.session.run({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] } }, [LOGITS_NAME]);
       return out[LOGITS_NAME].data;
     },
     state: readState,
     async exportInference() {
       const s = await readState();
-      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen]));
+      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
     },
-    release: () => session.release(),
+    async release() {
+      await evaluator?.session.release();
+      await session.release();
+    },
   };
 }
 
@@ -220,9 +256,35 @@ export function trainingGraphsFor(o: BackendOptions): { graphs: TrainingGraphs; 
   const B = o.batchSize;
   const A = o.accumulationSteps ?? 1;
   if (!Number.isInteger(A) || A < 1) throw new KqkdError('accumulationSteps', 'an integer ≥ 1', String(A));
-  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true);
+  const { g, loss } = buildForward(o.modelSpec, o.inputShape, o.classes, o.seed, true, o.distill ? { ...o.distill, batchSize: B } : undefined);
   const graphs = buildTrainingGraphs({
     model: g, loss: loss!, exposeGradients: true, staticDims: { N: B }, evalOutputs: [LOGITS_NAME], lossScale: 1 / A,
   });
   return { graphs, B, A };
+}
+
+/**
+ * The extra inputs of a backend's training graph (teacher features/logits of a distillation run) and a function
+ * turning a batch's rows into named feeds with their [B, ...] shapes, checking every input is given at its size.
+ */
+export function extraInputsOf(o: BackendOptions, B: number): {
+  inputs: { name: string; shape: number[] }[];
+  feeds: (extra: Record<string, Float32Array> | undefined) => Record<string, { data: Float32Array; shape: number[] }>;
+} {
+  const inputs = o.distill ? distillationInputs(o.distill.spec).map((i) => ({ name: i.name, shape: i.shape })) : [];
+  return {
+    inputs,
+    feeds(extra) {
+      const out: Record<string, { data: Float32Array; shape: number[] }> = {};
+      for (const i of inputs) {
+        const data = extra?.[i.name];
+        const size = B * i.shape.reduce((a, b) => a * b, 1);
+        if (!data || data.length !== size) {
+          throw new KqkdError(`training input "${i.name}"`, `${size} floats (batch ${B} × [${i.shape.join(', ')}])`, data ? `${data.length}` : 'nothing');
+        }
+        out[i.name] = { data, shape: [B, ...i.shape] };
+      }
+      return out;
+    },
+  };
 }

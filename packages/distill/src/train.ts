@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
 import { batches, datasetFromImages, loadDataset, NORMALIZATION, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
-import type { TrainBackend } from './backend.js';
+import type { ExtraFeeds, TrainBackend } from './backend.js';
+import type { ModelProto } from '@kqkd/onnx';
 import { configHash, DEFAULT_BACKEND, parseTrainConfig, type BackendName, type TrainConfig, type TrainConfigInput } from './config.js';
 import { createOrtBackend, type BackendOptions } from './ort-backend.js';
 import { createNativeBackend } from './native-backend.js';
@@ -48,6 +49,11 @@ export interface TrainOptions extends TrainConfigInput {
    * `ImageDataset`s (wrapped with `datasetFromImages`); limits still apply, normalisation is `dataset.name`'s.
    */
   data?: { train: Dataset | ImageDataset; test: Dataset | ImageDataset };
+  /**
+   * Distillation runs (`config.distill`): the teacher's rows (features/logits, by graph input name) for a batch of
+   * training-sample indices — e.g. from the teacher cache — and the teacher model when the method needs its graph (SimKD).
+   */
+  teacher?: { feeds(indices: readonly number[]): ExtraFeeds; model?: ModelProto };
 }
 
 export interface TrainResults {
@@ -87,7 +93,7 @@ function asDataset(d: Dataset | ImageDataset, name: TrainConfig['dataset']['name
  * read (CIFAR records) or decoded (Tiny ImageNet JPEGs, or its optional decoded cache) one batch at a time;
  * Fashion-MNIST is small and read whole.
  */
-async function loadData(c: TrainConfig, given?: TrainOptions['data']): Promise<{ train: Dataset; test: Dataset }> {
+export async function openSplits(c: Pick<TrainConfig, 'dataset'>, given?: TrainOptions['data']): Promise<{ train: Dataset; test: Dataset }> {
   const name = c.dataset.name;
   let raw: { train: Dataset; test: Dataset };
   if (given) {
@@ -178,8 +184,11 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, n: 
 
 /** Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. */
 export async function train(options: TrainOptions): Promise<TrainResults> {
-  const { onProgress, stopAfterEpochs, createBackend, data: given, ...configInput } = options ?? ({} as TrainOptions);
+  const { onProgress, stopAfterEpochs, createBackend, data: given, teacher, ...configInput } = options ?? ({} as TrainOptions);
   const cfg = parseTrainConfig(configInput);
+  if (cfg.distill && !teacher) {
+    throw new KqkdError('teacher', `the teacher's rows for method ${cfg.distill.method} (options.teacher.feeds, e.g. from openTeacherCache)`, 'nothing');
+  }
   const runDir = resolve(cfg.runDir);
   const hash = configHash(cfg);
   const emit = onProgress ?? (() => {});
@@ -188,7 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
       `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
   }
-  const { train: trainSet, test: testSet } = await loadData(cfg, given);
+  const { train: trainSet, test: testSet } = await openSplits(cfg, given);
   const B = cfg.batchSize;
   const A = cfg.accumulationSteps;
   // Optimizer steps per epoch; the images after the last full optimizer step (A micro-batches of B) are dropped.
@@ -214,6 +223,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   const backend = await (createBackend ?? backendFactory(cfg.backend ?? DEFAULT_BACKEND))({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
     optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A,
+    ...(cfg.distill ? { distill: { spec: cfg.distill, ...(teacher?.model ? { teacherModel: teacher.model } : {}) } } : {}),
   });
   try {
     if (!state) {
@@ -251,7 +261,8 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       for await (const batch of stream) {
         for (let i = 0; i < B; i++) yBuf[i] = BigInt(batch.labels[i]);
         const micro = b % A;
-        const loss = await backend.step(batch.data, yBuf, { index: micro, of: A });
+        const extra = cfg.distill ? teacher!.feeds(order.slice(b * B, (b + 1) * B)) : undefined;
+        const loss = await backend.step(batch.data, yBuf, { index: micro, of: A }, extra);
         const stepOfBatch = step + 1;
         if (micro === A - 1) step++;
         if (!Number.isFinite(loss)) {

@@ -171,11 +171,40 @@ describe('feature loss L_F vs float64 references', () => {
     for (let i = 0; i < want.length; i++) close(out.pooled[i], want[i]);
   }, T);
 
-  it('clear errors: non-integer ratio, crossed sizes, unknown projector, no pairs', () => {
+  it('non-integer ratios pool with PyTorch adaptive_avg_pool2d windows (7×7 → 4×4, 6×5 → 4×3), student or teacher side', async () => {
+    // adaptive_avg_pool2d by its definition: output i averages inputs floor(i·n/o) … ceil((i+1)·n/o) − 1, per axis.
+    const adaptive64 = (x: Map64, oh: number, ow: number): Map64 => {
+      const r = map(new Float64Array(x.n * x.c * oh * ow), x.n, x.c, oh, ow);
+      for (let n = 0; n < x.n; n++) for (let c = 0; c < x.c; c++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+        const [y0, y1] = [Math.floor((i * x.h) / oh), Math.ceil(((i + 1) * x.h) / oh)];
+        const [x0, x1] = [Math.floor((j * x.w) / ow), Math.ceil(((j + 1) * x.w) / ow)];
+        let sum = 0;
+        for (let y = y0; y < y1; y++) for (let xx = x0; xx < x1; xx++) sum += at(x, n, c, y, xx);
+        r.data[((n * x.c + c) * oh + i) * ow + j] = sum / ((y1 - y0) * (x1 - x0));
+      }
+      return r;
+    };
+    const b = new GraphBuilder();
+    const t = b.input('t', [2, 3, 7, 7]);
+    const s = b.input('s', [2, 3, 4, 4]);
+    const [, pooledTeacher] = alignSpatial(b, s, t, 'align_t');
+    const s2 = b.input('s2', [1, 2, 6, 5]);
+    const [pooledStudent] = alignSpatial(b, s2, b.input('t2', [1, 2, 4, 3]), 'align_s');
+    const feeds: Feeds = {
+      t: { data: randn(2 * 3 * 49, 21), dims: [2, 3, 7, 7] }, s: { data: randn(2 * 3 * 16, 22), dims: [2, 3, 4, 4] },
+      s2: { data: randn(60, 23), dims: [1, 2, 6, 5] }, t2: { data: randn(24, 24), dims: [1, 2, 4, 3] },
+    };
+    const out = await evaluate(b, { pt: pooledTeacher, ps: pooledStudent }, feeds);
+    const wantT = adaptive64(map(feeds.t.data, 2, 3, 7, 7), 4, 4).data;
+    const wantS = adaptive64(map(feeds.s2.data, 1, 2, 6, 5), 4, 3).data;
+    expect(out.pt.length).toBe(wantT.length);
+    for (let i = 0; i < wantT.length; i++) close(out.pt[i], wantT[i]);
+    for (let i = 0; i < wantS.length; i++) close(out.ps[i], wantS[i]);
+  }, T);
+
+  it('clear errors: crossed sizes, unknown projector, no pairs', () => {
     const b = new GraphBuilder();
     const s = b.input('s', [1, 2, 6, 6]);
-    expect(() => featureLoss(b, [{ student: s, teacher: b.input('t', [1, 2, 4, 4]) }], { projector: 'single-layer-conv' }))
-      .toThrow(/integer spatial ratios.*6×6 vs teacher 4×4/);
     expect(() => alignSpatial(b, s, b.input('t2', [1, 2, 3, 12]))).toThrow(/at least as large/);
     expect(() => featureLoss(b, [{ student: s, teacher: s }], { projector: 'five-layer' as never })).toThrow(/single-layer-conv/);
     expect(() => featureLoss(b, [], { projector: 'single-layer-conv' })).toThrow(/at least one/);

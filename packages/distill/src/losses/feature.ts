@@ -69,8 +69,48 @@ function spatial(x: Tensor, what: string): [number, number] {
 }
 
 /**
- * Adaptive average pooling of the larger of two maps down to the smaller one's spatial size (integer ratios only).
- * Returns both maps with equal spatial sizes.
+ * PyTorch's adaptive average pooling weights from `size` to `out` along one axis, as an [out, size] matrix: output i
+ * averages inputs ⌊i·size/out⌋ … ⌈(i+1)·size/out⌉ − 1 (windows overlap when the ratio is not an integer).
+ */
+export function adaptivePoolMatrix(size: number, out: number): Float32Array {
+  const m = new Float32Array(out * size);
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * size) / out);
+    const end = Math.ceil(((i + 1) * size) / out);
+    for (let j = start; j < end; j++) m[i * size + j] = 1 / (end - start);
+  }
+  return m;
+}
+
+/**
+ * `adaptive_avg_pool2d(x, [oh, ow])`: an AveragePool when the ratios are integers (kernel = stride = ratio, the same
+ * windows), else two MatMuls with the constant pooling matrices (rows: [oh, h] · x; columns: x · [w, ow]).
+ */
+export function adaptiveAveragePool(b: GraphBuilder, x: Tensor, [oh, ow]: [number, number], name: string): Tensor {
+  const [h, w] = spatial(x, `adaptive pool input "${x.name}"`);
+  if (oh > h || ow > w) invalidArgument(`adaptive pool "${name}" output`, `at most the input size ${h}×${w}`, `${oh}×${ow}`);
+  if (h % oh === 0 && w % ow === 0) {
+    const [rh, rw] = [h / oh, w / ow];
+    return rh === rw
+      ? b.averagePool(x, { kernel: rh, stride: rh, name })
+      : b.op('AveragePool', [x], { kernel_shape: [rh, rw], strides: [rh, rw], pads: [0, 0, 0, 0], count_include_pad: 0 }, name);
+  }
+  return b.scope(name, () => {
+    let y = x;
+    if (oh !== h) y = b.matMul(b.constant('rows', [oh, h], adaptivePoolMatrix(h, oh)), y, 'pool_rows');
+    if (ow !== w) {
+      const cols = adaptivePoolMatrix(w, ow); // [ow, w] → transposed [w, ow]
+      const t = new Float32Array(w * ow);
+      for (let i = 0; i < ow; i++) for (let j = 0; j < w; j++) t[j * ow + i] = cols[i * w + j];
+      y = b.matMul(y, b.constant('cols', [w, ow], t), 'pool_cols');
+    }
+    return y;
+  });
+}
+
+/**
+ * Adaptive average pooling of the larger of two maps down to the smaller one's spatial size (PyTorch's
+ * `adaptive_avg_pool2d` windows, also for non-integer ratios such as 7×7 → 4×4). Returns both maps with equal sizes.
  */
 export function alignSpatial(b: GraphBuilder, s: Tensor, t: Tensor, name = 'align'): [Tensor, Tensor] {
   const [hs, ws] = spatial(s, 'student feature');
@@ -82,17 +122,7 @@ export function alignSpatial(b: GraphBuilder, s: Tensor, t: Tensor, name = 'alig
     throw new KqkdError(`feature alignment "${name}"`, 'one map at least as large as the other in both spatial dims',
       `student ${hs}×${ws} vs teacher ${ht}×${wt}`);
   }
-  const [big, small] = sLarger ? [[hs, ws], [ht, wt]] : [[ht, wt], [hs, ws]];
-  const rh = big[0] / small[0];
-  const rw = big[1] / small[1];
-  if (!Number.isInteger(rh) || !Number.isInteger(rw)) {
-    throw new KqkdError(`feature alignment "${name}"`, 'integer spatial ratios (adaptive pooling with kernel = stride = ratio)',
-      `student ${hs}×${ws} vs teacher ${ht}×${wt} (ratio ${rh}×${rw})`);
-  }
-  const pool = (x: Tensor) => (rh === rw
-    ? b.averagePool(x, { kernel: rh, stride: rh, name })
-    : b.op('AveragePool', [x], { kernel_shape: [rh, rw], strides: [rh, rw], pads: [0, 0, 0, 0], count_include_pad: 0 }, name));
-  return sLarger ? [pool(s), t] : [s, pool(t)];
+  return sLarger ? [adaptiveAveragePool(b, s, [ht, wt], name), t] : [s, adaptiveAveragePool(b, t, [hs, ws], name)];
 }
 
 /** L_F = mean over pairs of MSE(align(projector(student)), align(detach(teacher))). */

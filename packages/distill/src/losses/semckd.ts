@@ -17,7 +17,7 @@
  * student); teacher features are detached (theirs come from a `no_grad` forward).
  * Differences: the L2 normalisation has ε = 1e-12 inside the square root (theirs divides by the bare norm, which is
  * NaN for an all-zero embedding; our Linear biases start at 0, so a row whose ReLU units are all off would hit it);
- * spatial pooling handles H and W separately with integer ratios (theirs assumes square maps, `(t_H, t_H)`).
+ * spatial pooling handles H and W separately with adaptive-average-pool windows (theirs assumes square maps, `(t_H, t_H)`).
  * Token features [B, T, C] are treated as [B, C, T, 1] (toChannelMap); G does not depend on the layout.
  */
 import { expectInteger, invalidArgument } from '@kqkd/common';

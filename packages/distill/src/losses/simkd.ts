@@ -2,7 +2,7 @@
  * SimKD (Chen et al., CVPR 2022, "Knowledge Distillation with the Reused Teacher Classifier"), as in their public
  * code (`SimKD` module + `nn.MSELoss()`):
  * - spatial alignment FIRST: when the student map is larger it is adaptive-average-pooled to the teacher's size,
- *   otherwise the (detached) teacher map is pooled to the student's (`alignSpatial`, integer ratios);
+ *   otherwise the (detached) teacher map is pooled to the student's (`alignSpatial`, adaptive average pooling);
  * - projector ("transfer"): 1×1 conv → BN → ReLU → 3×3 conv → BN → ReLU → 1×1 conv → BN → ReLU, convs without bias,
  *   hidden width = teacher channels // factor (factor 2) — the three-layer-conv `projector` with `finalBnRelu`;
  * - loss = MSE(projected student, detached aligned teacher), the mean over all elements;
