@@ -4,6 +4,7 @@ import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
 import { registerModels } from './commands/models.js';
 import { registerBench } from './commands/bench.js';
+import { registerExperiment } from './commands/experiment.js';
 
 const VERSION = '0.1.0';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerScore(program);
   registerTrain(program);
+  registerExperiment(program);
   registerModels(program);
   registerBench(program);
   return program;

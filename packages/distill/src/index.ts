@@ -27,3 +27,9 @@ export { nativeOptimizer, type AdamWScalars, type NativeOptimizerAddon } from '.
 export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';
 export * from './losses/index.js';
 export { buildTeacherCache, openTeacherCache, teacherModelSha256, TEACHER_CACHE_MANIFEST, TEACHER_CACHE_FORMAT, TEACHER_CACHE_VERSION, type TeacherCache, type TeacherCacheLayer, type TeacherCacheManifest, type TeacherCacheDatasetIdentity, type TeacherCacheProgress, type BuildTeacherCacheOptions } from './teacher-cache.js';
+export { METHODS, METHOD_KEYS, BASELINE_METHODS, OURS_METHOD, REFERENCE_METHOD, getMethod, needsTeacher, type MethodDefinition } from './methods.js';
+export { composeDistillation, distillationInputs, teacherLayerInput, TEACHER_LOGITS_INPUT, type DistillationGraphOptions } from './distill-graph.js';
+export { distillSpecSchema, type DistillSpec, type DistillSpecInput } from './config.js';
+export { openSplits } from './train.js';
+export type { ExtraFeeds } from './backend.js';
+export * from './experiment/index.js';

@@ -1,0 +1,89 @@
+// `kqkd experiment` refuses bad invocations before anything runs: exit code 2, a message naming the flag or the
+// config field, no stack trace, nothing written. (runExperiment itself is covered end to end in @kqkd/distill's
+// test/experiment.test.ts.)
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli as run } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-experiment-'));
+afterEach(() => vi.restoreAllMocks());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A valid experiment file (tiny; never run here), with `patch` applied to its top level. */
+function configFile(name: string, patch: Record<string, unknown> = {}): string {
+  const config = {
+    version: 1,
+    dataset: { name: 'fashion-mnist', trainLimit: 200, testLimit: 100 },
+    teacher: { model: { name: 'resnet34', width: 0.0625 } },
+    student: { model: { name: 'resnet9', width: 0.0625 } },
+    methods: ['ce', 'fkd-kq'],
+    seeds: 1,
+    training: { epochs: 1, batchSize: 32, optimizer: { type: 'adamw', lr: 0.01 } },
+    kq: { samples: 40 },
+    ...patch,
+  };
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify(config));
+  return path;
+}
+
+describe('kqkd experiment: usage errors', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['neither --preset nor --config', [], /exactly one of --preset NAME or --config FILE for --preset\/--config but received neither/],
+    ['both --preset and --config', ['--preset', 'quick', '--config', 'x.json'], /exactly one of --preset NAME or --config FILE .* received both/],
+    ['an unknown preset', ['--preset', 'quickest'], /one of quick, paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
+    ['an unknown method in --methods', ['--preset', 'quick', '--methods', 'ce,fkd-kq,fitnet'], /--methods but received "fitnet"/],
+    ['--seeds 0', ['--preset', 'quick', '--seeds', '0'], /--seeds/],
+    ['--epochs two', ['--preset', 'quick', '--epochs', 'two'], /--epochs/],
+    ['a paper preset without --data-dir', ['--preset', 'paper-cifar10-resnet34-resnet9'], /the cifar10 folder for preset paper-cifar10-resnet34-resnet9 for --data-dir but received nothing/],
+    ['a missing config file', ['--config', join(dir, 'missing.json')], /a readable experiment JSON file for --config/],
+  ];
+  for (const [what, args, re] of cases) {
+    it(`${what}: exit code 2 and a message naming it`, async () => {
+      const out = join(dir, 'out');
+      const r = await run(['experiment', ...args, '--out', out]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  const badFields: [string, Record<string, unknown>, RegExp][] = [
+    ['training.epochs = 0', { training: { epochs: 0, optimizer: { type: 'adamw', lr: 0.01 } } }, /experiment\.training\.epochs/],
+    ['an unknown method', { methods: ['ce', 'fitnet'] }, /experiment\.methods\.1/],
+    ['an unknown top-level key', { epochs: 3 }, /for experiment but received unknown key\(s\) "epochs"/],
+    ['kq.samples below 20', { kq: { samples: 10 } }, /experiment\.kq\.samples/],
+    ['version 2', { version: 2 }, /experiment\.version/],
+    ['a teacher with neither onnx nor model', { teacher: {} }, /experiment\.teacher/],
+    ['student.layers not k long', { student: { model: { name: 'resnet9' }, layers: [1, 2] } }, /experiment\.student\.layers/],
+    ['a method twice', { methods: ['ce', 'ce'] }, /experiment\.methods/],
+  ];
+  for (const [what, patch, re] of badFields) {
+    it(`a config file with ${what}: exit code 2 and a message naming the field`, async () => {
+      const out = join(dir, 'out');
+      const r = await run(['experiment', '--config', configFile(what.replace(/\W+/g, '-'), patch), '--out', out]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  it('an unparsable config file: exit code 2 naming --config', async () => {
+    const path = join(dir, 'broken.json');
+    writeFileSync(path, '{ "version": 1, ');
+    const r = await run(['experiment', '--config', path, '--out', join(dir, 'out')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/JSON for --config but received unparsable text/);
+  });
+
+  it('--help lists the presets and flags', async () => {
+    const r = await run(['experiment', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--preset', '--config', '--methods', '--seeds', '--epochs', '--teacher', '--data-dir', '--out']) expect(r.stdout).toContain(flag);
+    expect(r.stdout).toContain('quick');
+  });
+});

@@ -1,0 +1,125 @@
+import type { TopLevelSpec } from 'vega-lite';
+
+/** One point of a method's mean test top-1 curve (mean and sample std over seeds; std null for one run). */
+export interface TrainingCurvePoint {
+  method: string;
+  epoch: number;
+  mean: number;
+  std: number | null;
+}
+
+/** One method's test top-1 at its best epoch and at its last epoch (mean ± std over seeds). */
+export interface MethodBarRow {
+  method: string;
+  best: number;
+  bestStd: number | null;
+  last: number;
+  lastStd: number | null;
+}
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const CONFIG = { font: 'DejaVu Sans', view: { stroke: '#ddd' } };
+
+/**
+ * Test top-1 against epoch, one line per method, with a translucent ±std band where the method has more than one
+ * run (points without a std get no band rather than a zero-width one).
+ */
+export function trainingCurvesSpec(series: TrainingCurvePoint[], title = 'Test top-1 per epoch (mean over runs)'): TopLevelSpec {
+  const values = series.map((p) => ({
+    method: p.method,
+    epoch: p.epoch,
+    mean: p.mean,
+    lo: p.std === null ? null : p.mean - p.std,
+    hi: p.std === null ? null : p.mean + p.std,
+  }));
+  // Line swatches in the legend, at full opacity: the band's pale fill would make methods without a band look faint.
+  const color = {
+    field: 'method', type: 'nominal' as const, title: 'method', sort: [...new Set(series.map((p) => p.method))],
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
+  return {
+    $schema: SCHEMA,
+    title: { text: title, fontSize: 14 },
+    data: { values },
+    config: CONFIG,
+    width: 520,
+    height: 300,
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { tickMinStep: 1 } },
+    },
+    layer: [
+      {
+        transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
+        mark: { type: 'area' as const, opacity: 0.18 },
+        encoding: {
+          y: { field: 'lo', type: 'quantitative' as const, scale: { zero: false } },
+          y2: { field: 'hi' },
+          color,
+        },
+      },
+      {
+        mark: { type: 'line' as const, point: { size: 20 } },
+        encoding: {
+          y: { field: 'mean', type: 'quantitative' as const, title: 'test top-1 (%)', scale: { zero: false } },
+          color,
+          tooltip: [{ field: 'method' }, { field: 'epoch' }, { field: 'mean', format: '.2f' }],
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+/**
+ * Grouped bars per method: best-epoch and last-epoch mean top-1 side by side, with ±std error bars. Methods differ by
+ * a few points at most, so the y axis spans the data (error bars included, plus a margin) instead of starting at 0;
+ * bars are clipped to the plot so they start at its bottom edge.
+ */
+export function methodBarSpec(rows: MethodBarRow[], title = 'Test top-1 per method (mean ± std over runs)'): TopLevelSpec {
+  const values = rows.flatMap((r) => [
+    bar(r.method, 'best epoch', r.best, r.bestStd),
+    bar(r.method, 'last epoch', r.last, r.lastStd),
+  ]);
+  const color = {
+    field: 'accuracy', type: 'nominal' as const, title: null,
+    scale: { domain: ['best epoch', 'last epoch'], range: ['#4c78a8', '#f58518'] },
+  };
+  const x = { field: 'method', type: 'nominal' as const, title: 'method', sort: rows.map((r) => r.method), axis: { labelAngle: -30 } };
+  const xOffset = { field: 'accuracy', type: 'nominal' as const, sort: ['best epoch', 'last epoch'] };
+  const y = { type: 'quantitative' as const, title: 'test top-1 (%)', scale: { domain: yDomain(values), zero: false } };
+  return {
+    $schema: SCHEMA,
+    title: { text: title, fontSize: 14 },
+    data: { values },
+    config: CONFIG,
+    width: { step: 56 },
+    height: 300,
+    layer: [
+      {
+        mark: { type: 'bar' as const, clip: true },
+        encoding: {
+          x, xOffset, color, y: { ...y, field: 'mean' },
+          tooltip: [{ field: 'method' }, { field: 'accuracy' }, { field: 'mean', format: '.2f' }, { field: 'std', format: '.2f' }],
+        },
+      },
+      {
+        transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
+        mark: { type: 'rule' as const, color: 'black', clip: true },
+        encoding: { x, xOffset, y: { ...y, field: 'lo' }, y2: { field: 'hi' } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+function bar(method: string, accuracy: string, mean: number, std: number | null) {
+  return { method, accuracy, mean, std, lo: std === null ? null : mean - std, hi: std === null ? null : mean + std };
+}
+
+/** The y range covering every mean and error-bar end, widened by 10% of the span (at least half a point) each way. */
+function yDomain(values: { mean: number; lo: number | null; hi: number | null }[]): [number, number] {
+  const ends = values.flatMap((v) => [v.mean, v.lo, v.hi]).filter((n): n is number => n !== null && Number.isFinite(n));
+  if (ends.length === 0) return [0, 100];
+  const min = Math.min(...ends);
+  const max = Math.max(...ends);
+  const pad = Math.max((max - min) * 0.1, 0.5);
+  return [Math.max(0, min - pad), Math.min(100, max + pad)];
+}
