@@ -19,6 +19,10 @@ export { kqCurvesSpec, renderChart, writeChart } from '@kqkd/plots';
 export { KqkdError } from '@kqkd/common';
 export { main, buildProgram } from './main.js';
 export { train, parseTrainConfig, type TrainOptions, type TrainResults, type TrainConfig } from '@kqkd/distill';
+export {
+  runExperiment, parseExperimentConfig, presetConfig, PRESET_NAMES, METHODS, METHOD_KEYS, getMethod, buildTeacherCache, openTeacherCache,
+  type ExperimentConfig, type ExperimentConfigInput, type ExperimentResults, type RunExperimentOptions, type MethodDefinition,
+} from '@kqkd/distill';
 export { GraphBuilder } from '@kqkd/onnx';
 export { buildTrainingGraphs } from '@kqkd/autodiff';
 export { ZOO, ZOO_NAMES, getModel, buildZooModel, listModels, type ModelDefinition, type ZooLayer } from '@kqkd/models';
