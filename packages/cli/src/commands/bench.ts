@@ -14,6 +14,7 @@ interface BenchFlags {
   width?: string;
   optimizer: 'adamw' | 'sgd';
   device: 'cpu' | 'cuda';
+  distill?: string;
   json?: boolean;
 }
 
@@ -39,22 +40,33 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adamw', 'sgd']).default('adamw'))
     .addOption(new Option('--device <name>', 'execution provider of the native backend (cuda needs onnxruntime-node\'s CUDA binaries)')
       .choices(['cpu', 'cuda']).default('cpu'))
+    .option('--distill <json>', 'time the distillation step instead of CE, teacher features random: a JSON object ' +
+      '{"method":"fkd-kq","pairs":[{"student":1,"teacher":12,"teacherShape":[256,8,8]},…],"teacherClasses":10} (a training config\'s distill, no teacherSha256)')
     .option('--json', 'print one JSON object')
     .action(async (flags: BenchFlags) => {
       const input = flags.input.toLowerCase().split(/[x×,]/).map((d) => Number(d));
       if (input.length !== 3 || input.some((d) => !Number.isInteger(d) || d < 1)) invalidArgumentText('--input', 'C×H×W such as 3x32x32', `"${flags.input}"`);
       const width = flags.width !== undefined ? Number(flags.width) : undefined;
       if (width !== undefined && !(width > 0)) invalidArgumentText('--width', 'a number > 0', `"${flags.width}"`);
+      let distill: unknown;
+      if (flags.distill !== undefined) {
+        try {
+          distill = JSON.parse(flags.distill);
+        } catch (err) {
+          invalidArgumentText('--distill', 'a JSON object { method, pairs, teacherClasses }', `unparsable "${flags.distill}" (${(err as Error).message})`);
+        }
+      }
       const r = await benchTrainStep({
         model: flags.model, input, classes: intFlag('--classes', flags.classes, 2), batch: intFlag('--batch', flags.batch, 1),
         steps: intFlag('--steps', flags.steps, 1), warmupSteps: intFlag('--warmup', flags.warmup, 0), backend: flags.backend,
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
+        ...(distill !== undefined ? { distill: distill as NonNullable<Parameters<typeof benchTrainStep>[0]['distill']> } : {}),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
-        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
+        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.distill ? `, ${r.distill.method} step (${r.distill.pairs.length} pairs)` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
           `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step)\n`);
       }
     });
