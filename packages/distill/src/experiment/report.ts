@@ -2,6 +2,7 @@
  * The report layer of `kqkd experiment`: statistics over seeds, the paper's ARI and training-efficiency metrics
  * (METHOD.md §6), the Markdown report and the pictures. Everything but `writeExperimentPictures` is pure.
  */
+import { OURS_METHOD } from '../methods.js';
 import { join } from 'node:path';
 import { KqkdError, describeValue } from '@kqkd/common';
 import { kqCurvesSpec, methodBarSpec, trainingCurvesSpec, writeChart } from '@kqkd/plots';
@@ -223,12 +224,9 @@ export function renderResultsMarkdown(results: ExperimentResults): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Pictures
 
-/** Plot labels: method titles when they tell the methods apart, else the keys. */
+/** Plot labels: the method keys (titles are sentences that axes would cut); the paper's method marked "(ours)". */
 function methodLabels(methods: Record<string, MethodResult>): Record<string, string> {
-  const entries = Object.entries(methods);
-  const titles = new Set(entries.map(([, m]) => m.title));
-  const useTitles = titles.size === entries.length && entries.every(([, m]) => m.title.length > 0);
-  return Object.fromEntries(entries.map(([key, m]) => [key, useTitles ? m.title : key]));
+  return Object.fromEntries(Object.keys(methods).map((key) => [key, key === OURS_METHOD ? `${key} (ours)` : key]));
 }
 
 /**
