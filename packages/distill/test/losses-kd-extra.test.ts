@@ -34,28 +34,8 @@ async function evaluate(b: GraphBuilder, outputs: Record<string, Tensor>, feeds:
 }
 
 // ------------------------------------------------------------------ float64 references (NCHW, row-major)
+import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
 
-interface Map64 { data: Float64Array; n: number; c: number; h: number; w: number }
-const map = (data: ArrayLike<number>, n: number, c: number, h: number, w: number): Map64 => ({ data: Float64Array.from(data), n, c, h, w });
-const at = (m: Map64, n: number, c: number, y: number, x: number) => m.data[((n * m.c + c) * m.h + y) * m.w + x];
-
-/** Conv, stride 1, symmetric pad, no bias; weights [O, C, k, k]. */
-function conv64(x: Map64, w: ArrayLike<number>, out: number, k: number, pad: number): Map64 {
-  const r = map(new Float64Array(x.n * out * x.h * x.w), x.n, out, x.h, x.w);
-  for (let n = 0; n < x.n; n++) for (let o = 0; o < out; o++) for (let y = 0; y < x.h; y++) for (let xx = 0; xx < x.w; xx++) {
-    let s = 0;
-    for (let c = 0; c < x.c; c++) for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
-      const yy = y + i - pad;
-      const xj = xx + j - pad;
-      if (yy < 0 || yy >= x.h || xj < 0 || xj >= x.w) continue;
-      s += w[((o * x.c + c) * k + i) * k + j] * at(x, n, c, yy, xj);
-    }
-    r.data[((n * out + o) * x.h + y) * x.w + xx] = s;
-  }
-  return r;
-}
-/** Inference-mode BN at identity statistics (scale 1, bias 0, mean 0, var 1, eps 1e-5), then ReLU. */
-const bnRelu64 = (x: Map64): Map64 => ({ ...x, data: x.data.map((v) => Math.max(0, v / Math.sqrt(1 + 1e-5))) });
 /** Inference-mode BN with given per-channel scale, bias, mean, var (eps 1e-5). */
 function bn64(x: Map64, scale: ArrayLike<number>, bias: ArrayLike<number>, mean: ArrayLike<number>, variance: ArrayLike<number>): Map64 {
   const hw = x.h * x.w;
