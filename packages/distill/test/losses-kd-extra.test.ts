@@ -13,6 +13,7 @@ import { createInferenceSession } from '@kqkd/runtime';
 import { buildTrainingGraphs } from '@kqkd/autodiff';
 import { analyticGradients, gradCheck, randn } from '../../autodiff/test/gradcheck.js';
 import { buildLoss, lossKeys, semckdLoss, simkd } from '../src/losses/index.js';
+import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
@@ -34,7 +35,6 @@ async function evaluate(b: GraphBuilder, outputs: Record<string, Tensor>, feeds:
 }
 
 // ------------------------------------------------------------------ float64 references (NCHW, row-major)
-import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
 
 /** Inference-mode BN with given per-channel scale, bias, mean, var (eps 1e-5). */
 function bn64(x: Map64, scale: ArrayLike<number>, bias: ArrayLike<number>, mean: ArrayLike<number>, variance: ArrayLike<number>): Map64 {

@@ -11,6 +11,7 @@ import { analyticGradients, randn } from '../../autodiff/test/gradcheck.js';
 import {
   alignSpatial, buildLoss, detachedHead, featureLoss, kdLoss, lossKeys, spLoss, vkdLoss, vkdLsLoss,
 } from '../src/losses/index.js';
+import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
@@ -28,7 +29,6 @@ async function evaluate(b: GraphBuilder, outputs: Record<string, Tensor>, feeds:
 
 // ------------------------------------------------------------------ float64 references (NCHW, row-major)
 
-import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
 
 function avgPool64(x: Map64, rh: number, rw: number): Map64 {
   const h = x.h / rh;
