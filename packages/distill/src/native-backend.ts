@@ -21,7 +21,7 @@ import {
 import type { ModelState, TrainBackend } from './backend.js';
 import type { OptimizerSpec } from './config.js';
 import { HostOptimizer } from './host-optimizer.js';
-import { extraInputsOf, inferenceModel, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
+import { exportInferenceBytes, extraInputsOf, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME, type BackendOptions } from './ort-backend.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** 'cpu' (default) or 'cuda' (see @kqkd/runtime: needs onnxruntime-node's CUDA provider binaries). */
@@ -114,10 +114,7 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
       return out[LOGITS_NAME].data;
     },
     state: readState,
-    async exportInference() {
-      const s = await readState();
-      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
-    },
+    exportInference: async () => exportInferenceBytes(o, await readState()),
     async release() {
       await session.release();
       await evalSession.release();

@@ -96,6 +96,11 @@ function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
   for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (names.has(i) ? `${i}${FEED_SUFFIX}` : i));
 }
 
+/** `TrainBackend.exportInference` of both backends: the inference model of a backend's current state, encoded. */
+export function exportInferenceBytes(o: BackendOptions, s: ModelState): Uint8Array {
+  return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
+}
+
 /** A plain inference model: the forward graph with these parameter and statistic values as initializers. */
 export function inferenceModel(spec: ModelSpec, inputShape: number[], classes: number, seed: number,
   tensors: readonly CheckpointTensor[], distill?: DistillationGraphOptions): ModelProto {
@@ -209,18 +214,14 @@ export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend>
       // Distillation: the inference model of the current state, rebuilt only after the parameters changed.
       if (!evaluator || evaluator.step !== mirror.step) {
         await evaluator?.session.release();
-        const s = await readState();
-        const model = encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
+        const model = exportInferenceBytes(o, await readState());
         evaluator = { step: mirror.step, session: await createInferenceSession(model, o.threads !== undefined ? { threads: o.threads } : {}) };
       }
       const out = await evaluator.session.run({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] } }, [LOGITS_NAME]);
       return out[LOGITS_NAME].data;
     },
     state: readState,
-    async exportInference() {
-      const s = await readState();
-      return encodeModel(inferenceModel(o.modelSpec, o.inputShape, o.classes, o.seed, [...s.trainable, ...s.frozen], o.distill));
-    },
+    exportInference: async () => exportInferenceBytes(o, await readState()),
     async release() {
       await evaluator?.session.release();
       await session.release();

@@ -11,7 +11,7 @@ import { analyticGradients, randn } from '../../autodiff/test/gradcheck.js';
 import {
   alignSpatial, buildLoss, detachedHead, featureLoss, kdLoss, lossKeys, spLoss, vkdLoss, vkdLsLoss,
 } from '../src/losses/index.js';
-import { at, bnRelu64, conv64, map, type Map64 } from './reference64.js';
+import { at, avgPool64, bnRelu64, conv64, map, tokens64, type Map64 } from './reference64.js';
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
 
@@ -30,23 +30,6 @@ async function evaluate(b: GraphBuilder, outputs: Record<string, Tensor>, feeds:
 // ------------------------------------------------------------------ float64 references (NCHW, row-major)
 
 
-function avgPool64(x: Map64, rh: number, rw: number): Map64 {
-  const h = x.h / rh;
-  const w = x.w / rw;
-  const r = map(new Float64Array(x.n * x.c * h * w), x.n, x.c, h, w);
-  for (let n = 0; n < x.n; n++) for (let c = 0; c < x.c; c++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) {
-    let s = 0;
-    for (let i = 0; i < rh; i++) for (let j = 0; j < rw; j++) s += at(x, n, c, y * rh + i, xx * rw + j);
-    r.data[((n * x.c + c) * h + y) * w + xx] = s / (rh * rw);
-  }
-  return r;
-}
-/** Token features [B, T, C] → map [B, C, T, 1]. */
-function tokens64(data: ArrayLike<number>, n: number, t: number, c: number): Map64 {
-  const r = map(new Float64Array(n * c * t), n, c, t, 1);
-  for (let b = 0; b < n; b++) for (let i = 0; i < t; i++) for (let k = 0; k < c; k++) r.data[(b * c + k) * t + i] = data[(b * t + i) * c + k];
-  return r;
-}
 function mse64(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let s = 0;

@@ -16,6 +16,7 @@ import {
 import { encodeModel, exposeOutputs, GraphBuilder, loadModel } from '@kqkd/onnx';
 import { createInferenceSession } from '@kqkd/runtime';
 import { MODEL_DATASETS, scoreLayers, scoreModel, type KqReport, type LayerFeatures, type ModelKqReport } from '../src/index.js';
+import { idx } from '../../data/test/formats.js';
 
 const TINY_CNN = fileURLToPath(new URL('../../../models/tiny-cnn.onnx', import.meta.url));
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -65,16 +66,6 @@ function cifarImages(count: number): Uint8Array {
 const FASHION_COUNT = 60;
 const fashionLabel = (i: number) => (i * 3) % 10;
 const fashionPixel = (i: number, y: number, x: number) => (fashionLabel(i) * 20 + ((i * 17 + y * 5 + x * 9 + ((x * y) % 7)) % 60)) % 256;
-
-function idx(dims: number[], data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  out[2] = 0x08;
-  out[3] = dims.length;
-  const view = new DataView(out.buffer);
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
 
 function fashionImages(): Uint8Array {
   const out = new Uint8Array(FASHION_COUNT * 784);
