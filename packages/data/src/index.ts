@@ -16,10 +16,11 @@ export {
   type OpenTinyImageNetOptions, type TinyImageNetSource,
 } from './tiny-imagenet.js';
 export {
-  loadDataset, batches, datasetFromImages, readAllImages, shuffledIndices, DATASETS, DATASET_NAMES, NORMALIZATION,
+  loadDataset, batches, datasetFromImages, sliceDataset, readAllImages, shuffledIndices, DATASETS, DATASET_NAMES, NORMALIZATION,
   type Batch, type BatchesOptions, type Dataset, type DatasetName, type LoadDatasetOptions, type Normalization,
 } from './registry.js';
 export { toFloatBatch, classBalancedIndices, type FloatBatchOptions } from './batch.js';
 export {
   readNpy, readNpyHeader, writeNpy, decodeNpy, npyHeader, type NpyArray, type NpyData, type NpyDtype, type WriteNpyOptions,
 } from './npy.js';
+export { augmentBatch, augmentImages, augmentSeed, augments, validateAugmentSpec, type AugmentSpec } from './augment.js';

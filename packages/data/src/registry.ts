@@ -3,6 +3,7 @@
  * memory, pixels are read (or decoded) only for the batch being built.
  */
 import { KqkdError, createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, type Rng } from '@kqkd/common';
+import { augmentBatch, augments, validateAugmentSpec, type AugmentSpec } from './augment.js';
 import { toFloatBatch } from './batch.js';
 import { CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, openCifar } from './cifar.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type ImageDataset } from './fashion-mnist.js';
@@ -115,6 +116,23 @@ export async function loadDataset(name: DatasetName, options: LoadDatasetOptions
   };
 }
 
+/**
+ * The images [start, end) of `dataset` as a dataset of their own (index i is the original start + i): a held-out
+ * validation split cut from the end of the training split, or a prefix. Nothing is copied.
+ */
+export function sliceDataset(dataset: Dataset, start: number, end: number): Dataset {
+  expectInteger('start', start, 0, dataset.count);
+  expectInteger('end', end, start + 1, dataset.count);
+  if (start === 0 && end === dataset.count) return dataset;
+  return {
+    ...dataset, count: end - start, labels: dataset.labels.subarray(start, end),
+    readImages: (indices, out) => dataset.readImages(Array.from(indices, (i) => {
+      if (!Number.isInteger(i) || i < 0 || i >= end - start) invalidArgumentText('index', `an integer index in [0, ${end - start})`, String(i));
+      return i + start;
+    }), out),
+  };
+}
+
 /** Reads a whole split into memory as an `ImageDataset` (for code that wants all images at once). */
 export async function readAllImages(dataset: Dataset, chunk = 1024): Promise<ImageDataset> {
   expectInteger('chunk', chunk, 1);
@@ -153,6 +171,11 @@ export interface BatchesOptions {
   dropLast?: boolean;
   /** Read the next batch while the caller works on this one (default true; at most two batches are held). */
   prefetch?: boolean;
+  /**
+   * Seeded augmentation of the pixels before normalisation (training only): batch k is augmented with the draws of
+   * `augmentSeed(seed, ...coordinates, k)`, so the result depends on neither prefetching nor resuming.
+   */
+  augment?: { spec: AugmentSpec; seed: number; coordinates?: readonly number[] };
 }
 
 export interface Batch {
@@ -196,6 +219,12 @@ export async function* batches(dataset: Dataset, options: BatchesOptions): Async
     return p;
   };
   const prefetch = options.prefetch ?? true;
+  const aug = options.augment;
+  if (aug !== undefined) {
+    validateAugmentSpec(aug?.spec, 'augment.spec');
+    expectInteger('augment.seed', aug.seed, 0, 0xffffffff);
+  }
+  const geometry = { height: dataset.height, width: dataset.width, channels: dataset.channels };
   let pending = total > 0 ? read(0) : undefined;
   for (let start = 0; start < total; start += batchSize) {
     const { idx, bytes } = await pending!;
@@ -204,6 +233,7 @@ export async function* batches(dataset: Dataset, options: BatchesOptions): Async
     if (!(bytes instanceof Uint8Array) || bytes.length !== idx.length * size) {
       throw new KqkdError('dataset.readImages', `${idx.length * size} bytes for ${idx.length} images`, String(bytes?.length));
     }
+    if (aug && augments(aug.spec)) augmentBatch(bytes, idx.length, geometry, aug.spec, aug.seed, ...(aug.coordinates ?? []), start / batchSize);
     const { data, shape } = toFloatBatch(
       { images: bytes, count: idx.length, height: dataset.height, width: dataset.width, channels: dataset.channels },
       idx.map((_, b) => b), normalization,

@@ -48,8 +48,31 @@ export const datasetSpecSchema = z.object({
   /** tiny-imagenet only: folder for the decoded caches `tiny-imagenet-train.npy` / `tiny-imagenet-test.npy`. */
   cacheDir: z.string().min(1).optional()
     .describe('tiny-imagenet: folder for decoded .npy caches of the splits (decoded once, then read; default: decode JPEGs per batch)'),
-  trainLimit: positiveInt('trainLimit').optional().describe('use only the first N training images (tests, smoke runs)'),
+  trainLimit: positiveInt('trainLimit').optional().describe('use only the first N training images (of those not held out for validation)'),
   testLimit: positiveInt('testLimit').optional().describe('use only the first N test images'),
+  validation: positiveInt('validation').optional()
+    .describe('hold out the LAST N training images as a validation split: training uses the images before them and every evaluation runs on them instead of the test split (choose hyperparameters here, never on the test set)'),
+}).strict();
+
+/** The one-cycle schedule's settings: PyTorch OneCycleLR's defaults, which the paper's code uses. */
+export const oneCycleSchema = z.object({
+  pctStart: z.number().gt(0, 'pctStart must be > 0').lt(1, 'pctStart must be < 1').default(0.3).describe('fraction of the updates spent warming up'),
+  divFactor: z.number().positive().default(25).describe('initial rate = peak / divFactor'),
+  finalDivFactor: z.number().positive().default(1e4).describe('final rate = initial / finalDivFactor'),
+  cycleMomentum: z.boolean({ error: 'cycleMomentum must be true or false' }).optional()
+    .describe('cycle AdamW beta1 from maxMomentum down to baseMomentum at the peak and back, opposite to the rate (default: true for AdamW, as PyTorch; false for SGD). Native backend only'),
+  baseMomentum: z.number().min(0).lt(1).default(0.85).describe('beta1 at the peak rate'),
+  maxMomentum: z.number().min(0).lt(1).default(0.95).describe('beta1 at the start and the end'),
+}).strict();
+
+/**
+ * Seeded training-time augmentation (torchvision RandomCrop(size, padding) then RandomHorizontalFlip): for training a
+ * teacher; the paper's student runs use none.
+ */
+export const augmentSchema = z.object({
+  crop: z.object({ padding: positiveInt('crop.padding').max(64, 'crop.padding must be ≤ 64') }).strict().optional()
+    .describe('random crop of the original size from the image zero-padded by `padding` pixels on each side'),
+  flip: z.boolean({ error: 'flip must be true or false' }).default(false).describe('random horizontal flip with probability 0.5'),
 }).strict();
 
 export const optimizerSchema = z.object({
@@ -104,6 +127,9 @@ export const trainConfigSchema = z.object({
   evalBatchSize: positiveInt('evalBatchSize').max(65536).default(1000).describe('evaluation batch size (the last batch may be smaller)'),
   optimizer: optimizerSchema,
   schedule: z.enum(SCHEDULES).default('one-cycle').describe('one-cycle (30% warm-up, cosine), multistep, constant'),
+  oneCycle: oneCycleSchema.default({ pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4, baseMomentum: 0.85, maxMomentum: 0.95 })
+    .describe('one-cycle settings (PyTorch OneCycleLR defaults)'),
+  augment: augmentSchema.optional().describe('seeded data augmentation of the training images (default none)'),
   /** multistep only: epochs at which the learning rate is multiplied by `gamma`. */
   milestones: z.array(z.number().int().nonnegative()).optional().describe('multistep: epochs where lr is multiplied by gamma'),
   gamma: z.number().positive().max(1).default(0.1).describe('multistep: factor at each milestone'),
@@ -122,6 +148,21 @@ export type OptimizerSpec = z.output<typeof optimizerSchema>;
 export type DistillSpec = z.output<typeof distillSpecSchema>;
 export type DistillSpecInput = z.input<typeof distillSpecSchema>;
 export type ScheduleName = (typeof SCHEDULES)[number];
+export type AugmentConfig = z.output<typeof augmentSchema>;
+export type OneCycleConfig = z.output<typeof oneCycleSchema>;
+
+/**
+ * Version of the zoo's weight initialisation, part of the config hash: 2 = the paper code's (torchvision) scheme
+ * (@kqkd/models), so a checkpoint made under the earlier He-normal initialisation is not resumed as if it were one.
+ */
+export const INIT_VERSION = 2;
+/** The zoo models whose initialisation changed with INIT_VERSION 2 (small-cnn and the ViTs kept theirs). */
+const PAPER_INIT_MODELS: readonly string[] = ['resnet9', 'resnet34', 'vgg11', 'vgg19', 'mobilenetv2'];
+
+/** One-cycle as kqkd ran it before these settings existed (PyTorch's phases, beta1 not cycled): such runs keep their hash. */
+function legacyOneCycle(o: OneCycleConfig): boolean {
+  return !o.cycleMomentum && o.pctStart === 0.3 && o.divFactor === 25 && o.finalDivFactor === 1e4;
+}
 
 function received(input: unknown, path: PropertyKey[]): unknown {
   let v: unknown = input;
@@ -182,6 +223,20 @@ export function parseTrainConfig(input: unknown): TrainConfig {
     c.milestones = [...ms].sort((a, b) => a - b);
   }
   if (c.optimizer.type === 'sgd' && c.optimizer.momentum === undefined) c.optimizer.momentum = 0.9;
+  // A fresh object: zod hands out the same default object to every parse.
+  c.oneCycle = { ...c.oneCycle, cycleMomentum: c.oneCycle.cycleMomentum ?? c.optimizer.type === 'adamw' };
+  if (c.oneCycle.cycleMomentum && c.optimizer.type !== 'adamw') {
+    throw new KqkdError('config.oneCycle.cycleMomentum', 'false with SGD (beta1 cycling is for AdamW)', 'true');
+  }
+  if (c.oneCycle.maxMomentum < c.oneCycle.baseMomentum) {
+    throw new KqkdError('config.oneCycle.maxMomentum', `≥ baseMomentum ${c.oneCycle.baseMomentum}`, String(c.oneCycle.maxMomentum));
+  }
+  if (d.validation !== undefined && d.testLimit !== undefined) {
+    throw new KqkdError('config.dataset.testLimit', 'nothing when dataset.validation is set (evaluation then runs on the held-out training images)', String(d.testLimit));
+  }
+  if (c.augment && c.distill) {
+    throw new KqkdError('config.augment', `nothing for a distillation run (method ${c.distill.method}): teacher features come from a cache of the unaugmented training images`, describe(c.augment));
+  }
   if (c.distill) checkDistillSpec(c.distill);
   return c;
 }
@@ -227,15 +282,18 @@ export function canonicalJson(v: unknown): string {
  * same run within float tolerance and share the checkpoint format, so a run resumes on the other). `epochs` is in: the one-cycle and
  * multistep schedules depend on it. Options added later are in only when they differ from their default, so runs
  * made before them keep their hash: `accumulationSteps` when not 1, `modelSpec.width` when not 1 (absent = 1),
- * `modelSpec.patch` when given.
+ * `modelSpec.patch` when given; `oneCycle` when it is not the earlier behaviour (beta1 cycling, the AdamW default now,
+ * changes the numbers); `init` for the models whose initialisation changed (INIT_VERSION).
  */
 export function configHash(c: TrainConfig): string {
-  const { runDir: _r, backend: _b, dataset, accumulationSteps, modelSpec, ...rest } = c;
+  const { runDir: _r, backend: _b, dataset, accumulationSteps, modelSpec, oneCycle, ...rest } = c;
   const { dir: _d, cacheDir: _c, ...data } = dataset;
   const { width, ...model } = modelSpec;
   const body = {
     ...rest, modelSpec: { ...model, ...(width !== undefined && width !== 1 ? { width } : {}) }, dataset: data,
     ...(accumulationSteps !== 1 ? { accumulationSteps } : {}),
+    ...(c.schedule === 'one-cycle' && !legacyOneCycle(oneCycle) ? { oneCycle } : {}),
+    ...(PAPER_INIT_MODELS.includes(modelSpec.name) ? { init: INIT_VERSION } : {}),
   };
   return createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 16);
 }

@@ -18,7 +18,7 @@
  */
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import {
-  kernelSettings, MOMENTUM_NAMES, ORT_WEB_LEARNING_RATE, OPTIMIZER_GROUP_NAME, scheduleGraph,
+  kernelSettings, momentumAt, MOMENTUM_NAMES, ORT_WEB_LEARNING_RATE, OPTIMIZER_GROUP_NAME, scheduleGraph,
   type AdamWKernelSettings, type LrSchedule, type OptimizerConfig, type OptimizerGroup,
 } from '@kqkd/autodiff';
 import type { NodeProto, TensorProto } from '@kqkd/onnx';
@@ -161,6 +161,8 @@ export class HostOptimizer {
   readonly settings: AdamWKernelSettings;
   private readonly slots: Slot[];
   private readonly rate: (step: number) => number;
+  /** beta1 of update t (0-based) when the schedule cycles it (one-cycle `cycleMomentum`), else undefined. */
+  private readonly beta1At: (t: number) => number | undefined;
   private stepCount: number;
   private accumulated = 0;
   private readonly native: NativeOptimizerAddon | null;
@@ -191,6 +193,10 @@ export class HostOptimizer {
     }
     this.settings = kernelSettings(optimizer);
     this.rate = scheduleRate(optimizer, schedule);
+    if (momentumAt(schedule, 0) !== undefined && optimizer.kind !== 'adamw') {
+      throw new KqkdError('schedule.cycleMomentum', `an AdamW optimizer (beta1 is what cycles; ${optimizer.kind} keeps its momentum)`, 'true');
+    }
+    this.beta1At = (t) => momentumAt(schedule, t);
     if (!Array.isArray(slots) || slots.length === 0) invalidArgument('slots', 'a non-empty list of parameters', slots);
     const states = new Map((state?.states ?? []).map((s) => [s.paramName, s]));
     this.slots = slots.map((s) => {
@@ -257,7 +263,8 @@ export class HostOptimizer {
   update(): void {
     if (this.accumulated === 0) throw new KqkdError('HostOptimizer.update', 'accumulated gradients', 'none since the last update');
     const t = this.stepCount + 1;
-    const scalars = adamwScalars(this.settings, t, this.rate(t));
+    const beta1 = this.beta1At(this.stepCount);
+    const scalars = adamwScalars(beta1 === undefined ? this.settings : { ...this.settings, alpha: beta1 }, t, this.rate(t));
     for (const s of this.slots) {
       const grad = s.borrowed ?? s.grad;
       if (this.native) this.native.adamwUpdate(s.param, grad, s.m, s.v, scalars, this.threads);

@@ -129,6 +129,11 @@ function optimizerConfig(o: OptimizerSpec): OptimizerConfig {
 }
 
 export async function createOrtBackend(o: BackendOptions): Promise<TrainBackend> {
+  if (o.schedule.kind === 'one-cycle' && o.schedule.cycleMomentum) {
+    // ORT's AdamWOptimizer takes beta1 as a node attribute: the web training build cannot change it per step.
+    throw new KqkdError('backend "web-training"', 'a schedule with a fixed beta1 (set oneCycle.cycleMomentum to false), or backend "native", which cycles beta1 as PyTorch does',
+      'a one-cycle schedule with cycleMomentum');
+  }
   const { graphs, B, A } = trainingGraphsFor(o);
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
   inputsToFeeds(graphs.trainingModel, statNames);

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
-import { batches, datasetFromImages, loadDataset, NORMALIZATION, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
+import { batches, datasetFromImages, loadDataset, NORMALIZATION, sliceDataset, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import type { ExtraFeeds, TrainBackend } from './backend.js';
 import type { ModelProto } from '@kqkd/onnx';
@@ -42,6 +42,8 @@ export interface TrainOptions extends TrainConfigInput {
   onProgress?: (event: TrainProgress) => void;
   /** Stop cleanly after this many completed epochs of this call (the run stays resumable). Tests and time slicing. */
   stopAfterEpochs?: number;
+  /** Intra-op threads of the ONNX Runtime sessions (default: ONNX Runtime's choice, one per physical core). */
+  threads?: number;
   /** Replace the ONNX Runtime backend (tests, other runtimes). */
   createBackend?: (options: BackendOptions) => Promise<TrainBackend>;
   /**
@@ -112,7 +114,19 @@ export async function openSplits(c: Pick<TrainConfig, 'dataset'>, given?: TrainO
     throw new KqkdError(`dataset ${name} test split`, `the training split's geometry (${tr.classes} classes, ${tr.channels}×${tr.height}×${tr.width})`,
       `${te.classes} classes, ${te.channels}×${te.height}×${te.width}`);
   }
-  return { train: limit(tr, c.dataset.trainLimit), test: limit(te, c.dataset.testLimit) };
+  const v = c.dataset.validation;
+  if (v === undefined) return { train: limit(tr, c.dataset.trainLimit), test: limit(te, c.dataset.testLimit) };
+  if (v >= tr.count) {
+    throw new KqkdError('config.dataset.validation', `fewer than the ${tr.count} training images (the rest is trained on)`, String(v));
+  }
+  // The held-out images are the LAST v of the training split: the training part stays a prefix (trainLimit applies
+  // to it), and the evaluation set never overlaps what is trained on.
+  return { train: limit(sliceDataset(tr, 0, tr.count - v), c.dataset.trainLimit), test: { ...sliceDataset(tr, tr.count - v, tr.count), split: 'train' } };
+}
+
+/** What the per-epoch evaluation measures: the test split, or the held-out validation images. */
+export function evaluationSplit(c: Pick<TrainConfig, 'dataset'>): 'test' | 'validation' {
+  return c.dataset.validation === undefined ? 'test' : 'validation';
 }
 
 /** The learning-rate schedule of a config over `totalSteps` updates (optimizer steps; milestones given in epochs). */
@@ -122,13 +136,20 @@ export function scheduleFor(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
   switch (c.schedule) {
     case 'constant': return { kind: 'constant', lr };
     case 'multistep': return { kind: 'multistep', lr, gamma: c.gamma, milestones: [...new Set((c.milestones ?? []).map((e) => e * stepsPerEpoch))] };
-    case 'one-cycle':
+    case 'one-cycle': {
       if (totalSteps < 4) throw new KqkdError('config.epochs × steps per epoch', 'at least 4 updates for the one-cycle schedule', String(totalSteps));
-      return { kind: 'one-cycle', maxLr: lr, totalSteps };
+      const o = c.oneCycle;
+      return {
+        kind: 'one-cycle', maxLr: lr, totalSteps, pctStart: o.pctStart, divFactor: o.divFactor, finalDivFactor: o.finalDivFactor,
+        cycleMomentum: o.cycleMomentum ?? c.optimizer.type === 'adamw', baseMomentum: o.baseMomentum, maxMomentum: o.maxMomentum,
+      };
+    }
   }
 }
 
 const SHUFFLE_STREAM = 0x5eed;
+/** Stream of the augmentation draws: batch k of epoch e uses augmentSeed(seed ^ AUGMENT_STREAM, e, k) (@kqkd/data). */
+const AUGMENT_STREAM = 0xa46e;
 
 function readResults(runDir: string): TrainResults | undefined {
   const p = join(runDir, RESULTS_JSON);
@@ -184,7 +205,10 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, n: 
 
 /** Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. */
 export async function train(options: TrainOptions): Promise<TrainResults> {
-  const { onProgress, stopAfterEpochs, createBackend, data: given, teacher, ...configInput } = options ?? ({} as TrainOptions);
+  const { onProgress, stopAfterEpochs, createBackend, data: given, teacher, threads, ...configInput } = options ?? ({} as TrainOptions);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 1024)) {
+    throw new KqkdError('threads', 'an integer between 1 and 1024', String(threads));
+  }
   const cfg = parseTrainConfig(configInput);
   if (cfg.distill && !teacher) {
     throw new KqkdError('teacher', `the teacher's rows for method ${cfg.distill.method} (options.teacher.feeds, e.g. from openTeacherCache)`, 'nothing');
@@ -222,7 +246,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
   const backend = await (createBackend ?? backendFactory(cfg.backend ?? DEFAULT_BACKEND))({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
-    optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A,
+    optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A, ...(threads !== undefined ? { threads } : {}),
     ...(cfg.distill ? { distill: { spec: cfg.distill, ...(teacher?.model ? { teacherModel: teacher.model } : {}) } } : {}),
   });
   try {
@@ -255,7 +279,10 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
       let lossSum = 0;
       let step: number = state.step;
       // Streamed: only this micro-batch (and the next, read/decoded while this one trains) is in memory.
-      const stream = batches(trainSet, { indices: order.slice(0, batchesPerEpoch * B), batchSize: B, normalization: norm, dropLast: true });
+      const stream = batches(trainSet, {
+        indices: order.slice(0, batchesPerEpoch * B), batchSize: B, normalization: norm, dropLast: true,
+        ...(cfg.augment ? { augment: { spec: cfg.augment, seed: (cfg.seed ^ AUGMENT_STREAM) >>> 0, coordinates: [epoch] } } : {}),
+      });
       // Micro-batch b belongs to optimizer step ⌊b / A⌋ of the epoch; the update runs after its last micro-batch.
       let b = 0;
       for await (const batch of stream) {
@@ -316,9 +343,9 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     }
     writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
       ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
-      trainCount: trainSet.count, testCount: testSet.count,
+      trainCount: trainSet.count, testCount: testSet.count, evaluatedOn: evaluationSplit(cfg),
       input: { name: 'input', shape: ['N', ...inputShape], classes: trainSet.classes, normalization: { mean: [...norm.mean], std: [...norm.std] } },
-      note: `top-1 in percent on the test split; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
+      note: `top-1 in percent on the ${evaluationSplit(cfg) === 'test' ? 'test split' : `validation split (the last ${cfg.dataset.validation} training images, held out; testTop1 fields hold validation accuracy)`}; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
         (A > 1 ? ` × ${A} accumulated micro-batches per optimizer step (gradient = mean over them; effective batch ${A * B})` : '') +
         `, the last ${dropped} image(s) of every shuffled epoch dropped`,
       config: cfg,

@@ -6,10 +6,12 @@
  * Generalized layers: the stem ReLU6, one per inverted-residual block (its Add, or its linear-bottleneck BN when
  * it has no skip), the last conv's ReLU6, the Flatten — 1 + 17 + 1 + 1 = 20.
  * Width multiplier as torchvision: channels rounded to multiples of 8, the last conv max(1, width)·1280.
- * Parameter names follow torchvision (features.<i>.conv.<j>, classifier.1).
+ * Parameter names follow torchvision (features.<i>.conv.<j>, classifier.1). Initialisation as torchvision: convs
+ * kaiming-normal fan_out, BN 1 / 0, the Linear N(0, 0.01²) with bias 0.
  */
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
-import { BN_MOMENTUM } from './resnet.js';
+import { BN_MOMENTUM, CONV_INIT } from './resnet.js';
+import { LINEAR_INIT } from './vgg.js';
 import { checkBuild, LayerTaps } from './taps.js';
 import type { ZooBuildOptions, ZooModel } from './types.js';
 
@@ -25,7 +27,7 @@ export function makeDivisible(v: number, divisor = 8): number {
 }
 
 function convBnRelu6(b: GraphBuilder, x: Tensor, out: number, kernel: number, stride: number, group = 1): Tensor {
-  const c = b.conv(x, out, { name: '0', kernel, stride, pad: (kernel - 1) / 2, group });
+  const c = b.conv(x, out, { name: '0', kernel, stride, pad: (kernel - 1) / 2, group, init: CONV_INIT });
   return b.relu6(b.batchNorm(c, { name: '1', momentum: BN_MOMENTUM }), '2');
 }
 
@@ -36,7 +38,7 @@ function invertedResidual(b: GraphBuilder, x: Tensor, out: number, stride: numbe
   let j = 0;
   if (t !== 1) h = b.scope(`conv.${j++}`, () => convBnRelu6(b, h, hidden, 1, 1));
   h = b.scope(`conv.${j++}`, () => convBnRelu6(b, h, hidden, 3, stride, hidden));
-  h = b.conv(h, out, { name: `conv.${j++}`, kernel: 1, pad: 0 });
+  h = b.conv(h, out, { name: `conv.${j++}`, kernel: 1, pad: 0, init: CONV_INIT });
   h = b.batchNorm(h, { name: `conv.${j++}`, momentum: BN_MOMENTUM });
   return stride === 1 && inp === out ? b.add(x, h, 'add') : h;
 }
@@ -57,5 +59,5 @@ export function mobilenetv2(b: GraphBuilder, input: Tensor, options: ZooBuildOpt
   h = taps.tap(b.scope(`features.${index}`, () => convBnRelu6(b, h, makeDivisible(1280 * Math.max(1, o.multiplier)), 1, 1)));
   const flat = taps.tap(b.flatten(b.globalAveragePool(h, 'avgpool'), 1, 'flatten'));
   const headStartsAfter = taps.last;
-  return { logits: b.gemm(flat, o.classes, 'classifier.1'), layers: taps.layers, headStartsAfter };
+  return { logits: b.gemm(flat, o.classes, 'classifier.1', LINEAR_INIT), layers: taps.layers, headStartsAfter };
 }

@@ -7,12 +7,16 @@
  * A max-pool whose input side is below 2 is skipped (28×28 inputs: 28→14→7→3→1 after four pools; PyTorch's VGG
  * would fail on the fifth); the adaptive pool then sees 1×1.
  * Generalized layers: every conv ReLU, the Flatten, the two classifier ReLUs — 11 (VGG11) and 19 (VGG19).
- * Parameter names follow torchvision (features.<i>, classifier.0/3/6).
+ * Parameter names follow torchvision (features.<i>, classifier.0/3/6). Initialisation as torchvision's VGG: convs
+ * kaiming-normal fan_out (ReLU gain), biases 0, BN 1 / 0, Linear layers N(0, 0.01²).
  */
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
-import { BN_MOMENTUM } from './resnet.js';
+import { BN_MOMENTUM, CONV_INIT } from './resnet.js';
 import { checkBuild, LayerTaps, scaled } from './taps.js';
 import type { ZooBuildOptions, ZooModel } from './types.js';
+
+/** torchvision's Linear initialisation for VGG and MobileNetV2. */
+export const LINEAR_INIT = { normal: 0.01 } as const;
 
 export const VGG_CONFIGS = {
   vgg11: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
@@ -32,7 +36,7 @@ export function vgg(model: keyof typeof VGG_CONFIGS) {
         index += 1;
         continue;
       }
-      h = b.conv(h, scaled(v, o.multiplier), { name: `features.${index}`, kernel: 3, pad: 1, bias: true });
+      h = b.conv(h, scaled(v, o.multiplier), { name: `features.${index}`, kernel: 3, pad: 1, bias: true, init: CONV_INIT });
       h = b.batchNorm(h, { name: `features.${index + 1}`, momentum: BN_MOMENTUM });
       h = taps.tap(b.relu(h, `features.${index + 2}`));
       index += 3;
@@ -40,8 +44,8 @@ export function vgg(model: keyof typeof VGG_CONFIGS) {
     const flat = taps.tap(b.flatten(b.globalAveragePool(h, 'avgpool'), 1, 'flatten'));
     const headStartsAfter = taps.last;
     const hidden = scaled(4096, o.multiplier);
-    let c = taps.tap(b.relu(b.gemm(flat, hidden, 'classifier.0'), 'classifier.1'));
-    c = taps.tap(b.relu(b.gemm(c, hidden, 'classifier.3'), 'classifier.4'));
-    return { logits: b.gemm(c, o.classes, 'classifier.6'), layers: taps.layers, headStartsAfter };
+    let c = taps.tap(b.relu(b.gemm(flat, hidden, 'classifier.0', LINEAR_INIT), 'classifier.1'));
+    c = taps.tap(b.relu(b.gemm(c, hidden, 'classifier.3', LINEAR_INIT), 'classifier.4'));
+    return { logits: b.gemm(c, o.classes, 'classifier.6', LINEAR_INIT), layers: taps.layers, headStartsAfter };
   };
 }

@@ -65,6 +65,7 @@ export function countParameters(parameters: readonly ParameterInfo[]): Parameter
 export class ZeroInitBuilder extends GraphBuilder {
   override heNormal(size: number): Float32Array { return new Float32Array(size); }
   override normal(size: number): Float32Array { return new Float32Array(size); }
+  override uniform(size: number): Float32Array { return new Float32Array(size); }
 }
 
 export interface BuildZooModelOptions extends ZooBuildOptions {

@@ -37,8 +37,22 @@ export interface GraphBuilderOptions {
   opset?: number;
 }
 
+/**
+ * How a conv / linear layer's weights are drawn (seeded by the builder):
+ * - `he-fan-in` (default): N(0, 2 / fan_in), bias 0;
+ * - `kaiming-normal-fan-out`: PyTorch `kaiming_normal_(mode='fan_out', nonlinearity='relu')`, N(0, 2 / fan_out) with
+ *   fan_out = out_channels · k · k, bias 0 (torchvision ResNet / VGG / MobileNetV2 convolutions);
+ * - `pytorch-default`: what `nn.Conv2d` / `nn.Linear` do on construction (kaiming-uniform with a = √5), weight and
+ *   bias U(±1/√fan_in);
+ * - `{ normal: std }`: N(0, std²), bias 0 (torchvision VGG / MobileNetV2 Linear layers: 0.01);
+ * - `zeros`: weight and bias 0 (the ViT head).
+ */
+export type WeightInit = 'he-fan-in' | 'kaiming-normal-fan-out' | 'pytorch-default' | 'zeros' | { normal: number };
+
 export interface ConvOptions {
   name?: string;
+  /** Weight (and bias) initialisation when no explicit `weight` is given (default `he-fan-in`). */
+  init?: WeightInit;
   kernel?: number;
   stride?: number;
   /** Symmetric padding; default keeps the spatial size for odd kernels at stride 1 (dilation-aware). */
@@ -61,6 +75,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Keep the running statistics fixed in training (inference-mode BN); scale/bias may still train. */
   frozenStats?: boolean;
+  /** Initial scale γ (default 1); 0 makes a residual branch start as the identity (torchvision zero_init_residual). */
+  scale?: number;
 }
 
 export interface PoolOptions {
@@ -231,6 +247,28 @@ export class GraphBuilder {
     return out;
   }
 
+  /** Seeded U(−bound, bound) values. */
+  uniform(size: number, bound: number): Float32Array {
+    const out = new Float32Array(size);
+    for (let i = 0; i < size; i++) out[i] = (2 * this.rng.nextFloat() - 1) * bound;
+    return out;
+  }
+
+  /** Seeded weight and bias values of a conv / linear layer under `init` (see `WeightInit`). */
+  initWeights(init: WeightInit, size: number, fan: { in: number; out: number }, biasSize: number): { weight: Float32Array; bias: Float32Array } {
+    if (init === 'he-fan-in') return { weight: this.heNormal(size, fan.in), bias: new Float32Array(biasSize) };
+    if (init === 'kaiming-normal-fan-out') return { weight: this.normal(size, Math.sqrt(2 / fan.out)), bias: new Float32Array(biasSize) };
+    if (init === 'pytorch-default') {
+      const bound = 1 / Math.sqrt(fan.in);
+      return { weight: this.uniform(size, bound), bias: this.uniform(biasSize, bound) };
+    }
+    if (init === 'zeros') return { weight: new Float32Array(size), bias: new Float32Array(biasSize) };
+    if (init && typeof init === 'object' && typeof init.normal === 'number' && init.normal >= 0) {
+      return { weight: this.normal(size, init.normal), bias: new Float32Array(biasSize) };
+    }
+    return invalidArgument('init', '"he-fan-in", "kaiming-normal-fan-out", "pytorch-default", "zeros" or { normal: std ≥ 0 }', init);
+  }
+
   /** Seeded N(0, std²) values (test data, embeddings). */
   normal(size: number, std = 1): Float32Array {
     const out = new Float32Array(size);
@@ -251,10 +289,12 @@ export class GraphBuilder {
       shapeError({ op: 'Conv', node: name }, 'input X', `channels divisible by group ${group} (output channels ${outChannels})`, x.shape);
     }
     const wDims = [outChannels, inChannels / group, k, k];
-    const w = options.weight ?? this.heNormal(wDims.reduce((p, d) => p * d, 1), (inChannels / group) * k * k);
-    const inputs = [x.name, this.paramAbs(`${name}.weight`, wDims, w).name];
-    if (options.bias ?? false) {
-      inputs.push(this.paramAbs(`${name}.bias`, [outChannels], options.biasValues ?? new Float32Array(outChannels)).name);
+    const hasBias = options.bias ?? false;
+    const drawn = options.weight ? undefined
+      : this.initWeights(options.init ?? 'he-fan-in', wDims.reduce((p, d) => p * d, 1), { in: (inChannels / group) * k * k, out: outChannels * k * k }, hasBias ? outChannels : 0);
+    const inputs = [x.name, this.paramAbs(`${name}.weight`, wDims, options.weight ?? drawn!.weight).name];
+    if (hasBias) {
+      inputs.push(this.paramAbs(`${name}.bias`, [outChannels], options.biasValues ?? drawn?.bias ?? new Float32Array(outChannels)).name);
     }
     return this.convNode(inputs, { kernel: k, stride: options.stride ?? 1, pad, group, dilation: dil }, name);
   }
@@ -277,7 +317,9 @@ export class GraphBuilder {
       const v = base + j * this.rng.nextNormal();
       return positive ? Math.max(v, 0.05) : v;
     });
-    const scale = this.paramAbs(`${name}.weight`, [c], gen(1, true));
+    const gamma = options.scale ?? 1;
+    if (typeof gamma !== 'number' || !Number.isFinite(gamma)) invalidArgument('batchNorm scale', 'a finite number', gamma);
+    const scale = this.paramAbs(`${name}.weight`, [c], gamma === 1 ? gen(1, true) : Float32Array.from({ length: c }, () => gamma));
     const bias = this.paramAbs(`${name}.bias`, [c], gen(0));
     const mean = this.paramAbs(`${name}.running_mean`, [c], gen(0), { statistic: true });
     const variance = this.paramAbs(`${name}.running_var`, [c], gen(1, true), { statistic: true });
@@ -288,13 +330,14 @@ export class GraphBuilder {
     return y;
   }
 
-  /** Linear layer on [N, in]: Gemm with transB = 1 (weights [out, in], as PyTorch stores them). */
-  gemm(x: Tensor, outFeatures: number, name?: string): Tensor {
+  /** Linear layer on [N, in]: Gemm with transB = 1 (weights [out, in], as PyTorch stores them); `init` default `he-fan-in`. */
+  gemm(x: Tensor, outFeatures: number, name?: string, init: WeightInit = 'he-fan-in'): Tensor {
     const n = this.scoped(name ?? this.fresh('fc'));
     const inFeatures = x.shape[x.shape.length - 1];
     if (typeof inFeatures !== 'number') invalidArgument('gemm input', 'a known feature dimension', formatShape(x.shape));
-    const w = this.paramAbs(`${n}.weight`, [outFeatures, inFeatures], this.heNormal(outFeatures * inFeatures, inFeatures));
-    const b = this.paramAbs(`${n}.bias`, [outFeatures], new Float32Array(outFeatures));
+    const drawn = this.initWeights(init, outFeatures * inFeatures, { in: inFeatures, out: outFeatures }, outFeatures);
+    const w = this.paramAbs(`${n}.weight`, [outFeatures, inFeatures], drawn.weight);
+    const b = this.paramAbs(`${n}.bias`, [outFeatures], drawn.bias);
     return this.gemmNode(x, w, b, { transB: true }, n);
   }
 

@@ -10,7 +10,7 @@ export {
 } from './io.js';
 export {
   GraphBuilder, DEFAULT_OPSET, IR_VERSION, MS_DOMAIN, STOP_GRADIENT, FROZEN_STATS,
-  type Tensor, type GraphBuilderOptions, type ConvOptions, type BatchNormOptions, type PoolOptions, type ParamOptions,
+  type Tensor, type GraphBuilderOptions, type ConvOptions, type WeightInit, type BatchNormOptions, type PoolOptions, type ParamOptions,
   type ParameterInfo,
 } from './builder.js';
 export { broadcastShapes, broadcastAxes, shapeError, numel, type OpSite } from './builder-infer.js';

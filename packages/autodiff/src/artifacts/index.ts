@@ -3,7 +3,7 @@ export {
   readCheckpoint, writeCheckpoint, CHECKPOINT_VERSION, CHECKPOINT_FILE_IDENTIFIER, OPTIMIZER_GROUP_NAME, MOMENTUM_NAMES,
   type Checkpoint, type CheckpointSpec, type CheckpointTensor, type OptimizerGroup, type ParameterOptimizerState, type PropertyBag,
 } from './checkpoint.js';
-export { learningRateAt, scheduleGraph, validateSchedule, type LrSchedule, type ScheduleGraph } from './schedule.js';
+export { learningRateAt, momentumAt, scheduleGraph, validateSchedule, type LrSchedule, type ScheduleGraph } from './schedule.js';
 export {
   buildOptimizerModel, buildOptimizerModelProto, kernelSettings, constantScheduleRate, adamwKernelUpdate, adamwMomentUpdate,
   ORT_WEB_LEARNING_RATE, OPTIMIZER_INPUTS, type OptimizerConfig, type AdamWKernelSettings,

@@ -10,6 +10,8 @@
  *     t <= e1: lr = anneal(initial → maxLr, t / e1); else lr = anneal(maxLr → min, (t − e1) / (e2 − e1)),
  *     anneal(a → b, p) = b + (a − b)/2 · (cos(π p) + 1).
  *   PyTorch raises past the last step; here t is clamped to e2 (the rate stays at min).
+ *   With `cycleMomentum` (PyTorch's default for Adam/AdamW) beta1 follows the same phases in the opposite direction:
+ *   maxMomentum (0.95) → baseMomentum (0.85) during the warm-up, back to maxMomentum during the decay (`momentumAt`).
  */
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import type { NodeProto, TensorProto } from '@kqkd/onnx';
@@ -22,6 +24,10 @@ export type LrSchedule =
     /** Default 0.3. */ pctStart?: number;
     /** Default 25. */ divFactor?: number;
     /** Default 1e4. */ finalDivFactor?: number;
+    /** Cycle beta1 opposite to the rate (PyTorch OneCycleLR cycle_momentum). Default false here; configs turn it on. */
+    cycleMomentum?: boolean;
+    /** Default 0.85. */ baseMomentum?: number;
+    /** Default 0.95. */ maxMomentum?: number;
   };
 
 const positive = (arg: string, v: unknown): number => {
@@ -66,6 +72,10 @@ export function validateSchedule(schedule: LrSchedule): void {
     }
     case 'one-cycle':
       oneCycleParams(schedule);
+      if (schedule.cycleMomentum !== undefined && typeof schedule.cycleMomentum !== 'boolean') {
+        invalidArgument('schedule.cycleMomentum', 'true or false', schedule.cycleMomentum);
+      }
+      if (schedule.cycleMomentum) momentumRange(schedule);
       return;
     default:
       invalidArgument('schedule.kind', 'one of "constant", "multistep", "one-cycle"', (schedule as { kind: unknown }).kind);
@@ -73,6 +83,29 @@ export function validateSchedule(schedule: LrSchedule): void {
 }
 
 const anneal = (a: number, b: number, p: number) => b + ((a - b) / 2) * (Math.cos(Math.PI * p) + 1);
+
+function momentumRange(s: Extract<LrSchedule, { kind: 'one-cycle' }>): { base: number; max: number } {
+  const base = s.baseMomentum ?? 0.85;
+  const max = s.maxMomentum ?? 0.95;
+  if (typeof base !== 'number' || !(base >= 0 && base < 1)) invalidArgument('schedule.baseMomentum', 'a number in [0, 1)', base);
+  if (typeof max !== 'number' || !(max >= base && max < 1)) invalidArgument('schedule.maxMomentum', `a number in [baseMomentum ${base}, 1)`, max);
+  return { base, max };
+}
+
+/**
+ * beta1 of update t (0-based) under a one-cycle schedule with `cycleMomentum`, in float64 (PyTorch OneCycleLR:
+ * anneal(max → base) over the warm-up, anneal(base → max) over the decay, the same phase fractions as the rate);
+ * undefined for every other schedule (beta1 stays the optimizer's).
+ */
+export function momentumAt(schedule: LrSchedule, t: number): number | undefined {
+  validateSchedule(schedule);
+  if (schedule.kind !== 'one-cycle' || !schedule.cycleMomentum) return undefined;
+  if (!Number.isInteger(t) || t < 0) invalidArgument('t', 'a non-negative integer update index', t);
+  const p = oneCycleParams(schedule);
+  const m = momentumRange(schedule);
+  const tc = Math.min(t, p.e2);
+  return tc <= p.e1 ? anneal(m.max, m.base, tc / p.e1) : anneal(m.base, m.max, (tc - p.e1) / (p.e2 - p.e1));
+}
 
 /** The learning rate of update t (0-based), in float64. */
 export function learningRateAt(schedule: LrSchedule, t: number): number {

@@ -28,6 +28,23 @@ interface TrainFlags {
   out: string;
   quiet?: boolean;
   backend?: 'native' | 'web-training';
+  validation?: string;
+  augment?: string;
+  cycleMomentum?: string;
+  threads?: string;
+}
+
+/** `--augment crop=P,flip` → the config's augment block (crop padding P pixels, horizontal flip). */
+export function parseAugmentFlag(value: string): NonNullable<TrainConfigInput['augment']> {
+  const out: NonNullable<TrainConfigInput['augment']> = {};
+  for (const raw of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const crop = /^crop(?:=(\d+))?$/.exec(raw);
+    if (crop) out.crop = { padding: crop[1] === undefined ? 4 : Number(crop[1]) };
+    else if (raw === 'flip') out.flip = true;
+    else invalidArgumentText('--augment', 'a comma-separated list of crop[=PADDING] and flip (e.g. crop=2,flip)', `"${value}"`);
+  }
+  if (!out.crop && !out.flip) invalidArgumentText('--augment', 'at least one of crop[=PADDING], flip', `"${value}"`);
+  return out;
 }
 
 function intFlag(name: string, value: string | undefined, min: number): number {
@@ -67,10 +84,17 @@ export function registerTrain(program: Command): void {
     .option('--eval-batch-size <n>', 'evaluation batch size (default 1000)')
     .option('--train-limit <n>', 'use only the first N training images (smoke runs)')
     .option('--test-limit <n>', 'use only the first N test images')
+    .option('--validation <n>', 'hold out the last N training images and evaluate on them instead of the test split ' +
+      '(for choosing epochs, width, augmentation, learning rate; never choose on the test set)')
+    .option('--augment <list>', 'seeded augmentation of the training images: crop[=PADDING] (random crop from the zero-padded ' +
+      'image, default padding 4) and/or flip (random horizontal flip), e.g. crop=2,flip')
+    .addOption(new Option('--cycle-momentum <on|off>', 'one-cycle with AdamW: cycle beta1 0.95 → 0.85 → 0.95 opposite to the rate, ' +
+      'as PyTorch OneCycleLR (default on; native backend only)').choices(['on', 'off']))
     .option('--seed <n>', 'seed for initialisation and shuffling', '0')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl, metrics.json, model.onnx, results.json')
     .addOption(new Option('--backend <name>', `training backend (default ${DEFAULT_BACKEND}): native = gradient graph in onnxruntime-node + host ` +
       'optimizer, web-training = ONNX Runtime training build (wasm); same checkpoint, a run resumes on either').choices(BACKENDS as unknown as string[]))
+    .option('--threads <n>', 'intra-op threads of the ONNX Runtime sessions (default: one per physical core)')
     .option('--quiet', 'no progress bar and no per-epoch lines')
     .action(async (flags: TrainFlags) => {
       const out = resolve(flags.out);
@@ -86,6 +110,7 @@ export function registerTrain(program: Command): void {
         ...(flags.momentum !== undefined ? { momentum: numFlag('--momentum', flags.momentum) } : {}),
       };
       const widths = flags.widths?.split(',').map((w, i) => intFlag(`--widths[${i}]`, w.trim(), 1));
+      const evalName = flags.validation ? 'val' : 'test';
       const progress = createProgress(flags.quiet);
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
       let barOpen = false;
@@ -94,7 +119,8 @@ export function registerTrain(program: Command): void {
           case 'start':
             say(`${e.resumed ? `resuming after epoch ${e.fromEpoch}` : 'training'}: ${e.trainCount} training images, batch ${e.batchSize} ` +
               (e.accumulationSteps > 1 ? `× ${e.accumulationSteps} accumulated micro-batches (effective batch ${e.batchSize * e.accumulationSteps}) ` : '') +
-              `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ${e.testCount} test images`);
+              `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ` +
+              `${e.testCount} ${flags.validation ? 'held-out validation' : 'test'} images`);
             break;
           case 'batch':
             if (e.batch === 1) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`); barOpen = true; }
@@ -102,8 +128,8 @@ export function registerTrain(program: Command): void {
             break;
           case 'epoch':
             if (barOpen) { progress.stop(); barOpen = false; }
-            say(`epoch ${e.metrics.epoch}: train loss ${e.metrics.trainLoss.toFixed(4)}, test loss ${e.metrics.testLoss.toFixed(4)}, ` +
-              `test top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
+            say(`epoch ${e.metrics.epoch}: train loss ${e.metrics.trainLoss.toFixed(4)}, ${evalName} loss ${e.metrics.testLoss.toFixed(4)}, ` +
+              `${evalName} top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
               `${e.metrics.imagesPerSecond.toFixed(0)} img/s, ${e.metrics.seconds.toFixed(1)} s`);
             break;
           case 'done':
@@ -124,7 +150,10 @@ export function registerTrain(program: Command): void {
           ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
           ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
           ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
+          ...(flags.validation ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
         },
+        ...(flags.augment !== undefined ? { augment: parseAugmentFlag(flags.augment) } : {}),
+        ...(flags.cycleMomentum !== undefined ? { oneCycle: { cycleMomentum: flags.cycleMomentum === 'on' } } : {}),
         epochs: intFlag('--epochs', flags.epochs, 1),
         batchSize,
         ...(flags.evalBatchSize !== undefined ? { evalBatchSize: intFlag('--eval-batch-size', flags.evalBatchSize, 1) } : {}),
@@ -134,10 +163,11 @@ export function registerTrain(program: Command): void {
         seed: intFlag('--seed', flags.seed, 0),
         runDir: out,
         ...(flags.backend ? { backend: flags.backend } : {}),
+        ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         onProgress,
       });
       if (barOpen) progress.stop();
-      say(`test top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
+      say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
         `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
       say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}, ${join(out, 'results.json')}`);
     });

@@ -40,6 +40,9 @@ export function toChannelMap(b: GraphBuilder, x: Tensor, tag: string): Tensor {
   return invalidArgument(`feature "${x.name}"`, 'a feature map [B, C, H, W] or token features [B, T, C]', x.shape);
 }
 
+/** Projectors and other loss-only layers start as PyTorch's nn.Conv2d / nn.Linear do (the paper's code leaves them at the default). */
+export const PROJECTOR_INIT = 'pytorch-default' as const;
+
 /**
  * The learned projector: student channels → `outChannels` (convs without bias; BN + ReLU between for three-layer).
  * `finalBnRelu` adds BN + ReLU after the last three-layer conv (SimKD's projector, whose output feeds the teacher's
@@ -49,13 +52,13 @@ export function projector(b: GraphBuilder, x: Tensor, outChannels: number, kind:
   options: { name?: string; hiddenFactor?: number; finalBnRelu?: boolean } = {}): Tensor {
   const name = options.name ?? 'proj';
   return b.scope(name, () => {
-    if (kind === 'single-layer-conv') return b.conv(x, outChannels, { kernel: 1, name: 'conv' });
+    if (kind === 'single-layer-conv') return b.conv(x, outChannels, { kernel: 1, name: 'conv', init: PROJECTOR_INIT });
     if (kind === 'three-layer-conv') {
       const factor = options.hiddenFactor ?? 1;
       const hidden = Math.max(1, Math.floor(outChannels / factor));
-      const h1 = b.relu(b.batchNorm(b.conv(x, hidden, { kernel: 1, name: 'conv1' }), { name: 'bn1' }), 'relu1');
-      const h2 = b.relu(b.batchNorm(b.conv(h1, hidden, { kernel: 3, pad: 1, name: 'conv2' }), { name: 'bn2' }), 'relu2');
-      const out = b.conv(h2, outChannels, { kernel: 1, name: 'conv3' });
+      const h1 = b.relu(b.batchNorm(b.conv(x, hidden, { kernel: 1, name: 'conv1', init: PROJECTOR_INIT }), { name: 'bn1' }), 'relu1');
+      const h2 = b.relu(b.batchNorm(b.conv(h1, hidden, { kernel: 3, pad: 1, name: 'conv2', init: PROJECTOR_INIT }), { name: 'bn2' }), 'relu2');
+      const out = b.conv(h2, outChannels, { kernel: 1, name: 'conv3', init: PROJECTOR_INIT });
       return options.finalBnRelu ? b.relu(b.batchNorm(out, { name: 'bn3' }), 'relu3') : out;
     }
     return invalidArgument('projector', `one of ${PROJECTORS.join(', ')}`, kind);

@@ -22,7 +22,7 @@
  */
 import { expectInteger, invalidArgument } from '@kqkd/common';
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
-import { alignSpatial, projector, toChannelMap } from './feature.js';
+import { PROJECTOR_INIT, alignSpatial, projector, toChannelMap } from './feature.js';
 
 export const SEMCKD_NORM_EPS = 1e-12;
 
@@ -38,8 +38,8 @@ export interface SemCkdOptions {
 /** Their MLPEmbed: Linear(B → 2d) → ReLU → Linear(2d → d) → row L2 normalisation. */
 function mlpEmbed(b: GraphBuilder, g: Tensor, d: number, name: string): Tensor {
   return b.scope(name, () => {
-    const h = b.relu(b.gemm(g, 2 * d, 'linear1'), 'relu');
-    const o = b.gemm(h, d, 'linear2');
+    const h = b.relu(b.gemm(g, 2 * d, 'linear1', PROJECTOR_INIT), 'relu');
+    const o = b.gemm(h, d, 'linear2', PROJECTOR_INIT);
     const norm = b.sqrt(b.addScalar(b.reduceSum(b.mul(o, o, 'sq'), [1], true, 'sumsq'), SEMCKD_NORM_EPS, 'sumsq_eps'), 'norm');
     return b.div(o, norm, 'l2norm');
   });
