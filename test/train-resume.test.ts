@@ -1,4 +1,4 @@
-// Exact resume of @kqkd/distill's training loop: a run interrupted after an epoch (cleanly, or by SIGKILL in the
+// Exact resume of @kqkd/train's training loop: a run interrupted after an epoch (cleanly, or by SIGKILL in the
 // middle of the next epoch) and resumed gives bit-identical parameters, BN statistics, optimizer moments and metrics
 // to an uninterrupted run with the same seed. Tiny model and data so the whole file runs in seconds.
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkpointPath, decodeRunState, encodeRunState, loadRunState, train,
   type RunState, type TrainBackend, type TrainOptions, type TrainProgress,
-} from '@kqkd/distill';
+} from '@kqkd/train';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-train-resume-'));
 const repo = resolve(__dirname, '..');
@@ -65,7 +65,7 @@ describe('train: exact resume', () => {
   it('killed with SIGKILL in the middle of epoch 2 and resumed: bit-identical', async () => {
     const dir = join(root, 'killed');
     const script = `
-      import { train } from '@kqkd/distill';
+      import { train } from '@kqkd/train';
       const o = JSON.parse(process.argv[1]);
       await train({ ...o, onProgress: (e) => { if (e.kind === 'batch' && e.epoch === 2 && e.batch === 3) process.kill(process.pid, 'SIGKILL'); } });
       process.stdout.write('finished without being killed');`;
@@ -91,7 +91,7 @@ describe('train: exact resume', () => {
     const dir = join(root, 'acc-killed');
     // micro-batch 3 of epoch 2 = the first half of optimizer step 8: the kill lands inside an accumulated step
     const script = `
-      import { train } from '@kqkd/distill';
+      import { train } from '@kqkd/train';
       const o = JSON.parse(process.argv[1]);
       await train({ ...o, onProgress: (e) => { if (e.kind === 'batch' && e.epoch === 2 && e.batch === 3) process.kill(process.pid, 'SIGKILL'); } });
       process.stdout.write('finished without being killed');`;

@@ -1,7 +1,8 @@
 // optimizer-step: one AdamW update of a ResNet9-sized parameter vector (6.57 M floats) three ways, in one run:
 // the C++ addon (in place), the same update as a standard-op ONNX graph in onnxruntime-node, and TypeScript.
 // Issue 6 asks to measure the addon against the ONNX-graph route and keep the faster one.
-import { adamwScalars, adamwUpdateScalars, nativeOptimizer } from '@kqkd/distill';
+import { adamwScalars, adamwUpdateScalars } from '@kqkd/autodiff';
+import { tryLoadAddon } from '@kqkd/native';
 import { encodeModel, GraphBuilder } from '@kqkd/onnx';
 import { createInferenceSession } from '@kqkd/runtime';
 import { record, stats } from './lib.mjs';
@@ -26,7 +27,7 @@ async function time(fn) {
 }
 
 // 1. C++ addon, in place.
-const native = nativeOptimizer();
+const native = tryLoadAddon();
 const a = fresh();
 const cpp1 = native.addon ? await time(() => native.addon.adamwUpdate(a.p, a.g, a.m, a.v, s, 1)) : null;
 const cpp2 = native.addon ? await time(() => native.addon.adamwUpdate(a.p, a.g, a.m, a.v, s, 2)) : null;

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchTrainStep } from '@kqkd/distill';
+import { benchDistillObjective } from '@kqkd/distill';
+import { benchTrainStep } from '@kqkd/train';
 import { buildZooModel } from '@kqkd/models';
 import { record } from './lib.mjs';
 
@@ -46,7 +47,7 @@ const result = {
   versions: { node: process.version },
 };
 const ours = await benchTrainStep({
-  model, input, classes, batch, steps, backend: 'native', threads, distill: { method, pairs, teacherClasses: classes },
+  model, input, classes, batch, steps, backend: 'native', threads, objective: benchDistillObjective({ method, pairs, teacherClasses: classes }),
 });
 result.imagesPerSecond = { native: ours.imagesPerSecond };
 result.secondsPerStep = { native: ours.secondsPerStep };

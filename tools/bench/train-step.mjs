@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchTrainStep } from '@kqkd/distill';
+import { benchTrainStep } from '@kqkd/train';
 import { record } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildTrainingGraphs, lowerTrainingGraph } from '@kqkd/autodiff';
-import { buildForward, INPUT_NAME, LABELS_NAME } from '@kqkd/distill';
+import { buildForward, INPUT_NAME, LABELS_NAME } from '@kqkd/train';
 import { encodeModel } from '@kqkd/onnx';
 import { createNativeTrainingSession } from '@kqkd/runtime';
 
@@ -14,7 +14,7 @@ const [model = 'resnet9', batchArg = '128', stepsArg = '3'] = process.argv.slice
 const batch = Number(batchArg);
 const steps = Number(stepsArg);
 const input = [3, 32, 32];
-const { g, loss } = buildForward({ name: model }, input, 10, 0, true);
+const { g, loss } = buildForward({ name: model }, input, 10, 0, undefined, { batchSize: 128 });
 const graphs = buildTrainingGraphs({ model: g, loss, exposeGradients: true, staticDims: { N: batch } });
 const session = await createNativeTrainingSession({
   trainingModel: encodeModel(lowerTrainingGraph(graphs.trainingModel)),

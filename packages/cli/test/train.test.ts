@@ -167,7 +167,7 @@ describe('kqkd train', () => {
       [['--model', 'resnet9', '--data', 'cifar10', '--data-dir', join(dir, 'nowhere')], /cifar/i],
       [['--model', 'resnet9', '--widths', '4,8', '--data', 'cifar10', '--data-dir', dir], /config\.modelSpec\.widths/],
       [['--width', 'wide'], /a number for --width but received "wide"/],
-      [['--width', '0'], /width must be > 0 for config\.modelSpec\.width/],
+      [['--width', '0'], /Expected a number > 0 for config\.modelSpec\.width but received 0/],
     ];
     for (const [args, re] of cases) {
       const r = await run(['train', '--out', out, ...args]);

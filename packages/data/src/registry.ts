@@ -173,9 +173,10 @@ export interface BatchesOptions {
   prefetch?: boolean;
   /**
    * Seeded augmentation of the pixels before normalisation (training only): batch k is augmented with the draws of
-   * `augmentSeed(seed, ...coordinates, k)`, so the result depends on neither prefetching nor resuming.
+   * `augmentSeed(seed, ...coordinates, firstBatch + k)`, so the result depends on neither prefetching nor resuming
+   * (a resumed epoch passes the batches still to do with `firstBatch` = the batches already done).
    */
-  augment?: { spec: AugmentSpec; seed: number; coordinates?: readonly number[] };
+  augment?: { spec: AugmentSpec; seed: number; coordinates?: readonly number[]; firstBatch?: number };
 }
 
 export interface Batch {
@@ -223,6 +224,7 @@ export async function* batches(dataset: Dataset, options: BatchesOptions): Async
   if (aug !== undefined) {
     validateAugmentSpec(aug?.spec, 'augment.spec');
     expectInteger('augment.seed', aug.seed, 0, 0xffffffff);
+    expectInteger('augment.firstBatch', aug.firstBatch ?? 0, 0);
   }
   const geometry = { height: dataset.height, width: dataset.width, channels: dataset.channels };
   let pending = total > 0 ? read(0) : undefined;
@@ -233,7 +235,7 @@ export async function* batches(dataset: Dataset, options: BatchesOptions): Async
     if (!(bytes instanceof Uint8Array) || bytes.length !== idx.length * size) {
       throw new KqkdError('dataset.readImages', `${idx.length * size} bytes for ${idx.length} images`, String(bytes?.length));
     }
-    if (aug && augments(aug.spec)) augmentBatch(bytes, idx.length, geometry, aug.spec, aug.seed, ...(aug.coordinates ?? []), start / batchSize);
+    if (aug && augments(aug.spec)) augmentBatch(bytes, idx.length, geometry, aug.spec, aug.seed, ...(aug.coordinates ?? []), (aug.firstBatch ?? 0) + start / batchSize);
     const { data, shape } = toFloatBatch(
       { images: bytes, count: idx.length, height: dataset.height, width: dataset.width, channels: dataset.channels },
       idx.map((_, b) => b), normalization,

@@ -1,47 +1,50 @@
 /**
- * The distillation methods (METHOD.md §3–4) under their string keys: each is a recipe of loss terms, which teacher
- * layers the feature terms use (a layer-selection rule) and whether cross-entropy reaches the student's backbone.
- * The recipes are data; `distill-graph.ts` turns one into the student's training graph.
+ * The distillation methods (METHOD.md §3–4) under their string keys, as data: the loss terms summed (keys of the term
+ * registry, terms/registry.ts, in summation order), where the classifier's gradient goes (`head`), and which
+ * layer-selection rule picks the teacher layers of the pair terms (selection/registry.ts). distill-graph.ts turns one
+ * into the student's training graph. Adding a method is one entry here.
  */
 import { invalidArgument } from '@kqkd/common';
-import type { LayerSelectionRule } from './experiment/types.js';
+import { getTerm, type LossTerm } from './terms/index.js';
 
 export interface MethodDefinition {
   key: string;
   title: string;
   /** ours: the paper's method; baseline: compared in ARI/efficiency; student: CE alone (the reference); ablation. */
   role: 'student' | 'baseline' | 'ours' | 'ablation';
-  /** Cross-entropy on the student's logits: 'joint' = into the whole student, 'head' = detached head only (FKD), none. */
-  ce: 'joint' | 'head' | 'none';
-  /** Hinton KD term on the logits (T = 4, × T²), optionally logit-standardised. */
-  kd?: { standardize: boolean };
-  /** Which feature term, over the (student layer, teacher layer) pairs. */
-  features?: 'mse' | 'sp' | 'semckd' | 'simkd';
-  /** Rule picking the teacher layers of the feature term. */
-  layers?: LayerSelectionRule;
+  /** Loss terms by registry key, summed in this order. */
+  terms: readonly string[];
+  /**
+   * `joint`: every term trains the whole student. `detached`: the classifier reads a stop-gradient copy of the deepest
+   * distilled student layer, so cross-entropy trains only the head and the backbone learns from the other terms
+   * alone (the paper's feature-exclusive training).
+   */
+  head: 'joint' | 'detached';
+  /** Key of the layer-selection rule picking the teacher layers of the pair terms. */
+  layers?: string;
 }
 
-const fkd = (key: string, title: string, layers: LayerSelectionRule, role: MethodDefinition['role']): MethodDefinition =>
-  ({ key, title, role, ce: 'head', features: 'mse', layers });
+const fkd = (key: string, title: string, layers: string, role: MethodDefinition['role']): MethodDefinition =>
+  ({ key, title, role, terms: ['ce', 'feature'], head: 'detached', layers });
 
 /** Every method, in the order reports list them. */
 export const METHODS: readonly MethodDefinition[] = [
-  { key: 'ce', title: 'Student alone (CE)', role: 'student', ce: 'joint' },
-  { key: 'vkd', title: 'VKD: CE + 16·KL(T=4)', role: 'baseline', ce: 'joint', kd: { standardize: false } },
-  { key: 'vkd-ls', title: 'VKD + logit standardisation', role: 'baseline', ce: 'joint', kd: { standardize: true } },
-  { key: '1lc', title: 'Baseline 1LC: CE + L_F (evenly spread layers)', role: 'baseline', ce: 'joint', features: 'mse', layers: 'baseline' },
-  { key: '1lc-vkd', title: 'Baseline 1LC + VKD', role: 'baseline', ce: 'joint', kd: { standardize: false }, features: 'mse', layers: 'baseline' },
-  { key: 'sp-vkd', title: 'SP + VKD', role: 'baseline', ce: 'joint', kd: { standardize: false }, features: 'sp', layers: 'baseline' },
-  { key: 'simkd', title: 'SimKD (reused teacher classifier)', role: 'baseline', ce: 'none', features: 'simkd' },
+  { key: 'ce', title: 'Student alone (CE)', role: 'student', terms: ['ce'], head: 'joint' },
+  { key: 'vkd', title: 'VKD: CE + 16·KL(T=4)', role: 'baseline', terms: ['ce', 'kd'], head: 'joint' },
+  { key: 'vkd-ls', title: 'VKD + logit standardisation', role: 'baseline', terms: ['ce', 'kd-ls'], head: 'joint' },
+  { key: '1lc', title: 'Baseline 1LC: CE + L_F (evenly spread layers)', role: 'baseline', terms: ['ce', 'feature'], head: 'joint', layers: 'baseline' },
+  { key: '1lc-vkd', title: 'Baseline 1LC + VKD', role: 'baseline', terms: ['ce', 'kd', 'feature'], head: 'joint', layers: 'baseline' },
+  { key: 'sp-vkd', title: 'SP + VKD', role: 'baseline', terms: ['ce', 'kd', 'sp'], head: 'joint', layers: 'baseline' },
+  { key: 'simkd', title: 'SimKD (reused teacher classifier)', role: 'baseline', terms: ['simkd'], head: 'joint' },
   // SemCKD's public code trains CE + KL(T = 4) + 400·L_SemCKD (its scripts: -r 1 -a 1 -b 400).
-  { key: 'semckd', title: 'SemCKD: CE + KD + attention-weighted cross-layer L_F', role: 'baseline', ce: 'joint', kd: { standardize: false }, features: 'semckd', layers: 'baseline' },
+  { key: 'semckd', title: 'SemCKD: CE + KD + attention-weighted cross-layer L_F', role: 'baseline', terms: ['ce', 'kd', 'semckd'], head: 'joint', layers: 'baseline' },
   fkd('fkd-kq', 'Ours (FKD-KQ): L_F at KQ-selected layers, detached CE head', 'kq', 'ours'),
   fkd('fkd-s', 'Ablation: layers by S only', 's', 'ablation'),
   fkd('fkd-ie', 'Ablation: layers by sqrt(I·E) only', 'ie', 'ablation'),
   fkd('fkd-i', 'Ablation: layers by I only', 'i', 'ablation'),
   fkd('fkd-e', 'Ablation: layers by E only', 'e', 'ablation'),
-  { key: 'fkd-kq-ce', title: 'Ablation: Ours + CE on the backbone', role: 'ablation', ce: 'joint', features: 'mse', layers: 'kq' },
-  { key: 'fkd-kq-ce-vkd', title: 'Ablation: Ours + CE + VKD', role: 'ablation', ce: 'joint', kd: { standardize: false }, features: 'mse', layers: 'kq' },
+  { key: 'fkd-kq-ce', title: 'Ablation: Ours + CE on the backbone', role: 'ablation', terms: ['ce', 'feature'], head: 'joint', layers: 'kq' },
+  { key: 'fkd-kq-ce-vkd', title: 'Ablation: Ours + CE + VKD', role: 'ablation', terms: ['ce', 'kd', 'feature'], head: 'joint', layers: 'kq' },
 ];
 
 export const METHOD_KEYS = METHODS.map((m) => m.key) as readonly string[];
@@ -56,7 +59,28 @@ export function getMethod(key: string): MethodDefinition {
   return m;
 }
 
+/** The method's loss terms, from the registry. */
+export function methodTerms(m: MethodDefinition): LossTerm[] {
+  return m.terms.map(getTerm);
+}
+
 /** Whether the method needs the teacher at all (its logits or features). */
 export function needsTeacher(m: MethodDefinition): boolean {
-  return m.kd !== undefined || m.features !== undefined;
+  return methodTerms(m).some((t) => t.key !== 'ce');
+}
+
+/** Whether a term of the method reads (student layer, teacher layer) pairs, and how: 'all', 'deepest' or neither. */
+export function pairing(m: MethodDefinition): 'all' | 'deepest' | 'none' {
+  const p = methodTerms(m).map((t) => t.pairing);
+  return p.includes('all') ? 'all' : p.includes('deepest') ? 'deepest' : 'none';
+}
+
+/** Whether a term reads the teacher's logits. */
+export function readsTeacherLogits(m: MethodDefinition): boolean {
+  return methodTerms(m).some((t) => t.readsTeacherLogits);
+}
+
+/** The method's predictor term (SimKD: predictions through the teacher's classifier), if any. */
+export function predictorTerm(m: MethodDefinition): LossTerm | undefined {
+  return methodTerms(m).find((t) => t.predictor !== undefined);
 }

@@ -12,8 +12,8 @@ import { datasetFromImages, type ImageDataset } from '@kqkd/data';
 import { buildTinyCnn, encodeModel } from '@kqkd/onnx';
 import { buildTeacherCache, teacherModelSha256, type TeacherCache } from '../src/teacher-cache.js';
 import { teacherLayerInput } from '../src/distill-graph.js';
-import { loadRunState, type RunState } from '../src/run-state.js';
-import { train, type TrainOptions, type TrainProgress } from '../src/train.js';
+import { loadRunState, train, type RunState, type TrainOptions, type TrainProgress } from '@kqkd/train';
+import { distillObjective, type DistillTeacher } from '../src/objective.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-distill-resume-'));
 
@@ -58,7 +58,7 @@ afterAll(() => {
 });
 
 /** The teacher rows of a batch of training-sample indices, by graph input name, from the cache. */
-const teacher: TrainOptions['teacher'] = {
+const teacher: DistillTeacher = {
   feeds(indices) {
     feedCalls.push([...indices]);
     return Object.fromEntries(TEACHER.map((t) => [teacherLayerInput(t.index), cache.read(t.tensor, indices)]));
@@ -71,11 +71,12 @@ const options = (runDir: string): TrainOptions => ({
   dataset: { name: 'fashion-mnist' },
   epochs: 3, batchSize: 32, evalBatchSize: 50,
   optimizer: { type: 'adamw', lr: 0.01 }, schedule: 'one-cycle', seed: 5, runDir,
-  distill: {
-    method: 'fkd-kq', teacherSha256: teacherModelSha256(teacherBytes), teacherClasses: 10,
-    pairs: TEACHER.map((t, i) => ({ student: i, teacher: t.index, teacherShape: t.shape })),
-  },
-  data, teacher,
+  objective: distillObjective(SPEC(), teacher),
+  data,
+});
+const SPEC = () => ({
+  method: 'fkd-kq', teacherSha256: teacherModelSha256(teacherBytes), teacherClasses: 10,
+  pairs: TEACHER.map((t, i) => ({ student: i, teacher: t.index, teacherShape: t.shape })),
 });
 
 /** Metrics without the wall-clock fields. */
@@ -131,8 +132,11 @@ describe('train: exact resume of a distillation run (fkd-kq, teacher cache feeds
     expect(stable(dir)).toEqual(stable(full));
   }, 60_000);
 
-  it('a distillation config without the teacher\'s rows is refused, naming options.teacher', async () => {
-    const { teacher: _t, ...noTeacher } = options(join(root, 'no-teacher'));
-    await expect(train(noTeacher)).rejects.toThrow(/teacher/);
+  it('a distillation objective without the teacher\'s rows is refused, naming teacher.feeds; augmenting a cached-teacher run is refused; a distill block in the training config itself is an unknown key', async () => {
+    expect(() => distillObjective(SPEC(), {} as DistillTeacher)).toThrow(/for teacher\.feeds but received undefined/);
+    await expect(train({ ...options(join(root, 'augmented')), augment: { flip: true } }))
+      .rejects.toThrow(/Expected nothing for this run: teacher features come from a cache of the unaugmented training images for config\.augment but received \{"flip":true\}/);
+    const { objective: _o, ...plain } = options(join(root, 'no-objective'));
+    await expect(train({ ...plain, distill: SPEC() } as never)).rejects.toThrow(/unknown key\(s\) "distill"/);
   });
 });

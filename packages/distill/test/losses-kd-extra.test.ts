@@ -12,7 +12,8 @@ import {
 import { createInferenceSession } from '@kqkd/runtime';
 import { buildTrainingGraphs } from '@kqkd/autodiff';
 import { analyticGradients, gradCheck, randn } from '../../autodiff/test/gradcheck.js';
-import { buildLoss, lossKeys, semckdLoss, simkd } from '../src/losses/index.js';
+import { semckdLoss, simkd } from '../src/losses/index.js';
+import { getTerm, parseDistillSpec, TERM_KEYS } from '../src/index.js';
 import { at, avgPool64, bnRelu64, conv64, map, tokens64, type Map64 } from './reference64.js';
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -372,27 +373,32 @@ describe('SemCKD vs float64 references', () => {
     expect(() => semckdLoss(e, [x], [x], { batchSize: 0 })).toThrow(/batchSize/);
   }, T);
 
-  it('registry: "semckd" over the distinct students/teachers of the pairs; "simkd" returns the MSE term', async () => {
-    expect(lossKeys()).toEqual(expect.arrayContaining(['semckd', 'simkd']));
+  it('term registry: "semckd" over the distinct students/teachers of the pairs; "simkd" weights the MSE its predictor built', async () => {
+    expect(TERM_KEYS).toEqual(expect.arrayContaining(['ce', 'kd', 'kd-ls', 'feature', 'sp', 'semckd', 'simkd']));
+    expect(() => getTerm('fitnet')).toThrow(/one of ce, kd/);
     const B = 4;
+    const spec = parseDistillSpec({ method: 'semckd', teacherSha256: '0'.repeat(64), teacherClasses: 5, pairs: [{ student: 0, teacher: 0, teacherShape: [1] }] });
     const b = new GraphBuilder({ seed: 91 });
     const dims = { s0: [B, 3, 4, 4], s1: [B, 2, 2, 2], t0: [B, 5, 2, 2], t1: [B, 3, 4, 4] } as const;
     const i = Object.fromEntries(Object.entries(dims).map(([k, v]) => [k, b.input(k, [...v])]));
-    const loss = buildLoss(b, 'semckd', { pairs: [{ student: i.s0, teacher: i.t0 }, { student: i.s1, teacher: i.t1 }, { student: i.s1, teacher: i.t0 }] }, { batchSize: B, qkDim: 2 });
+    const pair = (s: Tensor, t: Tensor) => ({ student: s, teacher: t, studentIndex: 0, teacherIndex: 0 });
+    const ctx = (g: GraphBuilder, pairs: ReturnType<typeof pair>[], extra: object = {}) => ({
+      g, spec, student: { logits: i.s0, layers: [], headStartsAfter: 0 }, logits: i.s0, labels: i.s0, batchSize: B, headDetached: false,
+      pairs, teacherLogits: () => { throw new Error('not read'); }, ...extra,
+    });
+    // weights.semckd = 400 by default: the term returns 400 × the standalone loss
+    const loss = getTerm('semckd').build(ctx(b, [pair(i.s0, i.t0), pair(i.s1, i.t1), pair(i.s1, i.t0)]));
     const feeds: Feeds = Object.fromEntries(Object.entries(dims).map(([k, v], n) => [k, { data: randn(v.reduce((p, x) => p * x, 1), 101 + n, 0.7), dims: [...v] }]));
     const out = await evaluate(b, { loss }, feeds);
     const m = (k: keyof typeof dims) => map(feeds[k].data, ...(dims[k] as unknown as [number, number, number, number]));
-    close(out.loss[0], semckd64(b, 'semckd', [m('s0'), m('s1')], [m('t0'), m('t1')], B, 2).loss);
+    close(out.loss[0], 400 * semckd64(b, 'semckd', [m('s0'), m('s1')], [m('t0'), m('t1')], B, 1).loss);
 
-    const teacher = cnnTeacher(4, 2, 5, 61);
     const b2 = new GraphBuilder({ seed: 62 });
-    const s = b2.input('s', [2, 3, 4, 4]);
-    const t = b2.input('t', [2, 4, 2, 2]);
-    const head = (x: Tensor) => importSubgraph(b2, teacher, { from: 'feat', to: 'logits', input: x, prefix: 'th' });
-    const l2 = buildLoss(b2, 'simkd', { pairs: [{ student: s, teacher: t }] }, { teacherHead: head });
-    expect(l2.name).toBe('simkd.mse.mean');
-    expect(() => buildLoss(new GraphBuilder(), 'simkd', { pairs: [] }, { teacherHead: head })).toThrow(/exactly one/);
-    expect(() => buildLoss(new GraphBuilder(), 'semckd', {}, { batchSize: 4 })).toThrow(/pairs/);
+    const mse = b2.input('mse', [1]);
+    const simSpec = { ...spec, weights: { ...spec.weights, simkd: 2.5 } };
+    const l2 = getTerm('simkd').build({ ...ctx(b2, []), spec: simSpec, predictedLoss: mse });
+    expect((await evaluate(b2, { l2 }, { mse: { data: Float32Array.of(0.8), dims: [1] } })).l2[0]).toBeCloseTo(2, 6);
+    expect(() => getTerm('simkd').build(ctx(new GraphBuilder(), []))).toThrow(/SimKD/);
   }, T);
 });
 

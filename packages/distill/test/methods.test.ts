@@ -1,6 +1,7 @@
 /**
- * Every distillation method (src/methods.ts) as `composeDistillation` builds it into a zoo student's training graph
- * (src/distill-graph.ts, through `buildForward` / `trainingGraphsFor` of src/ort-backend.ts):
+ * Every distillation method (src/methods.ts) as `composeDistillation` builds it from the term registry into a zoo
+ * student's training graph (src/distill-graph.ts, through @kqkd/train's `buildForward` / `trainingGraphsFor`, the
+ * method given as a `distillObjective`):
  * - the loss of every method key, evaluated through onnxruntime-node on fixed small tensors, against a float64
  *   recomputation from the graph's own intermediate tensors (student layers, logits) and parameters (projectors):
  *   CE, T²·KL (optionally logit-standardised), L_F with the 1×1 projector and spatial alignment, SP on the deepest pair,
@@ -17,12 +18,33 @@ import { writeCheckpoint } from '@kqkd/autodiff';
 import { buildZooModel } from '@kqkd/models';
 import { DataType, decodeModel, encodeModel, GraphBuilder, importSubgraph, tensorValues, type ModelProto } from '@kqkd/onnx';
 import { createInferenceSession, createTrainingSession } from '@kqkd/runtime';
-import { parseTrainConfig, type DistillSpec, type DistillSpecInput } from '../src/config.js';
+import {
+  buildForward, createNativeBackend, createWebTrainingBackend, extraInputsOf, INPUT_NAME, LABELS_NAME, trainingGraphsFor, type BackendOptions,
+} from '@kqkd/train';
+import { parseDistillSpec, type DistillSpec, type DistillSpecInput } from '../src/spec.js';
 import { distillationInputs, TEACHER_LOGITS_INPUT, teacherLayerInput } from '../src/distill-graph.js';
 import { semckdLoss, simkd } from '../src/losses/index.js';
-import { getMethod, METHOD_KEYS, METHODS } from '../src/methods.js';
-import { createNativeBackend } from '../src/native-backend.js';
-import { buildForward, createOrtBackend, extraInputsOf, INPUT_NAME, LABELS_NAME, trainingGraphsFor, type BackendOptions } from '../src/ort-backend.js';
+import { getMethod, METHOD_KEYS, METHODS, type MethodDefinition } from '../src/methods.js';
+import { distillObjective } from '../src/objective.js';
+
+/**
+ * What a method means, restated independently of how methods.ts encodes it: where CE's gradient goes (joint, the
+ * detached head only, or no CE), which KD term, which feature term, which layer rule.
+ */
+function recipeOf(m: MethodDefinition) {
+  const has = (t: string) => m.terms.includes(t);
+  return {
+    ce: !has('ce') ? 'none' as const : m.head === 'detached' ? 'head' as const : 'joint' as const,
+    kd: has('kd') ? { standardize: false } : has('kd-ls') ? { standardize: true } : undefined,
+    features: has('feature') ? 'mse' as const : has('sp') ? 'sp' as const : has('semckd') ? 'semckd' as const : has('simkd') ? 'simkd' as const : undefined,
+    layers: m.layers,
+  };
+}
+
+/** The method as the training engine gets it; the tests feed the teacher rows to the backends themselves. */
+const objectiveOf = (spec: DistillSpec) => distillObjective(spec, {
+  feeds: () => { throw new Error('teacher rows are fed by the test'); }, model: TEACHER.model,
+});
 
 const T = 120_000;
 
@@ -68,18 +90,16 @@ const SIMKD_BLOCK = {
 
 type Weights = Partial<DistillSpec['weights']>;
 
-/** The method's DistillSpec, validated by parseTrainConfig (checkDistillSpec included). */
+/** The method's DistillSpec, validated by parseDistillSpec (the method's needs included). */
 function specOf(key: string, o: { weights?: Weights; temperature?: number; pairs?: DistillSpecInput['pairs'] } = {}): DistillSpec {
-  const m = getMethod(key);
+  const m = recipeOf(getMethod(key));
   const pairs = o.pairs ?? (m.features && m.features !== 'simkd' ? (m.layers === 'baseline' ? BASELINE_PAIRS : KQ_PAIRS) : undefined);
   const distill: DistillSpecInput = {
     method: key, teacherSha256: 'ab'.repeat(32), teacherClasses: CLASSES,
     ...(pairs ? { pairs } : {}), ...(m.features === 'simkd' ? { simkd: SIMKD_BLOCK } : {}),
     ...(o.weights ? { weights: o.weights as DistillSpec['weights'] } : {}), ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
   };
-  return parseTrainConfig({
-    modelSpec: STUDENT, dataset: { name: 'fashion-mnist' }, epochs: 1, optimizer: { type: 'adamw', lr: 1e-3 }, runDir: '.', distill,
-  }).distill!;
+  return parseDistillSpec(distill);
 }
 
 const randn = (n: number, seed: number, scale = 1) => {
@@ -229,7 +249,7 @@ function copyParameters(model: ModelProto, from: ModelProto, prefix: string): nu
  * student layer as outputs, evaluated on the fixed feeds.
  */
 async function forward(spec: DistillSpec) {
-  const { g, loss, taps } = buildForward(STUDENT, INPUT, CLASSES, SEED, true, { spec, teacherModel: TEACHER.model, batchSize: B });
+  const { g, loss, taps } = buildForward(STUDENT, INPUT, CLASSES, SEED, objectiveOf(spec), { batchSize: B });
   g.output(loss!);
   expect(Object.fromEntries(taps!.layers.map((l) => [l.index, l.shape]))).toEqual(STUDENT_SHAPES);
   for (const l of taps!.layers) g.output({ name: l.tensor, shape: g.typeOf(l.tensor).shape! }, `student.layer${l.index}`);
@@ -247,7 +267,7 @@ async function forward(spec: DistillSpec) {
 
 /** The float64 loss of a method from the graph's own tensors (CE, KD, L_F, SP terms). */
 function reference(spec: DistillSpec, f: Awaited<ReturnType<typeof forward>>): { total: number; terms: Record<string, number> } {
-  const m = getMethod(spec.method);
+  const m = recipeOf(getMethod(spec.method));
   const w = spec.weights;
   const terms: Record<string, number> = {};
   if (m.ce !== 'none') terms.ce = ce64(f.logits, LABELS);
@@ -279,7 +299,7 @@ describe('every method\'s loss vs a float64 recomputation (onnxruntime-node, Res
   it('the method table: 15 keys, in report order, each with its recipe', () => {
     expect(METHOD_KEYS).toEqual(['ce', 'vkd', 'vkd-ls', '1lc', '1lc-vkd', 'sp-vkd', 'simkd', 'semckd',
       'fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e', 'fkd-kq-ce', 'fkd-kq-ce-vkd']);
-    const recipe = Object.fromEntries(METHODS.map((m) => [m.key, [m.ce, m.kd ? (m.kd.standardize ? 'kd-ls' : 'kd') : '-', m.features ?? '-', m.layers ?? '-']]));
+    const recipe = Object.fromEntries(METHODS.map((m) => recipeOf(m)).map((r, i) => [METHODS[i].key, [r.ce, r.kd ? (r.kd.standardize ? 'kd-ls' : 'kd') : '-', r.features ?? '-', r.layers ?? '-']]));
     expect(recipe).toEqual({
       ce: ['joint', '-', '-', '-'], vkd: ['joint', 'kd', '-', '-'], 'vkd-ls': ['joint', 'kd-ls', '-', '-'],
       '1lc': ['joint', '-', 'mse', 'baseline'], '1lc-vkd': ['joint', 'kd', 'mse', 'baseline'], 'sp-vkd': ['joint', 'kd', 'sp', 'baseline'],
@@ -383,7 +403,7 @@ describe('every method\'s loss vs a float64 recomputation (onnxruntime-node, Res
 const backendOptions = (spec: DistillSpec): BackendOptions => ({
   modelSpec: STUDENT, classes: CLASSES, inputShape: INPUT, batchSize: B, evalBatchSize: B,
   optimizer: { type: 'adamw', lr: 1e-3, weightDecay: 0.01 }, schedule: { kind: 'constant', lr: 1e-3 }, seed: SEED,
-  distill: { spec, teacherModel: TEACHER.model },
+  objective: objectiveOf(spec),
 });
 
 describe('the training graph of every method reads exactly what the backends feed', () => {
@@ -397,7 +417,7 @@ describe('the training graph of every method reads exactly what the backends fee
       'fkd-kq': KQ_PAIRS.map((p) => teacherLayerInput(p.teacher)),
     };
     for (const key of METHOD_KEYS) {
-      const m = getMethod(key);
+      const m = recipeOf(getMethod(key));
       const spec = specOf(key);
       const inputs = distillationInputs(spec);
       const names = inputs.map((i) => i.name);
@@ -460,7 +480,7 @@ function closeTensor(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 }
 
 describe('FKD gradient separation through the real training build (ORT web training)', () => {
-  const FKD = METHOD_KEYS.filter((k) => getMethod(k).ce === 'head');
+  const FKD = METHOD_KEYS.filter((k) => recipeOf(getMethod(k)).ce === 'head');
 
   it('fkd-kq with weights.feature = 0: every backbone parameter (and projector) gets exactly zero gradient; the head (fc) learns from CE. The ablations build the very same graph', async () => {
     expect(FKD).toEqual(['fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e']);
@@ -568,7 +588,7 @@ describe('end to end on the native backend (the default): one step fed as train.
     for (const key of ['vkd', 'sp-vkd', 'simkd']) {
       const spec = specOf(key);
       const feeds = teacherFeeds(spec);
-      const be = await createOrtBackend(backendOptions(spec));
+      const be = await createWebTrainingBackend(backendOptions(spec));
       try {
         const extra = Object.fromEntries((be.extraInputs ?? []).map((i) => [i.name, feeds[i.name].data]));
         const loss = await be.step(IMAGES, BigInt64Array.from(LABELS.map(BigInt)), undefined, extra);

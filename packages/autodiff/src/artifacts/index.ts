@@ -6,6 +6,7 @@ export {
 export { learningRateAt, momentumAt, scheduleGraph, validateSchedule, type LrSchedule, type ScheduleGraph } from './schedule.js';
 export {
   buildOptimizerModel, buildOptimizerModelProto, kernelSettings, constantScheduleRate, adamwKernelUpdate, adamwMomentUpdate,
+  adamwScalars, adamwUpdateScalars, type AdamWScalars,
   ORT_WEB_LEARNING_RATE, OPTIMIZER_INPUTS, type OptimizerConfig, type AdamWKernelSettings,
 } from './optimizer.js';
 export {

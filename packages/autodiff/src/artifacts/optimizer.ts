@@ -134,15 +134,30 @@ export function constantScheduleRate(optimizer: OptimizerConfig, lr: number): nu
   return f(f(ORT_WEB_LEARNING_RATE) * f((lr * k.rateMultiplier) / ORT_WEB_LEARNING_RATE));
 }
 
+/** The float32 constants of one kernel update, hoisted out of the element loop (shared with the C++ loop of @kqkd/native). */
+export interface AdamWScalars {
+  adamMode: 0 | 1;
+  alpha: number;
+  beta: number;
+  oneMinusAlpha: number;
+  oneMinusBeta: number;
+  epsilon: number;
+  /** adam_mode 1: lr · sqrt(1 − β₂ᵗ)/(1 − β₁ᵗ) (or lr without bias correction), and lr · weightDecay */
+  lrCorrected: number;
+  lrWeightDecay: number;
+  /** adam_mode 0 */
+  lr: number;
+  weightDecay: number;
+  alphaCorrection: number;
+  betaCorrection: number;
+}
+
 /**
- * One AdamWOptimizer kernel update in float32, operation for operation as ORT's CPU kernel (Eigen, no FMA in wasm):
- * updates `param`, `m` and `v` in place. `step` is the value ORT feeds (updates already taken + 1), `lr` the float32
- * rate the graph computed. Moments do not depend on `lr`.
+ * The float32 constants of the kernel update at `step` (= updates taken + 1) and float32 rate `lr`. `k.alpha` is
+ * beta1 of this update (a one-cycle schedule with `cycleMomentum` changes it per step, as PyTorch does).
  */
-export function adamwKernelUpdate(k: AdamWKernelSettings, step: number, lr: number,
-  param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+export function adamwScalars(k: AdamWKernelSettings, step: number, lr: number): AdamWScalars {
   const alpha = f(k.alpha), beta = f(k.beta), eps = f(k.epsilon), wd = f(k.weightDecay);
-  const oma = f(1 - alpha), omb = f(1 - beta);
   lr = f(lr);
   let ac = 1, bc = 1, lrc = lr;
   if (k.correctBias === 1) {
@@ -150,25 +165,55 @@ export function adamwKernelUpdate(k: AdamWKernelSettings, step: number, lr: numb
     bc = f(1 - f(Math.pow(beta, step)));
     lrc = f(lr * f(f(Math.sqrt(bc)) / ac));
   }
-  const lrwd = f(lr * wd);
-  for (let i = 0; i < param.length; i++) {
+  return {
+    adamMode: k.adamMode, alpha, beta, oneMinusAlpha: f(1 - alpha), oneMinusBeta: f(1 - beta), epsilon: eps,
+    lrCorrected: lrc, lrWeightDecay: f(lr * wd), lr, weightDecay: wd, alphaCorrection: ac, betaCorrection: bc,
+  };
+}
+
+/**
+ * One AdamWOptimizer kernel update of one tensor in place, float32 operation for operation as ORT's CPU kernel
+ * (Eigen, no FMA in wasm), from the hoisted constants. This is kqkd's one TypeScript reference of the update: the
+ * web-training mirror, the host optimizer and the tests of the C++ loop all use it.
+ */
+export function adamwUpdateScalars(s: AdamWScalars, param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+  const { alpha, beta, oneMinusAlpha: oma, oneMinusBeta: omb, epsilon: eps } = s;
+  const n = param.length;
+  if (s.adamMode === 1) {
+    const lrc = s.lrCorrected, lrwd = s.lrWeightDecay;
+    for (let i = 0; i < n; i++) {
+      const g = grad[i];
+      const mi = f(f(alpha * m[i]) + f(oma * g));
+      const vi = f(f(beta * v[i]) + f(f(omb * g) * g));
+      m[i] = mi;
+      v[i] = vi;
+      let w = f(param[i] - f(f(lrc * mi) / f(f(Math.sqrt(vi)) + eps)));
+      w = f(w - f(lrwd * w));
+      param[i] = w;
+    }
+    return;
+  }
+  const { lr, weightDecay: wd, alphaCorrection: ac, betaCorrection: bc } = s;
+  for (let i = 0; i < n; i++) {
     let w = param[i];
     const g = grad[i];
-    if (k.adamMode === 0) w = f(w - f(f(w * lr) * wd));
+    w = f(w - f(f(w * lr) * wd));
     const mi = f(f(alpha * m[i]) + f(oma * g));
     const vi = f(f(beta * v[i]) + f(f(omb * g) * g));
     m[i] = mi;
     v[i] = vi;
-    if (k.adamMode === 0) {
-      const denom = f(f(Math.sqrt(f(vi / bc))) + eps);
-      w = f(w - f(f(lr * mi) / f(ac * denom)));
-    } else {
-      const denom = f(f(Math.sqrt(vi)) + eps);
-      w = f(w - f(f(lrc * mi) / denom));
-      w = f(w - f(lrwd * w));
-    }
-    param[i] = w;
+    const denom = f(f(Math.sqrt(f(vi / bc))) + eps);
+    param[i] = f(w - f(f(lr * mi) / f(ac * denom)));
   }
+}
+
+/**
+ * One AdamWOptimizer kernel update in float32: updates `param`, `m` and `v` in place. `step` is the value ORT feeds
+ * (updates already taken + 1), `lr` the float32 rate the graph computed. Moments do not depend on `lr`.
+ */
+export function adamwKernelUpdate(k: AdamWKernelSettings, step: number, lr: number,
+  param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
+  adamwUpdateScalars(adamwScalars(k, step, lr), param, grad, m, v);
 }
 
 /** Moments only (what the resume mirror needs): identical arithmetic to `adamwKernelUpdate`. */

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchTrainStep } from '@kqkd/distill';
+import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchDistillObjective, benchTrainStep, type DistillSpecInput } from '@kqkd/kqkd';
 
 interface BenchFlags {
   model: string;
@@ -22,6 +22,12 @@ const intFlag = (name: string, value: string | undefined, min: number): number =
   const n = value === undefined ? NaN : Number(value);
   return expectInteger(name, Number.isInteger(n) ? n : value, min);
 };
+
+/** "fkd-kq (4 pairs)" for a distillation spec. */
+function describeObjective(spec: unknown): string {
+  const d = spec as { method?: string; pairs?: unknown[] };
+  return `${d.method ?? 'objective'}${d.pairs ? ` (${d.pairs.length} pairs)` : ''}`;
+}
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Micro-benchmarks.');
@@ -48,25 +54,30 @@ export function registerBench(program: Command): void {
       if (input.length !== 3 || input.some((d) => !Number.isInteger(d) || d < 1)) invalidArgumentText('--input', 'C×H×W such as 3x32x32', `"${flags.input}"`);
       const width = flags.width !== undefined ? Number(flags.width) : undefined;
       if (width !== undefined && !(width > 0)) invalidArgumentText('--width', 'a number > 0', `"${flags.width}"`);
-      let distill: unknown;
+      let objective: ReturnType<typeof benchDistillObjective> | undefined;
       if (flags.distill !== undefined) {
+        let distill: unknown;
         try {
           distill = JSON.parse(flags.distill);
         } catch (err) {
           invalidArgumentText('--distill', 'a JSON object { method, pairs, teacherClasses }', `unparsable "${flags.distill}" (${(err as Error).message})`);
         }
+        if (distill === null || typeof distill !== 'object' || Array.isArray(distill)) {
+          invalidArgumentText('--distill', 'a JSON object { method, pairs, teacherClasses }', JSON.stringify(distill));
+        }
+        objective = benchDistillObjective(distill as Omit<DistillSpecInput, 'teacherSha256'>, '--distill');
       }
       const r = await benchTrainStep({
         model: flags.model, input, classes: intFlag('--classes', flags.classes, 2), batch: intFlag('--batch', flags.batch, 1),
         steps: intFlag('--steps', flags.steps, 1), warmupSteps: intFlag('--warmup', flags.warmup, 0), backend: flags.backend,
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
-        ...(distill !== undefined ? { distill: distill as NonNullable<Parameters<typeof benchTrainStep>[0]['distill']> } : {}),
+        ...(objective ? { objective } : {}),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
-        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.distill ? `, ${r.distill.method} step (${r.distill.pairs.length} pairs)` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
+        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.objective ? `, ${describeObjective(r.objective.spec)} step` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
           `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step)\n`);
       }
     });

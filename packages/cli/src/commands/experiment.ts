@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { expectInteger, invalidArgumentText, KqkdError } from '@kqkd/common';
 import {
   METHOD_KEYS, parseExperimentConfig, presetConfig, PRESET_NAMES, runExperiment, type ExperimentConfigInput, type ExperimentProgress,
-} from '@kqkd/distill';
+} from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 
 interface ExperimentFlags {

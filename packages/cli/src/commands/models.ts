@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { listModels } from '@kqkd/models';
+import { listModels } from '@kqkd/kqkd';
 
 interface ModelsFlags { json?: boolean; classes: string; input: string; width: string }
 

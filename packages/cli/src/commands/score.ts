@@ -1,13 +1,13 @@
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
-import { readNpy } from '@kqkd/data';
-import { BACKENDS, type BackendChoice } from '@kqkd/geometry';
+import { readNpy } from '@kqkd/kqkd';
+import { GEOMETRY_BACKENDS as BACKENDS, type BackendChoice } from '@kqkd/kqkd';
 import {
   explicitSubsets, reportToJson, reportToTable, scoreLayers, scoreModel, MODEL_DATASETS,
   type KqReport, type LayerFeatures, type ModelDataset,
-} from '@kqkd/kq';
-import { kqCurvesSpec, writeChart } from '@kqkd/plots';
+} from '@kqkd/kqkd';
+import { kqCurvesSpec, writeChart } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 
 interface ScoreFlags {

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/distill';
+import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 
 interface TrainFlags {

@@ -7,4 +7,3 @@ export {
 } from './logit.js';
 export { simkd, SIMKD_FACTOR, type SimKdOptions } from './simkd.js';
 export { semckdLoss, SEMCKD_NORM_EPS, type SemCkdOptions } from './semckd.js';
-export { registerLoss, getLoss, lossKeys, buildLoss, type LossContext, type LossFactory } from './registry.js';

@@ -1,0 +1,50 @@
+/** Types of the @kqkd/native addon (native/src/binding). */
+
+/** Raw geometry of one layer (see native/src/binding and @kqkd/geometry, which validates and interprets it). */
+export interface NativeGeometry {
+  numClasses: number;
+  mainClassCount: Float64Array;
+  normMin: Float64Array;
+  normAvg: Float64Array;
+  normMax: Float64Array;
+  dpsMin: Float64Array;
+  dpsAvg: Float64Array;
+  dpsMax: Float64Array;
+  avgIntraDist: Float64Array;
+  minInterDist: Float64Array;
+  minInterPair: Float64Array;
+  pcagid: number;
+  pcaClassCount: Float64Array;
+  zeroColumns: Float64Array;
+  spectrum: Float64Array[];
+  classGramFromMain: boolean;
+}
+
+export interface NativeAddon {
+  computeGeometry(
+    features: Float32Array,
+    rows: number,
+    dim: number,
+    labels: Int32Array,
+    numClasses: number,
+    mainIndices: BigInt64Array,
+    classIndices: BigInt64Array,
+    options: { backend: 'cpu' | 'cuda'; threads: number; tileRows: number },
+  ): Promise<NativeGeometry>;
+  cudaAvailable(): { available: boolean; reason: string };
+  buildInfo(): { cuda: boolean; blas: string; openmp: boolean; version: string };
+  /**
+   * One AdamW-kernel update in place, from the float32 constants of @kqkd/autodiff `adamwScalars` (names as there). Equal lengths, non-overlapping buffers, finite scalars (else RangeError; wrong
+   * types: TypeError). threads: 0 = automatic (≤ 4), 1 = serial; results do not depend on it.
+   */
+  adamwUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, scalars: Readonly<Record<'adamMode' | 'alpha' | 'beta' | 'oneMinusAlpha' | 'oneMinusBeta' | 'epsilon' | 'lrCorrected' | 'lrWeightDecay' | 'lr' | 'weightDecay' | 'alphaCorrection' | 'betaCorrection', number>>, threads: number): void;
+  /** The thread count `threads` resolves to (0 = automatic). */
+  optimThreads(threads?: number): number;
+}
+
+/** The addon; throws (code KQKD_NATIVE_NOT_BUILT, with the build command) when it is not built. */
+export function loadAddon(): NativeAddon;
+/** The addon, or why it cannot be loaded. */
+export function tryLoadAddon(): { addon: NativeAddon; reason?: undefined } | { addon: null; reason: string };
+/** Where the compiled addon is expected. */
+export const addonPath: string;

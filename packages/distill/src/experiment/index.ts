@@ -1,5 +1,0 @@
-export * from './types.js';
-export { parseExperimentConfig, experimentConfigSchema, experimentHash, EXPERIMENT_CONFIG_VERSION, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
-export { PRESETS, PRESET_NAMES, QUICK_PRESET, presetConfig, paperLearningRate, PAPER_STUDENT_LAYERS, PAPER_BASELINE_LAYERS } from './presets.js';
-export { runExperiment, selectLayers, evenlySpread, RESULTS_FILE, RESULTS_MD, KQ_FILE, type ExperimentProgress, type RunExperimentOptions } from './run.js';
-export * from './report.js';

@@ -1,0 +1,4 @@
+export { getSelectionRule, selectTeacherLayers, SELECTION_RULE_KEYS } from './registry.js';
+export { evenlySpread } from './fixed.js';
+export { topKBy } from './metric.js';
+export type { ScoredLayer, SelectionContext, SelectionRule } from './types.js';

@@ -1,0 +1,35 @@
+/**
+ * Layer-selection rules under their string keys: which teacher layers a feature term distils. Adding a rule is one
+ * new file exporting a `SelectionRule` and one line here.
+ */
+import { invalidArgument } from '@kqkd/common';
+import { BASELINE_RULE, PAPER_RULE } from './fixed.js';
+import { E_RULE, I_RULE, IE_RULE, KQ_RULE, S_RULE } from './metric.js';
+import { KQ_LAST_RULE, KQ_NOSTEM_RULE, LAST_K_RULE } from './variants.js';
+import type { SelectionContext, SelectionRule } from './types.js';
+
+const RULES: readonly SelectionRule[] = [
+  KQ_RULE, S_RULE, IE_RULE, I_RULE, E_RULE,
+  BASELINE_RULE,
+  PAPER_RULE,
+  KQ_LAST_RULE,
+  KQ_NOSTEM_RULE,
+  LAST_K_RULE,
+];
+
+export const SELECTION_RULE_KEYS = RULES.map((r) => r.key) as readonly string[];
+
+export function getSelectionRule(key: string): SelectionRule {
+  const r = RULES.find((x) => x.key === key);
+  if (!r) invalidArgument('layer selection rule', `one of ${SELECTION_RULE_KEYS.join(', ')}`, key);
+  return r;
+}
+
+/** The layers rule `key` picks, checked: k distinct backbone layers in depth order. */
+export function selectTeacherLayers(key: string, ctx: SelectionContext): number[] {
+  const picked = getSelectionRule(key).select(ctx);
+  const known = new Set(ctx.layers.map((l) => l.index));
+  const bad = picked.find((i) => !known.has(i));
+  if (bad !== undefined) invalidArgument(`layers of rule "${key}"`, `backbone layers of the teacher (0…${ctx.headStartsAfter})`, bad);
+  return picked;
+}

@@ -1,0 +1,103 @@
+/**
+ * The experiment configuration file (`kqkd experiment --config experiment.json`): versioned, validated by one zod
+ * schema with a default and a description for every field, so a bad file fails before anything runs with a message
+ * naming the field (`experiment.training.epochs`), the rule and the value received.
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { KqkdError } from '@kqkd/common';
+import { METHOD_KEYS, PROJECTORS, SELECTION_RULE_KEYS } from '@kqkd/distill';
+import {
+  augmentSchema, BACKENDS, canonicalJson, datasetSpecSchema, modelSpecSchema, oneCycleSchema, optimizerSchema, parseWithSchema, positiveInt, SCHEDULES,
+} from '@kqkd/train';
+import { LR_POLICIES } from './lr-policy.js';
+
+export const EXPERIMENT_CONFIG_VERSION = 1;
+
+const layerList = () => z.array(z.number().int('integer layer indices').min(0, 'layer indices ≥ 0')).min(1, 'at least one layer');
+const methodKey = z.enum(METHOD_KEYS as [string, ...string[]], { error: `a method (${METHOD_KEYS.join(', ')})` });
+
+export const trainingSchema = z.object({
+  epochs: positiveInt('epochs').max(10_000).describe('epochs per run'),
+  batchSize: positiveInt('batchSize').max(4096).default(128).describe('training batch (fixed; the last partial batch of an epoch is dropped)'),
+  evalBatchSize: positiveInt('evalBatchSize').max(65536).default(1000),
+  optimizer: optimizerSchema.describe('AdamW (the paper: one-cycle) or SGD (the long schedule: multistep)'),
+  schedule: z.enum(SCHEDULES).default('one-cycle'),
+  oneCycle: oneCycleSchema.optional().describe('one-cycle settings (default: PyTorch OneCycleLR, beta1 cycled for AdamW)'),
+  milestones: z.array(z.number().int().nonnegative()).optional().describe('multistep: epochs where lr is multiplied by gamma'),
+  gamma: z.number().positive().max(1).default(0.1),
+  augment: augmentSchema.optional().describe('seeded augmentation of the training images (teacher training only: students read cached teacher features)'),
+  lrPolicy: z.enum(LR_POLICIES).default('shared')
+    .describe('peak learning rate per method: "shared" = optimizer.lr for every method; "paper-code" = what the paper\'s code runs (CE 0.01; distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT students)'),
+  methodLr: z.partialRecord(methodKey, z.number().positive().max(10)).optional()
+    .describe('explicit peak learning rate of some methods (over the policy)'),
+}).strict();
+
+export const experimentConfigSchema = z.object({
+  version: z.literal(EXPERIMENT_CONFIG_VERSION, { error: `version ${EXPERIMENT_CONFIG_VERSION} (this kqkd reads experiment files of version ${EXPERIMENT_CONFIG_VERSION})` }),
+  name: z.string().min(1).max(200).optional().describe('a name for reports'),
+  dataset: datasetSpecSchema,
+  teacher: z.object({
+    onnx: z.string().min(1).optional().describe('an ONNX teacher to import (path); otherwise one is trained here from `model`'),
+    model: modelSpecSchema.optional().describe('zoo teacher to train when no `onnx` is given'),
+    training: trainingSchema.omit({ lrPolicy: true, methodLr: true }).optional().describe('how to train the teacher (default: the students\' training settings)'),
+    baselineLayers: layerList().optional()
+      .describe('the baselines\' evenly spread teacher layers (default: k layers evenly spread over the backbone)'),
+    paperLayers: layerList().optional().describe('the layers the paper\'s KQ selected for this teacher (shown next to ours)'),
+    layerNames: z.array(z.string().min(1)).optional().describe('explicit tensor names of an imported teacher\'s layers (instead of detection)'),
+  }).strict().refine((t) => t.onnx !== undefined || t.model !== undefined, { message: 'teacher needs `onnx` (import) or `model` (train here)' }),
+  student: z.object({
+    model: modelSpecSchema,
+    layers: layerList().optional().describe('student generalized layers paired with the teacher layers (default per zoo model, METHOD.md §2)'),
+  }).strict(),
+  methods: z.array(methodKey).min(1, 'at least one method')
+    .describe('methods to run, by key'),
+  seeds: positiveInt('seeds').max(100).default(3).describe('runs per method (seeds seed0 … seed0 + seeds − 1)'),
+  seed0: z.number().int().min(0).max(0xffffff).default(0),
+  training: trainingSchema,
+  distill: z.object({
+    k: positiveInt().max(32).default(4).describe('teacher layers distilled (= student layers)'),
+    selection: z.enum(SELECTION_RULE_KEYS as [string, ...string[]], { error: `a layer-selection rule (${SELECTION_RULE_KEYS.join(', ')})` }).optional()
+      .describe('the rule choosing the teacher layers of Ours (fkd-kq); default "kq", the paper\'s top-k by Q'),
+    projector: z.enum(PROJECTORS).default('single-layer-conv'),
+    temperature: z.number().positive().max(100).default(4),
+    weights: z.object({
+      feature: z.number().min(0).default(1), kd: z.number().min(0).default(1), sp: z.number().min(0).default(3000),
+      semckd: z.number().min(0).default(400), simkd: z.number().min(0).default(1),
+    }).strict().default({ feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 }),
+  }).strict().default({ k: 4, projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } }),
+  kq: z.object({
+    samples: positiveInt().min(20).default(6000).describe('class-balanced training samples the teacher is scored on'),
+    seed: z.number().int().min(0).default(0),
+  }).strict().default({ samples: 6000, seed: 0 }),
+  backend: z.enum(BACKENDS).optional().describe('training backend (default native)'),
+}).strict();
+
+export type ExperimentConfigInput = z.input<typeof experimentConfigSchema>;
+export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
+
+/** Validates an experiment file's content; the first problem becomes a KqkdError naming `experiment.<path>`. */
+export function parseExperimentConfig(input: unknown, source = 'experiment'): ExperimentConfig {
+  const c = parseWithSchema(experimentConfigSchema, input, source);
+  if (c.student.layers && c.student.layers.length !== c.distill.k) {
+    throw new KqkdError(`${source}.student.layers`, `${c.distill.k} layers (distill.k)`, `${c.student.layers.length}: ${c.student.layers.join(', ')}`);
+  }
+  if (c.teacher.baselineLayers && c.teacher.baselineLayers.length !== c.distill.k) {
+    throw new KqkdError(`${source}.teacher.baselineLayers`, `${c.distill.k} layers (distill.k)`, c.teacher.baselineLayers.join(', '));
+  }
+  if (new Set(c.methods).size !== c.methods.length) throw new KqkdError(`${source}.methods`, 'each method once', c.methods.join(', '));
+  if (c.training.augment) {
+    throw new KqkdError(`${source}.training.augment`, 'nothing for the students (their teacher features come from a cache of the unaugmented images; augment the teacher with teacher.training.augment)', JSON.stringify(c.training.augment));
+  }
+  if (c.teacher.onnx && c.teacher.training) {
+    throw new KqkdError(`${source}.teacher.training`, 'nothing for an imported teacher (teacher.onnx)', 'a training block');
+  }
+  return c;
+}
+
+/** Hash of what the experiment's numbers depend on (folders and backend left out). */
+export function experimentHash(c: ExperimentConfig): string {
+  const { backend: _b, name: _n, dataset, teacher, ...rest } = c;
+  const { dir: _d, cacheDir: _c, ...data } = dataset;
+  return createHash('sha256').update(canonicalJson({ ...rest, dataset: data, teacher: { ...teacher, onnx: teacher.onnx ? 'imported' : undefined } })).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,93 @@
+/**
+ * Experiment presets: `quick` (Fashion-MNIST, reduced widths, data and epochs: the README's main job, minutes on two
+ * cores) and the paper's configurations (METHOD.md §2, §5): its teacher/student pairs, student layers, the baselines'
+ * evenly spread teacher layers, the layers its KQ selected (shown next to ours), AdamW one-cycle, batch 128, 50
+ * epochs, three seeds, max LR per student family. The paper fine-tunes ImageNet-pretrained teachers; here a paper
+ * preset imports the teacher given with `--teacher T.onnx`, or trains one from scratch under the same protocol.
+ */
+import { invalidArgument } from '@kqkd/common';
+import type { DatasetName } from '@kqkd/data';
+import { METHOD_KEYS } from '@kqkd/distill';
+import type { ExperimentConfigInput } from './config.js';
+
+/** Student layers of the paper (METHOD.md §2), the same for every method. */
+export const PAPER_STUDENT_LAYERS: Readonly<Record<string, readonly number[]>> = {
+  resnet9: [1, 2, 3, 4], vgg11: [1, 3, 5, 7], mobilenetv2: [3, 6, 13, 17], vit_ett: [1, 3, 5, 7],
+};
+/** The baselines' evenly spread teacher layers of the paper. */
+export const PAPER_BASELINE_LAYERS: Readonly<Record<string, readonly number[]>> = {
+  resnet34: [3, 7, 13, 16], vgg19: [3, 7, 11, 15], vit_b: [2, 4, 8, 10],
+};
+/** The `MaxLR` the paper's text gives per model family (METHOD.md §5): the shared peak LR of the `shared` policy. */
+export function paperLearningRate(model: string): number {
+  if (model === 'vit_b') return 0.0001;
+  if (model.startsWith('vit')) return 0.001;
+  if (model.startsWith('vgg')) return 0.005;
+  return 0.0075;
+}
+
+type PaperDataset = Extract<DatasetName, 'cifar10' | 'cifar100' | 'tiny-imagenet'>;
+const PAPER_KQ_LAYERS: Record<string, Record<PaperDataset, number[]>> = {
+  resnet34: { cifar10: [12, 13, 14, 15], cifar100: [12, 13, 14, 15], 'tiny-imagenet': [12, 13, 14, 15] },
+  vgg19: { cifar10: [11, 12, 13, 15], cifar100: [11, 12, 13, 15], 'tiny-imagenet': [11, 12, 13, 16] },
+  vit_b: { cifar10: [9, 10, 11, 12], cifar100: [7, 10, 11, 12], 'tiny-imagenet': [7, 8, 11, 12] },
+};
+const PAPER_PAIRS: readonly [string, string][] = [['resnet34', 'resnet9'], ['vgg19', 'vgg11'], ['vit_b', 'vit_ett']];
+const PAPER_DATASETS: readonly PaperDataset[] = ['cifar10', 'cifar100', 'tiny-imagenet'];
+
+function paperPreset(dataset: PaperDataset, teacher: string, student: string): ExperimentConfigInput {
+  const training = (lr: number) => ({
+    epochs: 50, batchSize: 128, optimizer: { type: 'adamw' as const, lr, weightDecay: 0.01 }, schedule: 'one-cycle' as const,
+  });
+  return {
+    version: 1,
+    name: `paper: ${teacher} → ${student} on ${dataset}`,
+    dataset: { name: dataset, dir: '(set with --data-dir)' },
+    teacher: {
+      // The paper's teachers are fine-tuned at 0.01 (its head's rate); one trained here from scratch uses that peak.
+      model: { name: teacher as never }, training: training(0.01),
+      baselineLayers: [...PAPER_BASELINE_LAYERS[teacher]], paperLayers: PAPER_KQ_LAYERS[teacher][dataset],
+    },
+    student: { model: { name: student as never }, layers: [...PAPER_STUDENT_LAYERS[student]] },
+    methods: [...METHOD_KEYS],
+    seeds: 3,
+    // Peak LR per method as the paper's code runs it (lr-policy.ts); `optimizer.lr` is its text's MaxLR, used by
+    // `--lr-policy shared`.
+    training: { ...training(paperLearningRate(student)), lrPolicy: 'paper-code' },
+    kq: { samples: 6000, seed: 0 },
+  };
+}
+
+/**
+ * `quick`: a ResNet34 teacher and a ResNet9 student at 1/8 width (the paper's pair, scaled down; 4.3× fewer
+ * parameters), on the first 12 000 Fashion-MNIST training images and 2 000 test images; the teacher trains 5 epochs,
+ * every student 4; CE, VKD, 1LC + VKD and Ours, 2 seeds.
+ */
+export const QUICK_PRESET: ExperimentConfigInput = {
+  version: 1,
+  name: 'quick: ResNet34/8 → ResNet9/8 on Fashion-MNIST (12k train / 2k test)',
+  dataset: { name: 'fashion-mnist', trainLimit: 12000, testLimit: 2000 },
+  teacher: {
+    model: { name: 'resnet34', width: 0.125 },
+    training: { epochs: 5, batchSize: 128, optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 }, schedule: 'one-cycle' },
+    baselineLayers: [...PAPER_BASELINE_LAYERS.resnet34],
+  },
+  student: { model: { name: 'resnet9', width: 0.125 }, layers: [...PAPER_STUDENT_LAYERS.resnet9] },
+  methods: ['ce', 'vkd', '1lc-vkd', 'fkd-kq'],
+  seeds: 2,
+  training: { epochs: 4, batchSize: 128, optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 }, schedule: 'one-cycle' },
+  kq: { samples: 2000, seed: 0 },
+};
+
+export const PRESETS: Readonly<Record<string, ExperimentConfigInput>> = {
+  quick: QUICK_PRESET,
+  ...Object.fromEntries(PAPER_DATASETS.flatMap((d) => PAPER_PAIRS.map(([t, s]) => [`paper-${d}-${t}-${s}`, paperPreset(d, t, s)]))),
+};
+export const PRESET_NAMES = Object.keys(PRESETS);
+
+/** A deep copy of a preset, to adjust before validation. */
+export function presetConfig(name: string): ExperimentConfigInput {
+  const p = PRESETS[name];
+  if (!p) invalidArgument('preset', `one of ${PRESET_NAMES.join(', ')}`, name);
+  return structuredClone(p);
+}

@@ -1,0 +1,195 @@
+/**
+ * The experiment's configuration surface, without running anything: validation errors of the experiment file
+ * (`parseExperimentConfig`), each a KqkdError naming the field path, the rule and the value received; the LR policy;
+ * every preset parses, and the paper presets carry the paper's layers, protocol and learning rates (METHOD.md §2, §5).
+ */
+import { describe, expect, it } from 'vitest';
+import { KqkdError } from '@kqkd/common';
+import { METHOD_KEYS } from '@kqkd/distill';
+import { EXPERIMENT_CONFIG_VERSION, parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
+import { PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig } from '../src/presets.js';
+import { methodLearningRate, paperCodeLearningRate } from '../src/lr-policy.js';
+
+/** The KqkdError `fn` throws: its field path, rule and received value (and the message that says all three). */
+function kqkdError(fn: () => unknown): KqkdError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(KqkdError);
+    const k = e as KqkdError;
+    expect(k.message).toContain(`Expected ${k.expected} for ${k.argument} but received ${k.received}`);
+    return k;
+  }
+  throw new Error('expected a KqkdError, nothing was thrown');
+}
+const expectError = (fn: () => unknown, field: string, rule: string | RegExp, received: string | RegExp) => {
+  const e = kqkdError(fn);
+  expect(e.argument).toBe(field);
+  if (typeof rule === 'string') expect(e.expected).toContain(rule); else expect(e.expected).toMatch(rule);
+  if (typeof received === 'string') expect(e.received).toBe(received); else expect(e.received).toMatch(received);
+  return e;
+};
+
+// ------------------------------------------------------------------ experiment file validation
+
+const base: ExperimentConfigInput = {
+  version: 1,
+  dataset: { name: 'fashion-mnist', trainLimit: 100, testLimit: 50 },
+  teacher: { model: { name: 'resnet34', width: 0.125 } },
+  student: { model: { name: 'resnet9', width: 0.125 }, layers: [1, 2, 3, 4] },
+  methods: ['ce', 'fkd-kq'],
+  training: { epochs: 2, optimizer: { type: 'adamw', lr: 0.0075 } },
+};
+/** `base` with one field replaced (path: keys; value undefined deletes it). */
+function variant(path: (string | number)[], value: unknown): unknown {
+  const c = structuredClone(base) as Record<string | number, unknown>;
+  let o = c;
+  for (const k of path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+  if (value === undefined) delete o[path[path.length - 1]]; else o[path[path.length - 1]] = value;
+  return c;
+}
+
+describe('parseExperimentConfig', () => {
+  it('fills the defaults of the paper\'s protocol', () => {
+    const c = parseExperimentConfig(base);
+    expect(EXPERIMENT_CONFIG_VERSION).toBe(1);
+    expect(c.seeds).toBe(3);
+    expect(c.distill).toEqual({ k: 4, projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } });
+    expect(c.training).toMatchObject({ batchSize: 128, schedule: 'one-cycle', optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 } });
+    expect(c.kq).toEqual({ samples: 6000, seed: 0 });
+  });
+
+  it('names the field (experiment.…), the rule and the value received', () => {
+    expectError(() => parseExperimentConfig(variant(['version'], 2)), 'experiment.version', 'version 1', '2');
+    expectError(() => parseExperimentConfig(variant(['version'], undefined)), 'experiment.version', 'version 1', 'nothing');
+    expectError(() => parseExperimentConfig(variant(['sedes'], 3)), 'experiment', /.+/, 'unknown key(s) "sedes"');
+    expectError(() => parseExperimentConfig(variant(['student', 'layer'], [1])), 'experiment.student', /.+/, 'unknown key(s) "layer"');
+    const m = expectError(() => parseExperimentConfig(variant(['methods'], ['ce', 'fkd'])), 'experiment.methods.1', 'a method (', '"fkd"');
+    expect(m.expected).toContain(METHOD_KEYS.join(', ')); // every key listed
+    expectError(() => parseExperimentConfig(variant(['methods'], [])), 'experiment.methods', 'at least one method', '[]');
+    expectError(() => parseExperimentConfig(variant(['methods'], ['ce', 'vkd', 'ce'])), 'experiment.methods', 'each method once', 'ce, vkd, ce');
+    expectError(() => parseExperimentConfig(variant(['student', 'layers'], [1, 2, 3])), 'experiment.student.layers', '4 layers (distill.k)', '3: 1, 2, 3');
+    expectError(() => parseExperimentConfig({ ...(variant(['student', 'layers'], [1, 2]) as object), distill: { k: 3 } }),
+      'experiment.student.layers', '3 layers (distill.k)', '2: 1, 2');
+    expectError(() => parseExperimentConfig(variant(['student', 'layers'], [1, -2, 3, 4])), 'experiment.student.layers.1', 'layer indices ≥ 0', '-2');
+    expectError(() => parseExperimentConfig(variant(['teacher', 'baselineLayers'], [3, 7, 13])), 'experiment.teacher.baselineLayers', '4 layers (distill.k)', '3, 7, 13');
+    expectError(() => parseExperimentConfig(variant(['teacher'], {})), 'experiment.teacher', 'teacher needs `onnx` (import) or `model` (train here)', '{}');
+    expectError(() => parseExperimentConfig(variant(['teacher'], { baselineLayers: [3, 7, 13, 16] })), 'experiment.teacher',
+      'teacher needs `onnx`', '{"baselineLayers":[3,7,13,16]}');
+    expectError(() => parseExperimentConfig(variant(['training', 'optimizer', 'lr'], 0)), 'experiment.training.optimizer.lr', 'a number > 0', '0');
+    expectError(() => parseExperimentConfig(variant(['training', 'optimizer', 'lr'], 11)), 'experiment.training.optimizer.lr', 'a number ≤ 10', '11');
+    expectError(() => parseExperimentConfig(variant(['training', 'optimizer', 'lr'], '0.1')), 'experiment.training.optimizer.lr', /.+/, '"0.1"');
+    expectError(() => parseExperimentConfig(variant(['training', 'epochs'], 0)), 'experiment.training.epochs', 'an integer ≥ 1', '0');
+    expectError(() => parseExperimentConfig(variant(['teacher', 'training'], { epochs: 1.5, optimizer: { type: 'adamw', lr: 0.01 } })),
+      'experiment.teacher.training.epochs', 'an integer ≥ 1', '1.5');
+    expectError(() => parseExperimentConfig(variant(['student', 'model', 'name'], 'resnet8')), 'experiment.student.model.name', 'a model of the zoo', '"resnet8"');
+    expectError(() => parseExperimentConfig(variant(['kq'], { samples: 10 })), 'experiment.kq.samples', /.+/, '10');
+    expectError(() => parseExperimentConfig(variant(['seeds'], 0)), 'experiment.seeds', 'an integer ≥ 1', '0');
+    // the source name replaces "experiment" (the CLI passes the file)
+    expectError(() => parseExperimentConfig(variant(['version'], 2), 'exp.json'), 'exp.json.version', 'version 1', '2');
+  });
+});
+
+// ------------------------------------------------------------------ presets
+
+/** The paper's layers (METHOD.md §2). */
+const PAPER_KQ: Record<string, Record<string, number[]>> = {
+  resnet34: { cifar10: [12, 13, 14, 15], cifar100: [12, 13, 14, 15], 'tiny-imagenet': [12, 13, 14, 15] },
+  vgg19: { cifar10: [11, 12, 13, 15], cifar100: [11, 12, 13, 15], 'tiny-imagenet': [11, 12, 13, 16] },
+  vit_b: { cifar10: [9, 10, 11, 12], cifar100: [7, 10, 11, 12], 'tiny-imagenet': [7, 8, 11, 12] },
+};
+const PAPER_BASELINE: Record<string, number[]> = { resnet34: [3, 7, 13, 16], vgg19: [3, 7, 11, 15], vit_b: [2, 4, 8, 10] };
+const PAPER_STUDENT: Record<string, number[]> = { resnet9: [1, 2, 3, 4], vgg11: [1, 3, 5, 7], mobilenetv2: [3, 6, 13, 17], vit_ett: [1, 3, 5, 7] };
+const PAIRS_OF_PAPER: Record<string, string> = { resnet34: 'resnet9', vgg19: 'vgg11', vit_b: 'vit_ett' };
+const LR: Record<string, number> = { resnet9: 0.0075, resnet34: 0.0075, mobilenetv2: 0.0075, vgg11: 0.005, vgg19: 0.005, vit_ett: 0.001, vit_et: 0.001, vit_b: 0.0001 };
+
+describe('presets', () => {
+  it('every preset parses (the paper ones once dataset.dir is set); presetConfig returns a deep copy', () => {
+    expect(PRESET_NAMES).toHaveLength(10);
+    for (const name of PRESET_NAMES) {
+      const p = presetConfig(name);
+      if (name !== 'quick') p.dataset = { ...p.dataset, dir: '/data/somewhere' };
+      const c = parseExperimentConfig(p, name);
+      expect(c.methods.length, name).toBeGreaterThan(0);
+      expect(c.student.layers, name).toHaveLength(c.distill.k);
+      if (c.teacher.baselineLayers) expect(c.teacher.baselineLayers, name).toHaveLength(c.distill.k);
+    }
+    const copy = presetConfig('quick');
+    copy.student.layers!.push(9);
+    expect(PRESETS.quick.student.layers).toEqual([1, 2, 3, 4]);
+    expectError(() => presetConfig('paper'), 'preset', PRESET_NAMES.join(', '), /paper/);
+  });
+
+  it('the quick preset: ResNet34/8 → ResNet9/8 on Fashion-MNIST, the paper\'s student and baseline layers', () => {
+    const c = parseExperimentConfig(presetConfig('quick'));
+    expect(c.dataset).toMatchObject({ name: 'fashion-mnist', trainLimit: 12000, testLimit: 2000 });
+    expect([c.teacher.model, c.student.model]).toEqual([{ name: 'resnet34', width: 0.125 }, { name: 'resnet9', width: 0.125 }]);
+    expect(c.student.layers).toEqual([1, 2, 3, 4]);
+    expect(c.teacher.baselineLayers).toEqual([3, 7, 13, 16]);
+    expect(c.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
+  });
+
+  it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
+    const paper = PRESET_NAMES.filter((n) => n.startsWith('paper-'));
+    expect(paper).toHaveLength(9);
+    for (const dataset of ['cifar10', 'cifar100', 'tiny-imagenet']) {
+      for (const [teacher, student] of Object.entries(PAIRS_OF_PAPER)) {
+        const name = `paper-${dataset}-${teacher}-${student}`;
+        expect(PRESET_NAMES, name).toContain(name);
+        const c = parseExperimentConfig({ ...presetConfig(name), dataset: { name: dataset, dir: '/d' } }, name);
+        expect([c.dataset.name, c.teacher.model!.name, c.student.model.name], name).toEqual([dataset, teacher, student]);
+        expect(c.student.layers, name).toEqual(PAPER_STUDENT[student]);
+        expect(c.teacher.baselineLayers, name).toEqual(PAPER_BASELINE[teacher]);
+        expect(c.teacher.paperLayers, name).toEqual(PAPER_KQ[teacher][dataset]);
+        expect(c.methods, name).toEqual([...METHOD_KEYS]);
+        expect([c.seeds, c.distill.k, c.kq.samples], name).toEqual([3, 4, 6000]);
+        for (const [who, t, lr] of [[student, c.training, LR[student]], [teacher, c.teacher.training!, 0.01]] as const) {
+          expect([t.epochs, t.batchSize, t.schedule, t.optimizer.type, t.optimizer.lr, t.optimizer.weightDecay], `${name} ${who}`)
+            .toEqual([50, 128, 'one-cycle', 'adamw', lr, 0.01]);
+        }
+        expect(c.training.lrPolicy, name).toBe('paper-code');
+      }
+    }
+    // the spot checks the paper's text names
+    const layers = (n: string) => parseExperimentConfig({ ...presetConfig(n), dataset: { name: n.split('-')[1] === 'tiny' ? 'tiny-imagenet' : n.split('-')[1], dir: '/d' } } as never);
+    expect(layers('paper-cifar10-resnet34-resnet9').student.layers).toEqual([1, 2, 3, 4]);
+    expect(layers('paper-cifar10-resnet34-resnet9').teacher.baselineLayers).toEqual([3, 7, 13, 16]);
+    expect(layers('paper-cifar100-resnet34-resnet9').teacher.paperLayers).toEqual([12, 13, 14, 15]);
+    expect(layers('paper-tiny-imagenet-vgg19-vgg11').teacher.paperLayers).toEqual([11, 12, 13, 16]);
+    expect(layers('paper-cifar100-vit_b-vit_ett').teacher.paperLayers).toEqual([7, 10, 11, 12]);
+    // the exported tables agree with METHOD.md
+    expect(PAPER_STUDENT_LAYERS).toEqual(PAPER_STUDENT);
+    expect(PAPER_BASELINE_LAYERS).toEqual(PAPER_BASELINE);
+    for (const [model, lr] of Object.entries(LR)) expect(paperLearningRate(model), model).toBe(lr);
+  });
+});
+
+describe('the LR policy (peak learning rate per method)', () => {
+  it('shared: every method runs at training.optimizer.lr; paper-code: CE 0.01, distillation 0.05 (ResNet/MobileNet students) or 0.01 (VGG/ViT); methodLr overrides', () => {
+    expect(methodLearningRate({ method: 'fkd-kq', student: 'resnet9', sharedLr: 0.0075, policy: 'shared' })).toBe(0.0075);
+    expect(methodLearningRate({ method: 'ce', student: 'resnet9', sharedLr: 0.0075, policy: 'shared' })).toBe(0.0075);
+    for (const key of METHOD_KEYS) {
+      for (const [student, kd] of [['resnet9', 0.05], ['mobilenetv2', 0.05], ['vgg11', 0.01], ['vit_ett', 0.01]] as const) {
+        expect(paperCodeLearningRate(key, student), `${key} ${student}`).toBe(key === 'ce' ? 0.01 : kd);
+        expect(methodLearningRate({ method: key, student, sharedLr: 0.0075, policy: 'paper-code' }), `${key} ${student}`).toBe(key === 'ce' ? 0.01 : kd);
+      }
+    }
+    expect(methodLearningRate({ method: 'vkd', student: 'resnet9', sharedLr: 0.0075, policy: 'paper-code', methodLr: { vkd: 0.02 } })).toBe(0.02);
+    expect(methodLearningRate({ method: 'ce', student: 'resnet9', sharedLr: 0.0075, policy: 'paper-code', methodLr: { vkd: 0.02 } })).toBe(0.01);
+    expect(() => paperCodeLearningRate('fkd', 'resnet9')).toThrow(KqkdError);
+  });
+
+  it('the experiment file: lrPolicy defaults to shared; methodLr keys are method keys; students cannot be augmented; an imported teacher has no training block', () => {
+    expect(parseExperimentConfig(base).training.lrPolicy).toBe('shared');
+    expect(parseExperimentConfig(variant(['training', 'lrPolicy'], 'paper-code')).training.lrPolicy).toBe('paper-code');
+    expectError(() => parseExperimentConfig(variant(['training', 'lrPolicy'], 'paper')), 'experiment.training.lrPolicy', 'one of "shared", "paper-code"', '"paper"');
+    expect(parseExperimentConfig(variant(['training', 'methodLr'], { 'fkd-kq': 0.03 })).training.methodLr).toEqual({ 'fkd-kq': 0.03 });
+    expectError(() => parseExperimentConfig(variant(['training', 'methodLr'], { fkd: 0.03 })), 'experiment.training.methodLr', 'only the documented keys', 'unknown key(s) "fkd"');
+    expectError(() => parseExperimentConfig(variant(['training', 'methodLr'], { ce: 0 })), 'experiment.training.methodLr.ce', /.+/, '0');
+    expectError(() => parseExperimentConfig(variant(['training', 'augment'], { flip: true })), 'experiment.training.augment', 'nothing for the students', '{"flip":true}');
+    const teacherAug = parseExperimentConfig(variant(['teacher', 'training'], { epochs: 3, optimizer: { type: 'adamw', lr: 0.01 }, augment: { crop: { padding: 2 }, flip: true } }));
+    expect(teacherAug.teacher.training!.augment).toEqual({ crop: { padding: 2 }, flip: true });
+    expectError(() => parseExperimentConfig(variant(['teacher'], { onnx: 't.onnx', training: { epochs: 1, optimizer: { type: 'adamw', lr: 0.01 } } })),
+      'experiment.teacher.training', 'nothing for an imported teacher', 'a training block');
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The `native` training backend: the training graph of @kqkd/autodiff lowered to standard ONNX ops
+ * (`lowerTrainingGraph`), run as ONE onnxruntime-node session (@kqkd/runtime `createNativeTrainingSession`) that
+ * outputs the loss, every `<p>.gradient` and the updated BatchNorm statistics; the optimizer runs on the host
+ * (`HostOptimizer`: ORT's AdamW kernel arithmetic, the optimizer graph's float32 schedule) on the session's parameter
+ * buffers in place. Evaluation runs the eval model (inference-mode BN, parameters as inputs) in a second
+ * onnxruntime-node session fed the same buffers.
+ *
+ * Same state as the web-training backend (`ModelState`: trainable, frozen incl. BN statistics, moments, step), so
+ * the run checkpoint is the same and either backend resumes the other's run. Gradient accumulation: the graph's
+ * loss-gradient seed is 1/A (as in the web-training backend); the host adds the A micro-batch gradients in float32 in
+ * the order InPlaceAccumulatorV2 does, then updates.
+ */
+import { KqkdError } from '@kqkd/common';
+import { lowerTrainingGraph, type CheckpointTensor } from '@kqkd/autodiff';
+import { encodeModel, type ModelProto } from '@kqkd/onnx';
+import { createInferenceSession, createNativeTrainingSession, type InferenceSession, type NativeTrainingSession } from '@kqkd/runtime';
+import { HostOptimizer, optimizerConfigOf } from '../optimizer/host-optimizer.js';
+import {
+  exportInferenceBytes, extraInputsOf, initialValues, trainingGraphsFor, INPUT_NAME, LABELS_NAME, LOGITS_NAME,
+  type BackendOptions, type ModelState,
+} from '../student-graph.js';
+import type { TrainBackend } from './types.js';
+
+export interface NativeBackendOptions extends BackendOptions {
+  /** The lowering pass (default: @kqkd/autodiff `lowerTrainingGraph`); tests may inject one. */
+  lower?: (trainingModel: ModelProto) => ModelProto;
+}
+
+export async function createNativeBackend(o: NativeBackendOptions): Promise<TrainBackend> {
+  const { graphs, B, A } = trainingGraphsFor(o);
+  const lowered = (o.lower ?? lowerTrainingGraph)(graphs.trainingModel);
+  const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
+
+  const value = initialValues(graphs.parameters, o.state);
+  const loweredInputs = new Set((lowered.graph?.input ?? []).map((i) => i.name!));
+  const params = graphs.parameters.map((p) => ({ name: p.name, dims: p.dims, data: value(p.name), trainable: p.trainable }));
+  const session: NativeTrainingSession = await createNativeTrainingSession({
+    trainingModel: encodeModel(lowered), parameters: params.filter((p) => loweredInputs.has(p.name)),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}), executionProvider: o.executionProvider ?? 'cpu',
+    loss: graphs.trainingOutputs[0],
+  });
+  // The live buffers: the session's for graph inputs, host copies for anything the lowered graph does not read.
+  const live = (name: string, fallback: Float32Array) => session.parameters[name] ?? fallback;
+  const buffers = new Map(params.map((p) => [p.name, live(p.name, p.data)]));
+  const trainable = params.filter((p) => p.trainable);
+  const frozen = params.filter((p) => !p.trainable);
+  const optimizer = new HostOptimizer(optimizerConfigOf(o.optimizer), o.schedule,
+    trainable.map((p) => ({ name: p.name, dims: p.dims, param: buffers.get(p.name)! })),
+    o.state ? { groupName: 'group0', step: o.state.step, initialLearningRate: 0.001, states: o.state.moments } : undefined);
+
+  const evalSession: InferenceSession = await createInferenceSession(encodeModel(graphs.evalModel),
+    o.threads !== undefined ? { threads: o.threads } : {});
+  const evalParamFeeds = () => Object.fromEntries(params.filter((p) => evalSession.inputNames.includes(p.name))
+    .map((p) => [p.name, { data: buffers.get(p.name)!, shape: [...p.dims] }]));
+  const [C, H, W] = o.inputShape;
+  const statOut = graphs.batchNormStatistics.map((s) => ({ buf: buffers.get(s.parameter)!, output: s.output }));
+  for (const s of statNames) if (!buffers.has(s)) throw new KqkdError('BN statistic', 'a parameter of the model', s);
+
+  let pending = 0;
+  const extra = extraInputsOf(o, B);
+  const readsLabels = session.feedNames.includes(LABELS_NAME);
+  const readState = async (): Promise<ModelState> => {
+    if (pending !== 0) throw new KqkdError('backend state', 'an optimizer-step boundary', `${pending} of ${A} micro-batches accumulated`);
+    const copy = (p: { name: string; dims: number[] }): CheckpointTensor => ({ name: p.name, dims: p.dims, data: buffers.get(p.name)!.slice() });
+    return {
+      trainable: trainable.map(copy),
+      // frozen parameters first, then the BN statistics: the web-training backend's order
+      frozen: [...frozen.filter((p) => !statNames.has(p.name)), ...frozen.filter((p) => statNames.has(p.name))].map(copy),
+      moments: [...optimizer.toOptimizerGroup().states],
+      step: optimizer.step,
+    };
+  };
+
+  return {
+    batchSize: B,
+    accumulationSteps: A,
+    extraInputs: extra.inputs,
+    async step(x, labels, micro = { index: 0, of: 1 }, extraFeeds) {
+      if (micro.of !== A || micro.index !== pending) {
+        throw new KqkdError('backend step', `micro-batch ${pending + 1} of ${A}`, `micro-batch ${micro.index + 1} of ${micro.of}`);
+      }
+      // The lowering drops graph inputs nothing reads: the labels of a method without cross-entropy (SimKD).
+      const r = await session.step({
+        [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, ...(readsLabels ? { [LABELS_NAME]: { data: labels, shape: [B] } } : {}), ...extra.feeds(extraFeeds),
+      });
+      optimizer.accumulate(r.gradients, micro.index === 0, A === 1);
+      for (const s of statOut) {
+        const out = r.outputs[s.output];
+        if (!out) throw new KqkdError('lowered training model', `an output "${s.output}" (BN statistic)`, 'none');
+        s.buf.set(out.data);
+      }
+      pending++;
+      if (pending === A) {
+        optimizer.update();
+        pending = 0;
+      }
+      return r.loss;
+    },
+    async evalLogits(x, n) {
+      const out = await evalSession.run({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] }, ...evalParamFeeds() }, [LOGITS_NAME]);
+      return out[LOGITS_NAME].data;
+    },
+    state: readState,
+    exportInference: async () => exportInferenceBytes(o, await readState()),
+    async release() {
+      await session.release();
+      await evalSession.release();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The run checkpoint: ONE file, `<runDir>/checkpoint/checkpoint.ortckpt`, written atomically (temp + fsync + rename)
+ * at the end of every epoch. It is an ONNX Runtime training checkpoint (so ORT loads it directly): trainable
+ * parameters, frozen tensors (BatchNorm running statistics), the optimizer group (both AdamW moments or the SGD
+ * momentum, and the step), plus a property bag entry `kqkd.run` holding the rest of the run state as JSON: completed
+ * epochs, the shuffling RNG state, the config hash and the metrics history. Keeping everything in one file means a
+ * `kill -9` at any moment leaves either the previous complete state or the new one, never a mix.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KqkdError, writeFileAtomic } from '@kqkd/common';
+import { readCheckpoint, writeCheckpoint, type CheckpointTensor, type ParameterOptimizerState } from '@kqkd/autodiff';
+import type { TrainConfig } from './config.js';
+
+/** A training config as a run records it: with a training objective's settings under its key (e.g. `distill`). */
+export type RecordedConfig = TrainConfig & { readonly [objectiveKey: string]: unknown };
+
+export const CHECKPOINT_DIR = 'checkpoint';
+export const CHECKPOINT_FILE = 'checkpoint.ortckpt';
+const RUN_PROPERTY = 'kqkd.run';
+const RUN_FORMAT = 1;
+
+/** One epoch's record (one line of metrics.jsonl). `testTop1` is in percent. */
+export interface EpochMetrics {
+  epoch: number;
+  /** Mean training loss over the epoch's (micro-)batches, each loss a mean over its batchSize images. */
+  trainLoss: number;
+  testLoss: number;
+  /** Test top-1 accuracy in percent (0–100). */
+  testTop1: number;
+  testCorrect: number;
+  testCount: number;
+  /** Learning rate of the epoch's last update. */
+  lr: number;
+  /** Optimizer steps taken so far (whole run). */
+  step: number;
+  /** Wall seconds of this epoch (training + evaluation); not reproducible, unlike every other field. */
+  seconds: number;
+  /** Training images per second in this epoch. */
+  imagesPerSecond: number;
+}
+
+/** Everything needed to continue a run exactly. */
+export interface RunState {
+  configHash: string;
+  /** Completed epochs. */
+  epoch: number;
+  /**
+   * Progress inside epoch `epoch + 1` when a run was stopped between optimizer steps (an AbortSignal, SIGTERM): the
+   * micro-batches done, their summed loss and the seconds spent. `rngState` then still holds the state before that
+   * epoch's shuffle, so a resumed run redraws the same order and skips the batches done.
+   */
+  partialEpoch?: { batches: number; lossSum: number; seconds: number };
+  /** Optimizer updates taken. */
+  step: number;
+  /** State of the shuffling generator after the last completed epoch. */
+  rngState: number[];
+  /** Wall seconds spent so far (all sessions). */
+  seconds: number;
+  history: EpochMetrics[];
+  /** The run's config as recorded: the training config plus a training objective's settings under its key. */
+  config: RecordedConfig;
+  trainable: CheckpointTensor[];
+  frozen: CheckpointTensor[];
+  moments: ParameterOptimizerState[];
+}
+
+export function checkpointPath(runDir: string): string {
+  return join(runDir, CHECKPOINT_DIR, CHECKPOINT_FILE);
+}
+
+export function encodeRunState(s: RunState): Uint8Array {
+  const run = {
+    format: RUN_FORMAT, configHash: s.configHash, epoch: s.epoch, step: s.step, rngState: s.rngState,
+    ...(s.partialEpoch ? { partialEpoch: s.partialEpoch } : {}),
+    seconds: s.seconds, history: s.history, config: s.config,
+  };
+  return writeCheckpoint({
+    trainable: s.trainable,
+    frozen: s.frozen,
+    optimizer: { step: s.step, initialLearningRate: s.config.optimizer.lr, states: s.moments },
+    properties: { strings: [{ name: RUN_PROPERTY, value: JSON.stringify(run) }], ints: [{ name: 'kqkd.epoch', value: s.epoch }] },
+  });
+}
+
+export function decodeRunState(bytes: Uint8Array, source: string): RunState {
+  const ck = readCheckpoint(bytes, source);
+  const prop = ck.properties?.strings.find((p) => p.name === RUN_PROPERTY);
+  if (!prop) throw new KqkdError(source, `a kqkd run checkpoint (property "${RUN_PROPERTY}")`, 'an ORT checkpoint without it');
+  let run: Record<string, unknown>;
+  try {
+    run = JSON.parse(prop.value);
+  } catch (err) {
+    throw new KqkdError(`${source} property "${RUN_PROPERTY}"`, 'JSON', 'text that does not parse', (err as Error).message);
+  }
+  if (run.format !== RUN_FORMAT) throw new KqkdError(`${source} run format`, String(RUN_FORMAT), String(run.format));
+  if (!ck.optimizer) throw new KqkdError(source, 'an optimizer group (moments and step)', 'none');
+  if (ck.optimizer.step !== run.step) {
+    throw new KqkdError(`${source} optimizer step`, `the run's step ${String(run.step)}`, String(ck.optimizer.step));
+  }
+  return {
+    configHash: run.configHash as string,
+    epoch: run.epoch as number,
+    ...(run.partialEpoch ? { partialEpoch: run.partialEpoch as RunState['partialEpoch'] } : {}),
+    step: run.step as number,
+    rngState: run.rngState as number[],
+    seconds: run.seconds as number,
+    history: run.history as EpochMetrics[],
+    config: run.config as RecordedConfig,
+    trainable: [...ck.trainable],
+    frozen: [...ck.frozen],
+    moments: [...ck.optimizer.states],
+  };
+}
+
+export function saveRunState(runDir: string, s: RunState): void {
+  writeFileAtomic(checkpointPath(runDir), encodeRunState(s));
+}
+
+/** The last complete state in `runDir`, or undefined for a fresh run. */
+export function loadRunState(runDir: string): RunState | undefined {
+  const path = checkpointPath(runDir);
+  if (!existsSync(path)) return undefined;
+  return decodeRunState(new Uint8Array(readFileSync(path)), path);
+}
