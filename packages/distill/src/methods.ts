@@ -43,11 +43,19 @@ export const METHODS: readonly MethodDefinition[] = [
   fkd('fkd-ie', 'Ablation: layers by sqrt(I·E) only', 'ie', 'ablation'),
   fkd('fkd-i', 'Ablation: layers by I only', 'i', 'ablation'),
   fkd('fkd-e', 'Ablation: layers by E only', 'e', 'ablation'),
+  // Layer-selection study (docs/RESULTS.md): the same training with the teacher layers of other rules.
+  fkd('fkd-paper', 'Selection: the paper\'s hard-coded layers', 'paper', 'ablation'),
+  fkd('fkd-last', 'Selection: the last k blocks', 'last-k', 'ablation'),
+  fkd('fkd-even', 'Selection: evenly spread layers', 'baseline', 'ablation'),
+  fkd('fkd-kq-last', 'Selection: the last block + top-(k−1) by Q', 'kq-last', 'ablation'),
+  fkd('fkd-kq-nostem', 'Selection: top-k by Q without the stem', 'kq-nostem', 'ablation'),
   { key: 'fkd-kq-ce', title: 'Ablation: Ours + CE on the backbone', role: 'ablation', terms: ['ce', 'feature'], head: 'joint', layers: 'kq' },
   { key: 'fkd-kq-ce-vkd', title: 'Ablation: Ours + CE + VKD', role: 'ablation', terms: ['ce', 'kd', 'feature'], head: 'joint', layers: 'kq' },
 ];
 
 export const METHOD_KEYS = METHODS.map((m) => m.key) as readonly string[];
+/** The paper's methods and ablations (METHOD.md §4): every method but the layer-selection study's. */
+export const PAPER_METHOD_KEYS = METHOD_KEYS.filter((k) => !['fkd-paper', 'fkd-last', 'fkd-even', 'fkd-kq-last', 'fkd-kq-nostem'].includes(k));
 /** The reference of ARI (g(m) = acc(m) − acc(CE student)). */
 export const REFERENCE_METHOD = 'ce';
 export const OURS_METHOD = 'fkd-kq';

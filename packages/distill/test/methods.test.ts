@@ -296,9 +296,10 @@ function reference(spec: DistillSpec, f: Awaited<ReturnType<typeof forward>>): {
 const CUSTOM = { weights: { feature: 0.7, kd: 1.3, sp: 2000, semckd: 50, simkd: 2.5 }, temperature: 3 };
 
 describe('every method\'s loss vs a float64 recomputation (onnxruntime-node, ResNet9/16 student, batch 4)', () => {
-  it('the method table: 15 keys, in report order, each with its recipe', () => {
+  it('the method table: the paper\'s 15 keys and the selection study\'s 5, in report order, each with its recipe', () => {
     expect(METHOD_KEYS).toEqual(['ce', 'vkd', 'vkd-ls', '1lc', '1lc-vkd', 'sp-vkd', 'simkd', 'semckd',
-      'fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e', 'fkd-kq-ce', 'fkd-kq-ce-vkd']);
+      'fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e', 'fkd-paper', 'fkd-last', 'fkd-even', 'fkd-kq-last', 'fkd-kq-nostem',
+      'fkd-kq-ce', 'fkd-kq-ce-vkd']);
     const recipe = Object.fromEntries(METHODS.map((m) => recipeOf(m)).map((r, i) => [METHODS[i].key, [r.ce, r.kd ? (r.kd.standardize ? 'kd-ls' : 'kd') : '-', r.features ?? '-', r.layers ?? '-']]));
     expect(recipe).toEqual({
       ce: ['joint', '-', '-', '-'], vkd: ['joint', 'kd', '-', '-'], 'vkd-ls': ['joint', 'kd-ls', '-', '-'],
@@ -306,6 +307,8 @@ describe('every method\'s loss vs a float64 recomputation (onnxruntime-node, Res
       simkd: ['none', '-', 'simkd', '-'], semckd: ['joint', 'kd', 'semckd', 'baseline'],
       'fkd-kq': ['head', '-', 'mse', 'kq'], 'fkd-s': ['head', '-', 'mse', 's'], 'fkd-ie': ['head', '-', 'mse', 'ie'],
       'fkd-i': ['head', '-', 'mse', 'i'], 'fkd-e': ['head', '-', 'mse', 'e'],
+      'fkd-paper': ['head', '-', 'mse', 'paper'], 'fkd-last': ['head', '-', 'mse', 'last-k'], 'fkd-even': ['head', '-', 'mse', 'baseline'],
+      'fkd-kq-last': ['head', '-', 'mse', 'kq-last'], 'fkd-kq-nostem': ['head', '-', 'mse', 'kq-nostem'],
       'fkd-kq-ce': ['joint', '-', 'mse', 'kq'], 'fkd-kq-ce-vkd': ['joint', 'kd', 'mse', 'kq'],
     });
     expect(() => getMethod('fkd')).toThrow(/one of ce, vkd, vkd-ls, 1lc, .*fkd-kq-ce-vkd for method but received "fkd"/);
@@ -483,7 +486,7 @@ describe('FKD gradient separation through the real training build (ORT web train
   const FKD = METHOD_KEYS.filter((k) => recipeOf(getMethod(k)).ce === 'head');
 
   it('fkd-kq with weights.feature = 0: every backbone parameter (and projector) gets exactly zero gradient; the head (fc) learns from CE. The ablations build the very same graph', async () => {
-    expect(FKD).toEqual(['fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e']);
+    expect(FKD).toEqual(['fkd-kq', 'fkd-s', 'fkd-ie', 'fkd-i', 'fkd-e', 'fkd-paper', 'fkd-last', 'fkd-even', 'fkd-kq-last', 'fkd-kq-nostem']);
     const r = await gradients(specOf('fkd-kq', { weights: { feature: 0 } }));
     const backbone = r.names.filter((n) => !HEAD(n) && !PROJECTOR(n));
     expect(backbone.length).toBeGreaterThan(20);
@@ -491,7 +494,7 @@ describe('FKD gradient separation through the real training build (ORT web train
     for (const n of ['fc.weight', 'fc.bias']) expect(zero(r.grads.get(n)!), n).toBe(false);
     // fkd-s, fkd-ie, fkd-i, fkd-e differ from fkd-kq only in the teacher layers the experiment selects: given the same
     // pairs, their training graphs are byte-identical
-    const bytes = (key: string) => Buffer.from(encodeModel(trainingGraphsFor(backendOptions(specOf(key, { weights: { feature: 0 } }))).graphs.trainingModel));
+    const bytes = (key: string) => Buffer.from(encodeModel(trainingGraphsFor(backendOptions(specOf(key, { weights: { feature: 0 }, pairs: KQ_PAIRS }))).graphs.trainingModel));
     const ours = bytes('fkd-kq');
     for (const key of FKD.slice(1)) expect(bytes(key).equals(ours), key).toBe(true);
   }, T);

@@ -7,7 +7,7 @@
  */
 import { invalidArgument } from '@kqkd/common';
 import type { DatasetName } from '@kqkd/data';
-import { METHOD_KEYS } from '@kqkd/distill';
+import { PAPER_METHOD_KEYS } from '@kqkd/distill';
 import type { ExperimentConfigInput } from './config.js';
 
 /** Student layers of the paper (METHOD.md §2), the same for every method. */
@@ -49,7 +49,7 @@ function paperPreset(dataset: PaperDataset, teacher: string, student: string): E
       baselineLayers: [...PAPER_BASELINE_LAYERS[teacher]], paperLayers: PAPER_KQ_LAYERS[teacher][dataset],
     },
     student: { model: { name: student as never }, layers: [...PAPER_STUDENT_LAYERS[student]] },
-    methods: [...METHOD_KEYS],
+    methods: [...PAPER_METHOD_KEYS],
     seeds: 3,
     // Peak LR per method as the paper's code runs it (lr-policy.ts); `optimizer.lr` is its text's MaxLR, used by
     // `--lr-policy shared`.
