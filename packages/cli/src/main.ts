@@ -5,6 +5,7 @@ import { registerTrain } from './commands/train.js';
 import { registerModels } from './commands/models.js';
 import { registerBench } from './commands/bench.js';
 import { registerExperiment } from './commands/experiment.js';
+import { registerEval } from './commands/eval.js';
 
 const VERSION = '0.1.0';
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerScore(program);
   registerTrain(program);
   registerExperiment(program);
+  registerEval(program);
   registerModels(program);
   registerBench(program);
   return program;

@@ -31,8 +31,8 @@ function configFile(name: string, patch: Record<string, unknown> = {}): string {
 
 describe('kqkd experiment: usage errors', () => {
   const cases: [string, string[], RegExp][] = [
-    ['neither --preset nor --config', [], /exactly one of --preset NAME or --config FILE for --preset\/--config but received neither/],
-    ['both --preset and --config', ['--preset', 'quick', '--config', 'x.json'], /exactly one of --preset NAME or --config FILE .* received both/],
+    ['neither --preset nor --config', [], /exactly one of a preset name or an experiment file for --preset\/--config but received neither/],
+    ['both --preset and --config', ['--preset', 'quick', '--config', 'x.json'], /exactly one of a preset name or an experiment file .* received both/],
     ['an unknown preset', ['--preset', 'quickest'], /one of quick, paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
     ['an unknown method in --methods', ['--preset', 'quick', '--methods', 'ce,fkd-kq,fitnet'], /--methods but received "fitnet"/],
     ['--seeds 0', ['--preset', 'quick', '--seeds', '0'], /--seeds/],

@@ -3,12 +3,15 @@ export class KqkdError extends Error {
   readonly argument: string;
   readonly expected: string;
   readonly received: string;
+  /** What else helps (the file it came from, more problems, how to recover). */
+  readonly detail?: string;
   constructor(argument: string, expected: string, received: string, detail?: string) {
     super(`Expected ${expected} for ${argument} but received ${received}${detail ? ` (${detail})` : ''}`);
     this.name = 'KqkdError';
     this.argument = argument;
     this.expected = expected;
     this.received = received;
+    if (detail !== undefined) this.detail = detail;
   }
 }
 

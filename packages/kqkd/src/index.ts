@@ -1,34 +1,27 @@
 /**
- * kqkd's public programmatic API — the one entry point for applications (the `kqkd` command is a thin layer over it):
+ * kqkd's public programmatic API — the one entry point for applications; the `kqkd` command is a thin layer over it,
+ * and importing this module loads no command-line framework.
  *
- *   import { scoreModel, train, evaluateModel, runExperiment, listModels } from '@kqkd/kqkd';
+ *   import { score, train, evaluate, runExperiment, models } from '@kqkd/kqkd';
+ *
+ * Long calls take `onProgress` and an AbortSignal (`signal`); training and experiments stop at the next optimizer
+ * step with a checkpoint and resume when called again.
  */
+export { score, readLabelsNpy, readIndicesNpy, type ScoreFeaturesOptions, type ScoreModelApiOptions, type ScoreResult } from './score.js';
+export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';
+export { runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides } from './experiment.js';
+export { models, type ModelsOptions } from './models.js';
 export {
-  scoreLayers, scoreModel, knowledgeQuality, selectTopK, drawSubsets, explicitSubsets, poolAndFlatten,
-  reportToJson, reportToTable, MODEL_DATASETS,
-  type KqReport, type ModelKqReport, type LayerFeatures, type LayerScore, type ScoreOptions, type ScoreModelOptions,
-  type KnowledgeQuality, type Subsets, type ModelDataset,
-} from '@kqkd/kq';
-export {
-  computeLayerGeometry, validateGeometryInput, resolveBackend, cudaStatus, buildInfo, BACKENDS as GEOMETRY_BACKENDS,
-  type GeometryInput, type GeometryOptions, type LayerGeometry, type BackendChoice,
-} from '@kqkd/geometry';
-export { findGeneralizedLayers, exposeOutputs, loadModel, saveModel, GraphBuilder, type GeneralizedLayer } from '@kqkd/onnx';
-export { loadFashionMnist, loadDataset, batches, readNpy, writeNpy, DATASET_NAMES, NORMALIZATION } from '@kqkd/data';
-export { kqCurvesSpec, renderChart, writeChart } from '@kqkd/plots';
-export { KqkdError } from '@kqkd/common';
-export {
-  train, parseTrainConfig, evaluateModel, benchTrainStep, openSplits,
-  BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
-  type TrainOptions, type TrainResults, type TrainConfig, type TrainConfigInput, type TrainProgress, type Evaluation, type EvaluateOptions,
+  train, benchTrainStep, BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
+  type TrainOptions, type TrainResults, type TrainConfig, type TrainConfigInput, type TrainProgress, type Evaluation,
   type BenchTrainStepOptions, type BenchTrainStepResult, type BackendName,
 } from '@kqkd/train';
+export { benchDistillObjective, METHODS, METHOD_KEYS, SELECTION_RULE_KEYS, type MethodDefinition, type DistillSpecInput } from '@kqkd/distill';
 export {
-  METHODS, METHOD_KEYS, getMethod, buildTeacherCache, openTeacherCache, distillObjective, benchDistillObjective, SELECTION_RULE_KEYS,
-  type MethodDefinition, type DistillSpecInput,
-} from '@kqkd/distill';
-export {
-  runExperiment, parseExperimentConfig, presetConfig, PRESET_NAMES, LR_POLICIES,
-  type ExperimentConfig, type ExperimentConfigInput, type ExperimentResults, type RunExperimentOptions, type ExperimentProgress,
+  PRESET_NAMES, LR_POLICIES, type ExperimentConfig, type ExperimentConfigInput, type ExperimentResults, type ExperimentProgress, type LrPolicy,
 } from '@kqkd/experiment';
-export { ZOO, ZOO_NAMES, getModel, buildZooModel, listModels, type ModelDefinition, type ZooLayer } from '@kqkd/models';
+export { MODEL_DATASETS, reportToTable, type KqReport, type ModelKqReport, type LayerFeatures, type ModelDataset } from '@kqkd/kq';
+export { BACKENDS as GEOMETRY_BACKENDS, type BackendChoice } from '@kqkd/geometry';
+export { DATASET_NAMES, type DatasetName } from '@kqkd/data';
+export { KqkdError } from '@kqkd/common';
+export type { ModelListing } from '@kqkd/models';

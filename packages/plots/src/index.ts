@@ -2,3 +2,4 @@
 export { renderChart, writeChart } from './render.js';
 export { kqCurvesSpec, type KqCurvePoint } from './kq-curves.js';
 export { trainingCurvesSpec, methodBarSpec, type TrainingCurvePoint, type MethodBarRow } from './experiment.js';
+export { confusionMatrixSpec } from './confusion.js';

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
-import { expectInteger, invalidArgumentText, KqkdError } from '@kqkd/common';
+import { Command, Option } from 'commander';
+import { expectInteger } from '@kqkd/common';
 import {
-  METHOD_KEYS, parseExperimentConfig, presetConfig, PRESET_NAMES, runExperiment, type ExperimentConfigInput, type ExperimentProgress,
+  LR_POLICIES, METHOD_KEYS, PRESET_NAMES, resolveExperimentConfig, runExperiment, type ExperimentProgress, type LrPolicy,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
+import { withFlagNames } from '../flags.js';
 
 interface ExperimentFlags {
   preset?: string;
@@ -15,45 +15,31 @@ interface ExperimentFlags {
   teacher?: string;
   dataDir?: string;
   epochs?: string;
+  lrPolicy?: LrPolicy;
   out: string;
   threads?: string;
   quiet?: boolean;
 }
 
-function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new KqkdError('--config', 'a readable experiment JSON file', `"${path}"`, (err as Error).message);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new KqkdError('--config', 'JSON', `unparsable text in "${path}"`, (err as Error).message);
-  }
-}
+/** API option names → the flags that set them. */
+const FLAGS = {
+  'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
+  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads',
+};
 
-/** The experiment config of the flags: a preset or a file, then the overrides. */
-export function experimentInput(flags: ExperimentFlags): { input: ExperimentConfigInput; preset?: string; source: string } {
-  if ((flags.preset === undefined) === (flags.config === undefined)) {
-    invalidArgumentText('--preset/--config', 'exactly one of --preset NAME or --config FILE', flags.preset ? 'both' : 'neither');
-  }
-  const input = (flags.preset !== undefined ? presetConfig(flags.preset) : readConfigFile(flags.config!)) as ExperimentConfigInput;
-  if (input === null || typeof input !== 'object') invalidArgumentText('--config', 'a JSON object', typeof input);
-  if (flags.methods !== undefined) {
-    const methods = flags.methods.split(',').map((m) => m.trim()).filter(Boolean);
-    for (const m of methods) if (!METHOD_KEYS.includes(m)) invalidArgumentText('--methods', `method keys among ${METHOD_KEYS.join(', ')}`, `"${m}"`);
-    input.methods = methods as ExperimentConfigInput['methods'];
-  }
-  if (flags.seeds !== undefined) input.seeds = expectInteger('--seeds', Number(flags.seeds), 1);
-  if (flags.epochs !== undefined) input.training = { ...input.training, epochs: expectInteger('--epochs', Number(flags.epochs), 1) };
-  if (flags.teacher !== undefined) input.teacher = { ...input.teacher, onnx: flags.teacher };
-  if (flags.dataDir !== undefined) input.dataset = { ...input.dataset, dir: flags.dataDir };
-  else if (input.dataset?.dir === '(set with --data-dir)') {
-    invalidArgumentText('--data-dir', `the ${input.dataset.name} folder for preset ${flags.preset}`, 'nothing');
-  }
-  return { input, ...(flags.preset ? { preset: flags.preset } : {}), source: flags.preset ? `preset ${flags.preset}` : (flags.config ?? 'experiment') };
+/** The resolve options of the flags (the API validates them). */
+export function experimentOptions(flags: ExperimentFlags) {
+  return {
+    ...(flags.preset !== undefined ? { preset: flags.preset } : {}), ...(flags.config !== undefined ? { config: flags.config } : {}),
+    overrides: {
+      ...(flags.methods !== undefined ? { methods: flags.methods.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
+      ...(flags.seeds !== undefined ? { seeds: Number(flags.seeds) } : {}),
+      ...(flags.epochs !== undefined ? { epochs: Number(flags.epochs) } : {}),
+      ...(flags.teacher !== undefined ? { teacher: flags.teacher } : {}),
+      ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+      ...(flags.lrPolicy !== undefined ? { lrPolicy: flags.lrPolicy } : {}),
+    },
+  };
 }
 
 export function registerExperiment(program: Command): void {
@@ -68,12 +54,15 @@ export function registerExperiment(program: Command): void {
     .option('--epochs <n>', 'student epochs (overrides the preset/config)')
     .option('--teacher <file>', 'import this ONNX teacher instead of training one')
     .option('--data-dir <dir>', 'dataset folder (CIFAR-10/100, Tiny ImageNet)')
+    .addOption(new Option('--lr-policy <name>', 'peak LR per method: shared (every method at training.optimizer.lr) or paper-code ' +
+      '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT)').choices([...LR_POLICIES]))
     .option('--threads <n>', 'onnxruntime intra-op threads for the teacher cache and KQ scoring')
     .requiredOption('--out <dir>', 'experiment folder')
     .option('--quiet', 'no progress output')
     .action(async (flags: ExperimentFlags) => {
-      const { input, preset, source } = experimentInput(flags);
-      const config = parseExperimentConfig(input, source === 'experiment' ? 'experiment' : 'experiment');
+      const options = experimentOptions(flags);
+      // Validate everything before any work (and name the flags in errors).
+      await withFlagNames(FLAGS, () => resolveExperimentConfig(options));
       const out = resolve(flags.out);
       const progress = createProgress(flags.quiet);
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
@@ -104,10 +93,10 @@ export function registerExperiment(program: Command): void {
         }
       };
       const threads = flags.threads !== undefined ? expectInteger('--threads', Number(flags.threads), 1) : undefined;
-      const r = await runExperiment({ config, out, ...(preset ? { preset } : {}), onProgress, ...(threads ? { threads } : {}) });
+      const r = await withFlagNames(FLAGS, () => runExperiment({ ...options, out, onProgress, ...(threads ? { threads } : {}) }));
       stopBar();
       say('');
-      say(`teacher ${r.teacher.model}: top-1 ${r.teacher.top1.toFixed(2)}%; KQ-selected teacher layers ${r.selectedTeacherLayers.join(', ')}`);
+      say(`teacher ${r.teacher.model}: ${r.dataset.evaluatedOn} top-1 ${r.teacher.top1.toFixed(2)}%; teacher layers of ours (rule ${r.selectionRule}): ${r.selectedTeacherLayers.join(', ')}`);
       say('method            top-1 best-epoch (mean ± std)   top-1 last-epoch (mean ± std)');
       for (const m of Object.values(r.methods)) {
         const f = (s: { mean: number; std: number | null }) => `${s.mean.toFixed(2)} ± ${s.std === null ? '—' : s.std.toFixed(2)}`;

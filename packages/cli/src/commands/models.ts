@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { listModels } from '@kqkd/kqkd';
+import { models } from '@kqkd/kqkd';
 
 interface ModelsFlags { json?: boolean; classes: string; input: string; width: string }
 
@@ -28,9 +28,9 @@ export function registerModels(program: Command): void {
       const input = parseInputShape(flags.input);
       const width = Number(flags.width);
       if (!(width > 0) || !Number.isFinite(width)) invalidArgumentText('--width', 'a positive number', `"${flags.width}"`);
-      const models = listModels({ classes, input, width });
+      const listing = models({ classes, input, width });
       if (flags.json) {
-        const out = models.map((m) => ({
+        const out = listing.map((m) => ({
           name: m.name, params: m.params,
           generalizedLayers: m.generalizedLayers.map((l) => ({ index: l.index, tensor: l.tensor, shape: l.shape })),
           headStartsAfter: m.headStartsAfter,
@@ -39,7 +39,7 @@ export function registerModels(program: Command): void {
         return;
       }
       const lines: string[] = [`model zoo for ${input.join('×')} inputs, ${classes} classes, width ${width}`];
-      for (const m of models) {
+      for (const m of listing) {
         lines.push('', `${m.name}: ${m.description}`,
           `  ${m.params.toLocaleString('en-US')} parameters (+ ${m.statistics.toLocaleString('en-US')} BN running statistics), `
           + `${m.generalizedLayers.length} generalized layers, head starts after layer ${m.headStartsAfter}`);

@@ -1,13 +1,8 @@
-import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
-import { readNpy } from '@kqkd/kqkd';
-import { GEOMETRY_BACKENDS as BACKENDS, type BackendChoice } from '@kqkd/kqkd';
+import { expectInteger, invalidArgumentText } from '@kqkd/common';
 import {
-  explicitSubsets, reportToJson, reportToTable, scoreLayers, scoreModel, MODEL_DATASETS,
-  type KqReport, type LayerFeatures, type ModelDataset,
+  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, readIndicesNpy, readLabelsNpy, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreResult,
 } from '@kqkd/kqkd';
-import { kqCurvesSpec, writeChart } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 
 interface ScoreFlags {
@@ -38,39 +33,10 @@ function intFlag(name: string, value: string | undefined, min: number): number {
   return expectInteger(name, Number.isInteger(n) ? n : value, min);
 }
 
-function readLabels(path: string): Int32Array {
-  const npy = readNpy(path);
-  if (npy.shape.length !== 1) invalidArgumentText('--labels', 'a 1-D array [N]', `shape [${npy.shape.join(', ')}] in ${path}`);
-  if (npy.dtype !== 'int64' && npy.dtype !== 'int32') invalidArgumentText('--labels', 'int64 or int32 labels', `${npy.dtype} in ${path}`);
-  return Int32Array.from(npy.data as ArrayLike<number | bigint>, Number);
-}
-
-function readIndices(flag: string, path: string): number[] {
-  const npy = readNpy(path);
-  if (npy.shape.length !== 1 || npy.dtype !== 'int64') {
-    invalidArgumentText(flag, 'a 1-D int64 index array', `${npy.dtype} of shape [${npy.shape.join(', ')}] in ${path}`);
-  }
-  return Array.from(npy.data as BigInt64Array, Number);
-}
-
-function readLayerFeatures(paths: string[]): LayerFeatures[] {
-  return paths.map((path, index) => {
-    const npy = readNpy(path);
-    if (npy.dtype !== 'float32') invalidArgumentText('--features', 'float32 features', `${npy.dtype} in ${path}`);
-    if (npy.shape.length < 1) invalidArgumentText('--features', 'an array [N, ...]', `a scalar in ${path}`);
-    // [N] is one feature per sample.
-    const shape = npy.shape.length === 1 ? [npy.shape[0], 1] : npy.shape;
-    return { name: basename(path).replace(/\.npy$/, ''), index, features: npy.data as Float32Array, shape };
-  });
-}
-
-async function writeOutputs(report: KqReport, outDir: string, meta: Record<string, unknown>, quiet: boolean): Promise<void> {
-  writeFileAtomic(join(outDir, 'kq.json'), reportToJson(report, { meta }));
-  const chart = await writeChart(kqCurvesSpec(report.layers, `Knowledge Quality per generalized layer — ${meta.source}`), join(outDir, 'kq-curves'));
-  if (!quiet) {
-    process.stdout.write(reportToTable(report));
-    process.stdout.write(`wrote ${join(outDir, 'kq.json')}, ${chart.svg}, ${chart.png}\n`);
-  }
+function print(r: ScoreResult, quiet: boolean): void {
+  if (quiet) return;
+  process.stdout.write(reportToTable(r.report));
+  if (r.files) process.stdout.write(`wrote ${r.files.json}, ${r.files.svg}, ${r.files.png}\n`);
 }
 
 export function registerScore(program: Command): void {
@@ -97,56 +63,39 @@ export function registerScore(program: Command): void {
     .requiredOption('--out <dir>', 'output folder for kq.json and the pictures')
     .option('--quiet', 'no progress and no table')
     .action(async (flags: ScoreFlags) => {
-      const outDir = resolve(flags.out);
-      const seed = intFlag('--seed', flags.seed, 0);
-      const topK = intFlag('--top-k', flags.topK, 0);
-      const threads = intFlag('--threads', flags.threads, 0);
       const progress = createProgress(flags.quiet);
-      const common = {
-        seed, topK, backend: flags.backend, threads,
-        zeroNormRows: flags.dropZeroNormRows ? 'drop' as const : 'error' as const,
+      let open = '';
+      const onProgress = (e: { stage: string; done: number; total: number; detail?: string }) => {
+        if (open !== e.stage) { if (open) progress.stop(); progress.start(e.total, e.stage); open = e.stage; }
+        progress.update(e.done, e.detail);
+        if (e.done >= e.total) { progress.stop(); open = ''; }
       };
       if ((flags.idxMain === undefined) !== (flags.idxClass === undefined)) {
         invalidArgumentText('--idx-main/--idx-class', 'both index files or neither', 'only one of them');
       }
-      const subsets = flags.idxMain && flags.idxClass
-        ? explicitSubsets(readIndices('--idx-main', flags.idxMain), readIndices('--idx-class', flags.idxClass))
-        : undefined;
-
+      const common = {
+        seed: intFlag('--seed', flags.seed, 0), topK: intFlag('--top-k', flags.topK, 1), backend: flags.backend,
+        threads: intFlag('--threads', flags.threads, 0), dropZeroNormRows: !!flags.dropZeroNormRows, out: flags.out, onProgress,
+        // Files are read here so that errors name the flags.
+        ...(flags.idxMain && flags.idxClass ? { idxMain: readIndicesNpy(flags.idxMain, '--idx-main'), idxClass: readIndicesNpy(flags.idxClass, '--idx-class') } : {}),
+      };
       if (flags.features && flags.model) invalidArgumentText('--features/--model', 'one source of features', 'both');
       if (flags.features) {
         if (!flags.labels) invalidArgumentText('--labels', 'a labels .npy file with --features', 'nothing');
-        const datasetSize = intFlag('--dataset-size', flags.datasetSize, 1);
-        const labels = readLabels(flags.labels);
-        const layers = readLayerFeatures(flags.features);
-        progress.start(layers.length, 'scoring layers');
-        const report = await scoreLayers(layers, labels, {
-          ...common, datasetSize, subsets,
-          onProgress: (e) => progress.update(e.done, `${e.layer} ${e.seconds.toFixed(2)} s`),
-        });
-        progress.stop();
-        await writeOutputs(report, outDir, { source: 'features', files: flags.features, labels: flags.labels }, !!flags.quiet);
+        const r = await score({ ...common, features: flags.features, labels: readLabelsNpy(flags.labels, '--labels'), datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) });
+        if (open) progress.stop();
+        print(r, !!flags.quiet);
         return;
       }
       if (flags.model) {
         if (!flags.data) invalidArgumentText('--data', `a dataset name with --model (${MODEL_DATASETS.join(', ')})`, 'nothing');
-        const report = await scoreModel({
-          ...common,
-          model: flags.model,
-          dataset: flags.data as ModelDataset,
-          dataDir: flags.dataDir,
-          layers: flags.layers?.split(',').map((s) => s.trim()).filter(Boolean),
-          samples: intFlag('--samples', flags.samples, 2),
-          batchSize: intFlag('--batch-size', flags.batchSize, 1),
-          subsets,
-          workDir: join(outDir, '.features'),
-          onProgress: (e) => {
-            if (e.done === 0) progress.start(e.total, e.stage);
-            progress.update(e.done, e.detail);
-            if (e.done === e.total) progress.stop();
-          },
+        const r = await score({
+          ...common, model: flags.model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+          ...(flags.layers ? { layers: flags.layers.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
+          samples: intFlag('--samples', flags.samples, 2), batchSize: intFlag('--batch-size', flags.batchSize, 1),
         });
-        await writeOutputs(report, outDir, { source: basename(flags.model), model: flags.model, data: flags.data }, !!flags.quiet);
+        if (open) progress.stop();
+        print(r, !!flags.quiet);
         return;
       }
       invalidArgumentText('--features or --model', 'a source of features', 'neither');

@@ -32,6 +32,7 @@ interface TrainFlags {
   augment?: string;
   cycleMomentum?: string;
   threads?: string;
+  device?: 'cpu' | 'cuda';
 }
 
 /** `--augment crop=P,flip` → the config's augment block (crop padding P pixels, horizontal flip). */
@@ -95,6 +96,8 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--backend <name>', `training backend (default ${DEFAULT_BACKEND}): native = gradient graph in onnxruntime-node + host ` +
       'optimizer, web-training = ONNX Runtime training build (wasm); same checkpoint, a run resumes on either').choices(BACKENDS as unknown as string[]))
     .option('--threads <n>', 'intra-op threads of the ONNX Runtime sessions (default: one per physical core)')
+    .addOption(new Option('--device <name>', 'execution provider of the native backend (cuda needs onnxruntime-node\'s CUDA provider binaries)')
+      .choices(['cpu', 'cuda']))
     .option('--quiet', 'no progress bar and no per-epoch lines')
     .action(async (flags: TrainFlags) => {
       const out = resolve(flags.out);
@@ -164,6 +167,7 @@ export function registerTrain(program: Command): void {
         runDir: out,
         ...(flags.backend ? { backend: flags.backend } : {}),
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
+        ...(flags.device !== undefined ? { executionProvider: flags.device } : {}),
         onProgress,
       });
       if (barOpen) progress.stop();

@@ -1,0 +1,101 @@
+/**
+ * `runExperiment`: the paper's protocol end to end (@kqkd/experiment) from a preset or an experiment file (a path or
+ * an object), with the overrides the command line offers.
+ */
+import { readFileSync } from 'node:fs';
+import { expectInteger, KqkdError } from '@kqkd/common';
+import { METHOD_KEYS } from '@kqkd/distill';
+import {
+  LR_POLICIES, parseExperimentConfig, presetConfig, runExperiment as run,
+  type ExperimentConfig, type ExperimentConfigInput, type ExperimentProgress, type ExperimentResults, type LrPolicy,
+} from '@kqkd/experiment';
+
+export interface ExperimentOverrides {
+  methods?: readonly string[];
+  seeds?: number;
+  /** Student epochs. */
+  epochs?: number;
+  /** Import this ONNX teacher instead of training one. */
+  teacher?: string;
+  dataDir?: string;
+  lrPolicy?: LrPolicy;
+}
+
+export interface ResolveExperimentOptions {
+  /** A preset name (`quick`, `paper-…`), or */
+  preset?: string;
+  /** an experiment file: its path or its parsed content. */
+  config?: string | ExperimentConfigInput;
+  overrides?: ExperimentOverrides;
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new KqkdError('config', 'a readable experiment JSON file', `"${path}"`, (err as Error).message);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new KqkdError('config', 'JSON', `unparsable text in "${path}"`, (err as Error).message);
+  }
+}
+
+/** The validated experiment config of a preset or a file, with the overrides applied. */
+export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: ExperimentConfig; preset?: string } {
+  if ((o.preset === undefined) === (o.config === undefined)) {
+    throw new KqkdError('preset/config', 'exactly one of a preset name or an experiment file', o.preset !== undefined ? 'both' : 'neither');
+  }
+  const source = o.preset !== undefined ? `preset ${o.preset}` : typeof o.config === 'string' ? o.config : 'experiment';
+  const input = (o.preset !== undefined ? presetConfig(o.preset) : typeof o.config === 'string' ? readConfigFile(o.config) : structuredClone(o.config)) as ExperimentConfigInput;
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new KqkdError('config', 'a JSON object', typeof input);
+  const v = o.overrides ?? {};
+  if (v.methods !== undefined) {
+    for (const m of v.methods) if (!METHOD_KEYS.includes(m)) throw new KqkdError('methods', `method keys among ${METHOD_KEYS.join(', ')}`, `"${m}"`);
+    input.methods = [...v.methods] as ExperimentConfigInput['methods'];
+  }
+  if (v.seeds !== undefined) input.seeds = expectInteger('seeds', v.seeds, 1);
+  if (v.epochs !== undefined) input.training = { ...input.training, epochs: expectInteger('epochs', v.epochs, 1) };
+  if (v.lrPolicy !== undefined) {
+    if (!LR_POLICIES.includes(v.lrPolicy)) throw new KqkdError('lrPolicy', `one of ${LR_POLICIES.join(', ')}`, `"${v.lrPolicy}"`);
+    input.training = { ...input.training, lrPolicy: v.lrPolicy };
+  }
+  if (v.teacher !== undefined) {
+    // An imported teacher replaces the one the preset would train (and its training block).
+    const { training: _t, model: _m, ...teacher } = input.teacher ?? {};
+    input.teacher = { ...teacher, onnx: v.teacher };
+  }
+  if (v.dataDir !== undefined) input.dataset = { ...input.dataset, dir: v.dataDir };
+  else if (input.dataset?.dir === '(set with --data-dir)') {
+    throw new KqkdError('dataDir', `the ${input.dataset.name} folder for preset ${o.preset}`, 'nothing');
+  }
+  let config: ExperimentConfig;
+  try {
+    config = parseExperimentConfig(input, 'experiment');
+  } catch (err) {
+    // Fields are named as in the file (experiment.training.epochs); say which file or preset they came from.
+    if (err instanceof KqkdError) throw new KqkdError(err.argument, err.expected, err.received, [`in ${source}`, err.detail].filter(Boolean).join('; '));
+    throw err;
+  }
+  return { config, ...(o.preset !== undefined ? { preset: o.preset } : {}) };
+}
+
+export interface RunExperimentApiOptions extends ResolveExperimentOptions {
+  /** The experiment folder (created; re-running resumes). */
+  out: string;
+  /** Intra-op threads of every ONNX Runtime session. */
+  threads?: number;
+  onProgress?: (e: ExperimentProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Resolves the config and runs (or resumes, or just reports) the experiment. */
+export async function runExperiment(o: RunExperimentApiOptions): Promise<ExperimentResults> {
+  const { config, preset } = resolveExperimentConfig(o);
+  return run({
+    config, out: o.out, ...(preset ? { preset } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  });
+}
