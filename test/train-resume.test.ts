@@ -33,6 +33,21 @@ function expectSameState(a: RunState, b: RunState): void {
   expect(bytes(b)).toEqual(bytes(a));
 }
 
+/** Trains `o` in a child process that SIGKILLs itself at micro-batch 3 of epoch 2; resolves once it died so. */
+async function trainUntilKilled(o: TrainOptions): Promise<void> {
+  const script = `
+    import { train } from '@kqkd/train';
+    const o = JSON.parse(process.argv[1]);
+    await train({ ...o, onProgress: (e) => { if (e.kind === 'batch' && e.epoch === 2 && e.batch === 3) process.kill(process.pid, 'SIGKILL'); } });
+    process.stdout.write('finished without being killed');`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(o)], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  const signal = await new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, sig) => res(sig)));
+  expect(signal, out).toBe('SIGKILL');
+}
+
 describe('train: exact resume', () => {
   const full = join(root, 'full');
   let fullState: RunState;
@@ -64,17 +79,7 @@ describe('train: exact resume', () => {
 
   it('killed with SIGKILL in the middle of epoch 2 and resumed: bit-identical', async () => {
     const dir = join(root, 'killed');
-    const script = `
-      import { train } from '@kqkd/train';
-      const o = JSON.parse(process.argv[1]);
-      await train({ ...o, onProgress: (e) => { if (e.kind === 'batch' && e.epoch === 2 && e.batch === 3) process.kill(process.pid, 'SIGKILL'); } });
-      process.stdout.write('finished without being killed');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(base(dir))], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const signal = await new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, sig) => res(sig)));
-    expect(signal, out).toBe('SIGKILL');
+    await trainUntilKilled(base(dir));
     expect(loadRunState(dir)!.epoch).toBe(1);
     expect(existsSync(join(dir, 'model.onnx'))).toBe(false);
     await train(base(dir));
@@ -90,17 +95,7 @@ describe('train: exact resume', () => {
     expect(want.step).toBe(18); // ⌊200 / (2·16)⌋ = 6 optimizer steps (12 micro-batches of 16) per epoch
     const dir = join(root, 'acc-killed');
     // micro-batch 3 of epoch 2 = the first half of optimizer step 8: the kill lands inside an accumulated step
-    const script = `
-      import { train } from '@kqkd/train';
-      const o = JSON.parse(process.argv[1]);
-      await train({ ...o, onProgress: (e) => { if (e.kind === 'batch' && e.epoch === 2 && e.batch === 3) process.kill(process.pid, 'SIGKILL'); } });
-      process.stdout.write('finished without being killed');`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(acc(dir))], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const signal = await new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, sig) => res(sig)));
-    expect(signal, out).toBe('SIGKILL');
+    await trainUntilKilled(acc(dir));
     expect(loadRunState(dir)!).toMatchObject({ epoch: 1, step: 6 });
     await train(acc(dir));
     expectSameState(want, loadRunState(dir)!);

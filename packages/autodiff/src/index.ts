@@ -5,6 +5,5 @@ export {
   type TrainingGraphsOptions, type TrainingGraphs, type TrainingParameter, type BatchNormStatistic,
 } from './training-graphs.js';
 export { RULES as GRADIENT_RULES, NON_DIFFERENTIABLE, type GradRule, type GradContext } from './gradients.js';
-export { checkFiniteLoss } from './finite.js';
 export * from './artifacts/index.js';
 export { lowerTrainingGraph, LOWERED_OPS, KEPT_MICROSOFT_OPS, type LowerOptions } from './lower/index.js';

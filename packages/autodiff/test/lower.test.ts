@@ -8,6 +8,7 @@ import { createInferenceSession } from '@kqkd/runtime';
 import { GraphBuilder, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
 import { buildTrainingGraphs, lowerTrainingGraph, LOWERED_OPS, type TrainingGraphs, type TrainingGraphsOptions } from '../src/index.js';
 import { analyticGradients, projectLoss, randn, type Feed } from './gradcheck.js';
+import { attentionBlock, depthwiseBlock, residualBlock } from './blocks.js';
 
 type Outputs = Record<string, Float32Array>;
 
@@ -227,48 +228,19 @@ describe('lowering for onnxruntime-node: native gradients equal web-training gra
 
 describe('lowering: composite blocks (native vs web vs FD)', () => {
   it('residual block: conv-BN-ReLU-conv-BN + skip, ReLU, GAP, linear, CE', async () => {
-    const b = new GraphBuilder({ seed: 7 });
-    const x = b.input('x', [4, 3, 6, 6]);
-    const stem = b.relu(b.batchNorm(b.conv(x, 4, { name: 'stem' }), { name: 'stem_bn' }));
-    const out = b.scope('block1', () => {
-      const h = b.relu(b.batchNorm(b.conv(stem, 4, { name: 'conv1' }), { name: 'bn1' }));
-      const r = b.batchNorm(b.conv(h, 4, { name: 'conv2' }), { name: 'bn2' });
-      return b.relu(b.add(r, stem, 'add'));
-    });
-    const logits = b.gemm(b.flatten(b.globalAveragePool(out)), 3, 'fc');
-    const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [0, 2, 1, 2]));
-    const feeds = { x: { data: randn(432, 8), dims: [4, 3, 6, 6] } };
+    const { b, loss, feeds } = residualBlock();
     const r = await equivalence({ model: b, loss }, feeds, { maxCoords: 6 });
     const web = await webOutputs(r.g, feeds);
     for (const s of r.g.batchNormStatistics) compare(r.native[s.output], web[s.output], `BN statistic ${s.output}`);
   }, T);
   it('depthwise-separable block: dw conv-BN-ReLU6, pw conv, maxpool, linear, CE', async () => {
-    const b = new GraphBuilder({ seed: 8 });
-    const x = b.input('x', [2, 4, 6, 6]);
-    const y = b.scope('dws', () => {
-      const dw = b.relu6(b.batchNorm(b.conv(x, 4, { name: 'dw', group: 4 }), { name: 'bn' }));
-      return b.conv(dw, 6, { name: 'pw', kernel: 1, bias: true });
-    });
-    const logits = b.gemm(b.flatten(b.maxPool(y, 3, 3)), 3, 'fc');
-    const loss = b.softmaxCrossEntropy(logits, b.int64Constant('labels', [1, 2]));
+    const { b, loss, feeds } = depthwiseBlock();
     for (const convWeightGradient of ['conv', 'gemm', 'matmul', 'auto'] as const) {
-      await equivalence({ model: b, loss }, { x: { data: randn(288, 9), dims: [2, 4, 6, 6] } }, { maxCoords: 6, convWeightGradient });
+      await equivalence({ model: b, loss }, feeds, { maxCoords: 6, convWeightGradient });
     }
   }, T);
   it('attention block: LN, q/k/v, softmax(qkᵀ/√d)v, projection, residual, GELU MLP', async () => {
-    const b = new GraphBuilder({ seed: 9 });
-    const x = b.input('x', [2, 3, 8]);
-    const y = b.scope('attn', () => {
-      const h = b.layerNorm(x, { name: 'ln1' });
-      const q = b.linear(h, 8, { name: 'q' });
-      const k = b.linear(h, 8, { name: 'k' });
-      const v = b.linear(h, 8, { name: 'v' });
-      const att = b.softmax(b.mulScalar(b.matMul(q, b.transpose(k, [0, 2, 1])), 1 / Math.sqrt(8)), -1, 'softmax');
-      const r = b.add(x, b.linear(b.matMul(att, v), 8, { name: 'proj' }), 'res1');
-      const m = b.linear(b.gelu(b.linear(b.layerNorm(r, { name: 'ln2' }), 16, { name: 'fc1' })), 8, { name: 'fc2' });
-      return b.add(r, m, 'res2');
-    });
-    const loss = projectLoss(b, y);
-    await equivalence({ model: b, loss }, { x: { data: randn(48, 10), dims: [2, 3, 8] } }, { maxCoords: 6 });
+    const { b, loss, feeds } = attentionBlock();
+    await equivalence({ model: b, loss }, feeds, { maxCoords: 6 });
   }, T);
 });

@@ -2,3 +2,4 @@
 export { KqkdError, describeValue, invalidArgument, invalidArgumentText, expectInteger, expectOneOf } from './errors.js';
 export { writeFileAtomic } from './atomic.js';
 export { createRng, type Rng } from './rng.js';
+export { keyedRegistry, type Registry } from './registry.js';

@@ -4,7 +4,7 @@
  * layer-selection rule picks the teacher layers of the pair terms (selection/registry.ts). distill-graph.ts turns one
  * into the student's training graph. Adding a method is one entry here.
  */
-import { invalidArgument } from '@kqkd/common';
+import { keyedRegistry } from '@kqkd/common';
 import { getTerm, type LossTerm } from './terms/index.js';
 
 export interface MethodDefinition {
@@ -61,10 +61,10 @@ export const REFERENCE_METHOD = 'ce';
 export const OURS_METHOD = 'fkd-kq';
 export const BASELINE_METHODS = METHODS.filter((m) => m.role === 'baseline').map((m) => m.key);
 
+const REGISTRY = keyedRegistry('method', METHODS);
+
 export function getMethod(key: string): MethodDefinition {
-  const m = METHODS.find((d) => d.key === key);
-  if (!m) invalidArgument('method', `one of ${METHOD_KEYS.join(', ')}`, key);
-  return m;
+  return REGISTRY.get(key);
 }
 
 /** The method's loss terms, from the registry. */

@@ -5,30 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
+import { expectError } from '../../../test/support/kqkd-error.js';
 import { METHOD_KEYS } from '@kqkd/distill';
 import { EXPERIMENT_CONFIG_VERSION, parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
 import { PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig } from '../src/presets.js';
 import { methodLearningRate, paperCodeLearningRate } from '../src/lr-policy.js';
 
-/** The KqkdError `fn` throws: its field path, rule and received value (and the message that says all three). */
-function kqkdError(fn: () => unknown): KqkdError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KqkdError);
-    const k = e as KqkdError;
-    expect(k.message).toContain(`Expected ${k.expected} for ${k.argument} but received ${k.received}`);
-    return k;
-  }
-  throw new Error('expected a KqkdError, nothing was thrown');
-}
-const expectError = (fn: () => unknown, field: string, rule: string | RegExp, received: string | RegExp) => {
-  const e = kqkdError(fn);
-  expect(e.argument).toBe(field);
-  if (typeof rule === 'string') expect(e.expected).toContain(rule); else expect(e.expected).toMatch(rule);
-  if (typeof received === 'string') expect(e.received).toBe(received); else expect(e.received).toMatch(received);
-  return e;
-};
 
 // ------------------------------------------------------------------ experiment file validation
 

@@ -5,7 +5,7 @@ export {
 } from './checkpoint.js';
 export { learningRateAt, momentumAt, scheduleGraph, validateSchedule, type LrSchedule, type ScheduleGraph } from './schedule.js';
 export {
-  buildOptimizerModel, buildOptimizerModelProto, kernelSettings, constantScheduleRate, adamwKernelUpdate, adamwMomentUpdate,
+  buildOptimizerModel, buildOptimizerModelProto, kernelSettings, constantScheduleRate, adamwKernelUpdate,
   adamwScalars, adamwUpdateScalars, type AdamWScalars,
   ORT_WEB_LEARNING_RATE, OPTIMIZER_INPUTS, type OptimizerConfig, type AdamWKernelSettings,
 } from './optimizer.js';

@@ -215,17 +215,3 @@ export function adamwKernelUpdate(k: AdamWKernelSettings, step: number, lr: numb
   param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array): void {
   adamwUpdateScalars(adamwScalars(k, step, lr), param, grad, m, v);
 }
-
-/** Moments only (what the resume mirror needs): identical arithmetic to `adamwKernelUpdate`. */
-export function adamwMomentUpdate(k: AdamWKernelSettings, grad: Float32Array, m: Float32Array, v: Float32Array): void {
-  const alpha = f(k.alpha), beta = f(k.beta);
-  const oma = f(1 - alpha), omb = f(1 - beta);
-  if (grad.length !== m.length || m.length !== v.length) {
-    throw new KqkdError('grad', `${m.length} values like its moments`, `${grad.length} values`);
-  }
-  for (let i = 0; i < grad.length; i++) {
-    const g = grad[i];
-    m[i] = f(f(alpha * m[i]) + f(oma * g));
-    v[i] = f(f(beta * v[i]) + f(f(omb * g) * g));
-  }
-}

@@ -13,7 +13,7 @@ import {
   MOMENTUM_NAMES, OPTIMIZER_GROUP_NAME, writeCheckpoint,
   type Checkpoint, type CheckpointSpec, type CheckpointTensor, type OptimizerGroup,
 } from './checkpoint.js';
-import { adamwMomentUpdate, kernelSettings, type AdamWKernelSettings, type OptimizerConfig } from './optimizer.js';
+import { adamwScalars, adamwUpdateScalars, kernelSettings, type AdamWKernelSettings, type OptimizerConfig } from './optimizer.js';
 
 /** Name of the training-model output that carries the gradient of `param` for this step (not hidden by ORT). */
 export const gradientOutputName = (param: string): string => `${param}.gradient`;
@@ -45,7 +45,7 @@ export function parameterLayout(trainingModel: Uint8Array | ModelProto, checkpoi
   return slots;
 }
 
-interface SlotState { slot: ParameterSlot; m: Float32Array; v: Float32Array; grad: Float32Array }
+interface SlotState { slot: ParameterSlot; m: Float32Array; v: Float32Array; grad: Float32Array; scratch?: Float32Array }
 
 /** Host copy of ORT's optimizer state (moments and step), kept bit-identical to the one inside wasm. */
 export class OptimizerStateMirror {
@@ -110,7 +110,10 @@ export class OptimizerStateMirror {
     if (this.accumulated === 0 && this.resetPending) {
       throw new KqkdError('recordOptimizerStep', 'a recorded train step since the last gradient reset', 'none');
     }
-    for (const s of this.slots) adamwMomentUpdate(this.settings, s.grad, s.m, s.v);
+    // The moments do not depend on the rate or the parameters: the kernel's update on a scratch copy advances them
+    // exactly as ORT does.
+    const scalars = adamwScalars(this.settings, this.stepCount + 1, 0);
+    for (const s of this.slots) adamwUpdateScalars(scalars, (s.scratch ??= new Float32Array(s.m.length)), s.grad, s.m, s.v);
     this.stepCount++;
   }
 

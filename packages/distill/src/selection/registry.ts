@@ -2,27 +2,25 @@
  * Layer-selection rules under their string keys: which teacher layers a feature term distils. Adding a rule is one
  * new file exporting a `SelectionRule` and one line here.
  */
-import { invalidArgument } from '@kqkd/common';
+import { invalidArgument, keyedRegistry } from '@kqkd/common';
 import { BASELINE_RULE, PAPER_RULE } from './fixed.js';
 import { E_RULE, I_RULE, IE_RULE, KQ_RULE, S_RULE } from './metric.js';
 import { KQ_LAST_RULE, KQ_NOSTEM_RULE, LAST_K_RULE } from './variants.js';
 import type { SelectionContext, SelectionRule } from './types.js';
 
-const RULES: readonly SelectionRule[] = [
+const RULES = keyedRegistry<SelectionRule>('layer selection rule', [
   KQ_RULE, S_RULE, IE_RULE, I_RULE, E_RULE,
   BASELINE_RULE,
   PAPER_RULE,
   KQ_LAST_RULE,
   KQ_NOSTEM_RULE,
   LAST_K_RULE,
-];
+]);
 
-export const SELECTION_RULE_KEYS = RULES.map((r) => r.key) as readonly string[];
+export const SELECTION_RULE_KEYS = RULES.keys;
 
 export function getSelectionRule(key: string): SelectionRule {
-  const r = RULES.find((x) => x.key === key);
-  if (!r) invalidArgument('layer selection rule', `one of ${SELECTION_RULE_KEYS.join(', ')}`, key);
-  return r;
+  return RULES.get(key);
 }
 
 /** The layers rule `key` picks, checked: k distinct backbone layers in depth order. */

@@ -3,7 +3,7 @@
  * list of these keys; the distillation graph (distill-graph.ts) is built from the registry alone. Adding a loss is
  * one new file exporting a `LossTerm` and one line here.
  */
-import { invalidArgument } from '@kqkd/common';
+import { keyedRegistry } from '@kqkd/common';
 import { CROSS_ENTROPY } from './cross-entropy.js';
 import { FEATURE } from './feature.js';
 import { KD, KD_LS } from './kd.js';
@@ -12,7 +12,7 @@ import { SIMKD } from './simkd.js';
 import { SP } from './sp.js';
 import type { LossTerm } from './types.js';
 
-const TERMS: readonly LossTerm[] = [
+const TERMS = keyedRegistry<LossTerm>('loss term', [
   CROSS_ENTROPY,
   KD,
   KD_LS,
@@ -20,12 +20,10 @@ const TERMS: readonly LossTerm[] = [
   SP,
   SEMCKD,
   SIMKD,
-];
+]);
 
-export const TERM_KEYS = TERMS.map((t) => t.key) as readonly string[];
+export const TERM_KEYS = TERMS.keys;
 
 export function getTerm(key: string): LossTerm {
-  const t = TERMS.find((x) => x.key === key);
-  if (!t) invalidArgument('loss term', `one of ${TERM_KEYS.join(', ')}`, key);
-  return t;
+  return TERMS.get(key);
 }
