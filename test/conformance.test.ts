@@ -1,6 +1,6 @@
 // Conformance of the production path (TS validation → native Gram engine → @kqkd/kq) against
 // (1) the golden numbers of the paper's code and (2) the independent float64 reference in test/reference.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,8 @@ import { npyToNumbers, readNpy } from './reference/npy.js';
 
 const RTOL = 1e-4;
 const ATOL = 1e-6;
-const SHARED = process.env.KQKD_SHARED ?? fileURLToPath(new URL('../../shared', import.meta.url));
+/** The golden vectors of the paper's code (copied from the design folder's golden/kq into the repository). */
+const GOLDEN = fileURLToPath(new URL('./golden/kq', import.meta.url));
 
 function expectClose(actual: number, expected: number, what: string): void {
   if (Number.isNaN(expected)) {
@@ -60,10 +61,10 @@ function compareWithReference(ours: KqReport['layers'][number], ref: KqResult): 
   expectAllClose(ours.ClassEntropy, ref.H, 'ClassEntropy');
 }
 
-describe('golden vectors of the paper’s code (shared/golden/kq)', () => {
+describe('golden vectors of the paper’s code (test/golden/kq)', () => {
   for (const name of ['dense2d', 'conv4d']) {
-    const dir = join(SHARED, 'golden', 'kq', name);
-    it.runIf(existsSync(dir))(`${name}: S, I, E, Q and every per-class intermediate within 1e-4`, async () => {
+    const dir = join(GOLDEN, name);
+    it(`${name}: S, I, E, Q and every per-class intermediate within 1e-4`, async () => {
       const spec = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
       const x = readNpy(join(dir, spec.inputs.features));
       const ours = await scoreCase({

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RunFailedError } from '@kqkd/common';
 import {
   checkpointPath, decodeRunState, encodeRunState, loadRunState, train,
   type RunState, type TrainBackend, type TrainOptions, type TrainProgress,
@@ -115,7 +116,7 @@ describe('train: exact resume', () => {
   });
 
   it('a folder holding a run with other settings is refused', async () => {
-    await expect(train({ ...base(full), seed: 8 })).rejects.toThrow(/config hash .* holds a run with different settings|different settings/);
+    await expect(train({ ...base(full), seed: 8 })).rejects.toThrow(/which holds train outputs of config .* pass --force/);
   });
 
   it('checkpoint round trip is bit-exact', () => {
@@ -138,8 +139,30 @@ describe('train: NaN loss', () => {
       exportInference: async () => new Uint8Array([1]),
       release: async () => {},
     });
-    await expect(train({ ...base(dir), createBackend: fake })).rejects.toThrow(
-      /Expected a finite number for training loss at step 9 \(epoch 2, batch 3 of 6\) but received NaN/);
+    const err = await train({ ...base(dir), createBackend: fake }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RunFailedError);
+    expect((err as Error).message).toMatch(/Expected a finite number for training loss at step 9 \(epoch 2, batch 3 of 6\) but received NaN/);
     expect(loadRunState(dir)!.epoch).toBe(1);
+    // results.json says the run failed, where and why; metrics.jsonl keeps the epoch it completed
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+    expect(results.failed).toMatchObject({ epoch: 2, step: 9, loss: 'NaN' });
+    expect(results.failed.reason).toContain('diverged');
+    expect(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a finite loss that blows up (> 100 × the first epoch mean) is divergence too', async () => {
+    const dir = join(root, 'blowup');
+    let calls = 0;
+    const fake = async (): Promise<TrainBackend> => ({
+      batchSize: 32,
+      step: async () => (++calls === 10 ? 3.5e11 : 2),
+      evalLogits: async (_x: Float32Array, n: number) => new Float32Array(n * 10),
+      state: async () => ({ trainable: [{ name: 'w', dims: [1], data: new Float32Array([calls]) }], frozen: [], moments: [], step: calls }),
+      exportInference: async () => new Uint8Array([1]),
+      release: async () => {},
+    });
+    await expect(train({ ...base(dir), createBackend: fake })).rejects.toThrow(
+      /Expected a loss below 100 × the run's first epoch mean 2\.000 for training loss at step 10 \(epoch 2, batch 4 of 6\) but received 350000000000/);
+    expect(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).failed.loss).toBe(3.5e11);
   });
 });

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
-import { KqkdError } from '@kqkd/common';
+import { KqkdError, RunFailedError } from '@kqkd/common';
+import { Interrupted, withInterruption } from './interrupt.js';
 import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
 import { registerModels } from './commands/models.js';
@@ -26,23 +27,39 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage). Errors print without a stack unless --verbose. */
+/** Exit codes of the `kqkd` command (docs/reliability.md). */
+export const EXIT = {
+  ok: 0,
+  /** The run failed although its inputs were valid (it diverged), or an unexpected error. */
+  runFailure: 1,
+  /** The command was refused before doing any work: a flag, file, folder or config (the message names it). */
+  refused: 2,
+  /** Interrupted by SIGINT / SIGTERM: stopped at a step with a checkpoint; the same command resumes. */
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+/** Runs the CLI; returns the exit code (EXIT). Errors print without a stack unless --verbose. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const verbose = argv.includes('--verbose');
   try {
-    await program.parseAsync(argv);
-    return 0;
+    await withInterruption(() => program.parseAsync(argv));
+    return EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : 2; // commander already printed the message
+      return err.exitCode === 0 ? EXIT.ok : EXIT.refused; // commander already printed the message
     }
-    const verbose = argv.includes('--verbose');
+    if (err instanceof Interrupted) {
+      process.stderr.write(`kqkd: ${err.message}: stopped with a checkpoint; run the same command to resume\n`);
+      return err.signalName === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+    }
     if (err instanceof KqkdError && !verbose) {
       process.stderr.write(`kqkd: ${err.message}\n`);
-      return 2;
+      return err instanceof RunFailedError ? EXIT.runFailure : EXIT.refused;
     }
     const e = err as Error;
     process.stderr.write(`kqkd: ${verbose && e?.stack ? e.stack : e?.message ?? String(err)}\n`);
-    return 1;
+    return err instanceof RunFailedError ? EXIT.runFailure : err instanceof KqkdError ? EXIT.refused : EXIT.runFailure;
   }
 }

@@ -1,21 +1,42 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { KqkdError } from './errors.js';
+import { fsErrorText, makeDirs } from './fs.js';
+
+/** Fault injection for tests: called before every write system call of `writeFileAtomic`; a returned error is thrown. */
+let writeFault: ((path: string) => NodeJS.ErrnoException | undefined) | undefined;
+
+/** Tests only: make `writeFileAtomic` fail as the file system would (ENOSPC, EIO) for the paths `fault` picks; undefined resets. */
+export function injectWriteFault(fault: ((path: string) => NodeJS.ErrnoException | undefined) | undefined): void {
+  writeFault = fault;
+}
 
 /**
  * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename; creates parent folders.
  * Several chunks (e.g. a header and a large array) are written one after the other without concatenating them.
+ * A failure (no space, I/O error, permissions) leaves the previous file as it was and becomes a KqkdError naming the
+ * file and the reason in words.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, `file "${path}"`);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (err) {
+    throw new KqkdError(`file "${path}"`, 'a file kqkd can write', fsErrorText(err));
+  }
   let closed = false;
   try {
     for (const chunk of chunks) {
       let off = 0;
-      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+      while (off < chunk.byteLength) {
+        const fault = writeFault?.(path);
+        if (fault) throw fault;
+        off += writeSync(fd, chunk, off, chunk.byteLength - off);
+      }
     }
     fsyncSync(fd);
     closeSync(fd);
@@ -24,6 +45,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   } catch (err) {
     if (!closed) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    if (err instanceof KqkdError) throw err;
+    throw new KqkdError(`file "${path}"`, 'room and permission to write it (the previous version is kept)', fsErrorText(err));
   }
 }

@@ -15,6 +15,17 @@ export class KqkdError extends Error {
   }
 }
 
+/**
+ * A run that failed although its inputs were valid (it diverged): the error names where, what was expected and what
+ * came, like any KqkdError; commands exit with the run-failure code instead of the input-error one.
+ */
+export class RunFailedError extends KqkdError {
+  constructor(argument: string, expected: string, received: string, detail?: string) {
+    super(argument, expected, received, detail);
+    this.name = 'RunFailedError';
+  }
+}
+
 /** Short, bounded description of a value for error messages: `0 of type number`, `Int8Array(3)`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

@@ -21,7 +21,8 @@ import { createInferenceSession, runFeatureExtraction, type FloatTensor } from '
 
 export const TEACHER_CACHE_MANIFEST = 'manifest.json';
 export const TEACHER_CACHE_FORMAT = 'kqkd-teacher-cache';
-export const TEACHER_CACHE_VERSION = 1;
+/** 2: every layer file's sha256 in the manifest (caches of version 1 are rebuilt). */
+export const TEACHER_CACHE_VERSION = 2;
 
 export interface TeacherCacheLayer {
   /** Tensor name in the teacher graph. */
@@ -32,6 +33,8 @@ export interface TeacherCacheLayer {
   shape: number[];
   /** Floats per sample (product of `shape`). */
   rowFloats: number;
+  /** sha256 of the file as written; checked whenever the cache is opened. */
+  sha256: string;
 }
 
 export interface TeacherCacheDatasetIdentity {
@@ -197,6 +200,8 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
   const session = await createInferenceSession(exposed, options.threads !== undefined ? { threads: options.threads } : {});
   const fds: number[] = [];
   const shapes: (number[] | undefined)[] = layers.map(() => undefined);
+  // Each file's sha256 is computed from the bytes as they are written (no second read of gigabytes).
+  const hashes = layers.map(() => createHash('sha256'));
   try {
     for (let i = 0; i < layers.length; i++) fds.push(openSync(join(dir, layerFile(i)), 'w'));
     const inputs = (async function* (): AsyncGenerator<FloatTensor> {
@@ -219,6 +224,7 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
               `[${sample.join(', ')}] for "${name}" at sample ${offset}`);
           }
           const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+          hashes[i].update(bytes);
           let off = 0;
           while (off < bytes.byteLength) off += writeSync(fds[i], bytes, off, bytes.byteLength - off);
         });
@@ -235,7 +241,7 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
     ...base,
     layers: layers.map((name, i) => {
       const shape = shapes[i] ?? [];
-      return { name, file: layerFile(i), shape, rowFloats: shape.reduce((p, d) => p * d, 1) };
+      return { name, file: layerFile(i), shape, rowFloats: shape.reduce((p, d) => p * d, 1), sha256: hashes[i].digest('hex') };
     }),
   };
   writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -256,7 +262,8 @@ function readManifest(dir: string): TeacherCacheManifest {
   }
   if (!m || m.format !== TEACHER_CACHE_FORMAT || m.version !== TEACHER_CACHE_VERSION || !Array.isArray(m.layers)
     || !Number.isInteger(m.count) || m.count < 0
-    || !m.layers.every((l) => l && typeof l.name === 'string' && typeof l.file === 'string' && Array.isArray(l.shape) && Number.isInteger(l.rowFloats))) {
+    || !m.layers.every((l) => l && typeof l.name === 'string' && typeof l.file === 'string' && Array.isArray(l.shape) && Number.isInteger(l.rowFloats)
+      && typeof l.sha256 === 'string')) {
     throw new KqkdError(path, `a ${TEACHER_CACHE_FORMAT} manifest of version ${TEACHER_CACHE_VERSION}`,
       `format ${JSON.stringify(m?.format)} version ${JSON.stringify(m?.version)}`, 'stale or foreign cache: rebuild it with buildTeacherCache');
   }
@@ -300,6 +307,11 @@ function openCache(dir: string, manifest: TeacherCacheManifest, reused: boolean)
           `${size} bytes`, size < expected ? 'truncated teacher cache: rebuild it with buildTeacherCache' : 'teacher cache file of another build: rebuild it');
       }
       fds.push(openSync(path, 'r'));
+      const got = fileSha256(fds[fds.length - 1], size);
+      if (got !== l.sha256) {
+        throw new KqkdError(path, `the bytes of "${l.name}" written by the build (sha256 in ${join(dir, TEACHER_CACHE_MANIFEST)})`,
+          `a file with sha256 ${got.slice(0, 16)}…, changed or damaged since`, `delete ${dir} to rebuild the cache`);
+      }
     });
   } catch (err) {
     for (const fd of fds) closeSync(fd);
@@ -356,6 +368,19 @@ function openCache(dir: string, manifest: TeacherCacheManifest, reused: boolean)
       for (const fd of fds) closeSync(fd);
     },
   };
+}
+
+/** sha256 of an open file, read in 16 MiB blocks. */
+function fileSha256(fd: number, size: number): string {
+  const h = createHash('sha256');
+  const buf = new Uint8Array(Math.min(size, 16 << 20) || 1);
+  for (let pos = 0; pos < size;) {
+    const r = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+    if (r === 0) break;
+    h.update(buf.subarray(0, r));
+    pos += r;
+  }
+  return h.digest('hex');
 }
 
 /** sha256 of model bytes or file, as stored in `manifest.modelSha256` (for `openTeacherCache`'s `expect`). */

@@ -9,8 +9,9 @@ import { createInferenceSession } from '@kqkd/runtime';
 import { buildTrainingGraphs } from '@kqkd/autodiff';
 import { analyticGradients, randn } from '../../autodiff/test/gradcheck.js';
 import {
-  alignSpatial, buildLoss, detachedHead, featureLoss, kdLoss, lossKeys, spLoss, vkdLoss, vkdLsLoss,
+  alignSpatial, detachedHead, featureLoss, kdLoss, spLoss, vkdLoss, vkdLsLoss,
 } from '../src/losses/index.js';
+import { getTerm, parseDistillSpec, TERM_KEYS } from '../src/index.js';
 import { at, avgPool64, bnRelu64, conv64, map, tokens64, type Map64 } from './reference64.js';
 
 type Feeds = Record<string, { data: Float32Array; dims: number[] }>;
@@ -227,15 +228,19 @@ describe('logit and relational losses vs float64 references', () => {
     close(out.sp[0], want);
   }, T);
 
-  it('registry: string keys build the same losses; unknown keys are clear errors', async () => {
-    expect(lossKeys()).toEqual(expect.arrayContaining(['ce', 'kd', 'vkd', 'vkd-ls', 'sp', 'feature']));
+  it('term registry: "ce" and "kd" build CE and T²·KL (a VKD method sums them); unknown keys are clear errors', async () => {
+    expect(TERM_KEYS).toEqual(expect.arrayContaining(['ce', 'kd', 'kd-ls', 'sp', 'feature']));
     const { b, s, t, y } = setup();
-    const ctx = { studentLogits: s, teacherLogits: t, labels: y };
-    const out = await evaluate(b, { vkd: buildLoss(b, 'vkd', ctx), ce: buildLoss(b, 'ce', ctx) }, feeds);
-    close(out.vkd[0], ce64(rows(sData, N, C), labels) + kd64(rows(sData, N, C), rows(tData, N, C), 4));
+    const spec = parseDistillSpec({ method: 'vkd', teacherSha256: '0'.repeat(64), teacherClasses: C });
+    const ctx = {
+      g: b, spec, student: { logits: s, layers: [], headStartsAfter: 0 }, logits: s, labels: y, batchSize: N, headDetached: false,
+      pairs: [], teacherLogits: () => t,
+    };
+    const out = await evaluate(b, { ce: getTerm('ce').build(ctx), kd: getTerm('kd').build(ctx) }, feeds);
+    close(out.ce[0] + out.kd[0], ce64(rows(sData, N, C), labels) + kd64(rows(sData, N, C), rows(tData, N, C), 4));
     close(out.ce[0], ce64(rows(sData, N, C), labels));
-    expect(() => buildLoss(new GraphBuilder(), 'nope', {})).toThrow(/vkd-ls/);
-    expect(() => buildLoss(new GraphBuilder(), 'vkd', {})).toThrow(/studentLogits/);
+    expect(() => getTerm('nope')).toThrow(/kd-ls/);
+    expect(() => getTerm('nope')).toThrow(/for loss term but received "nope"/);
   }, T);
 });
 

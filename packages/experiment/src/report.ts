@@ -29,6 +29,11 @@ export function statistic(values: number[]): Statistic {
   return { mean, std, runs: [...values] };
 }
 
+/** `statistic` of the values, or mean NaN (no run finished). */
+export function statisticOrNone(values: number[]): Statistic {
+  return values.length === 0 ? { mean: NaN, std: null, runs: [] } : statistic(values);
+}
+
 /**
  * Test top-1 per epoch, mean and std over the runs. Only epochs every run has recorded are kept, so a run cut short
  * never makes a later epoch's mean one over fewer seeds.
@@ -150,8 +155,8 @@ function kqSection(r: ExperimentResults): string[] {
 function methodsSection(r: ExperimentResults): string[] {
   const rows = Object.entries(r.methods).map(([key, m]) => [
     `\`${key}\``, m.title, layerList(m.teacherLayers), String(m.peakLr),
-    meanStd(m.top1Best), meanStd(m.top1Last), String(m.runs.length),
-    fixed(m.runs.length ? m.runs.reduce((s, run) => s + run.seconds, 0) / m.runs.length : null),
+    meanStd(m.top1Best), meanStd(m.top1Last), m.runs.some((r) => r.failed) ? `${m.runs.filter((r) => !r.failed).length} (${m.runs.filter((r) => r.failed).length} failed)` : String(m.runs.length),
+    fixed(m.runs.length ? m.runs.reduce((s, run) => s + (run.seconds ?? 0), 0) / m.runs.length : null),
   ]);
   return [
     '## Methods', '',

@@ -9,10 +9,10 @@
  * student runs are read back, partial ones resumed. This module opens no ONNX Runtime session itself: training and
  * evaluation are @kqkd/train's, scoring @kqkd/kq's, the cache @kqkd/distill's.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
-import { KqkdError, writeFileAtomic } from '@kqkd/common';
+import { claimFolder, fsErrorText, KqkdError, makeDirs, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
 import type { Dataset } from '@kqkd/data';
 import {
   buildTeacherCache, distillationInputs, distillObjective, getMethod, needsTeacher, pairing, parseDistillSpec, predictorTerm, selectTeacherLayers,
@@ -23,13 +23,13 @@ import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
 import { decodeModel, type ModelProto } from '@kqkd/onnx';
 import {
-  configHash, evaluateModel, evaluationSplit, openSplits, parseTrainConfig, train, MODEL_ONNX, METRICS_JSONL,
+  configHash, evaluateModel, evaluationSplit, openSplits, parseTrainConfig, train, MODEL_ONNX, METRICS_JSONL, RUN_FILES,
   type ModelSpec, type TrainConfigInput, type TrainProgress, type TrainResults,
 } from '@kqkd/train';
 import { experimentHash, type ExperimentConfig } from './config.js';
 import { methodLearningRate } from './lr-policy.js';
 import { PAPER_STUDENT_LAYERS } from './presets.js';
-import { computeAri, computeEfficiency, meanCurve, renderResultsMarkdown, statistic, writeExperimentPictures } from './report.js';
+import { computeAri, computeEfficiency, meanCurve, renderResultsMarkdown, statisticOrNone, writeExperimentPictures } from './report.js';
 import {
   EXPERIMENT_RESULTS_FORMAT, EXPERIMENT_RESULTS_VERSION,
   type EpochPoint, type ExperimentResults, type KqLayerResult, type MethodResult, type MethodRun,
@@ -56,6 +56,8 @@ export interface RunExperimentOptions {
   threads?: number;
   /** Stops between runs and between batches; the runs stay resumable. */
   signal?: AbortSignal;
+  /** Use `out` even if it holds files kqkd did not write, or another experiment. */
+  force?: boolean;
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -89,10 +91,53 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   const threads = o.threads !== undefined ? { threads: o.threads } : {};
   const checkAbort = () => { if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted'); };
   const t0 = performance.now();
-  mkdirSync(out, { recursive: true });
-  writeFileAtomic(join(out, 'experiment.json'), `${JSON.stringify({ preset: o.preset ?? null, hash: experimentHash(c), config: c }, null, 2)}\n`);
-  const k = c.distill.k;
+  const hash = experimentHash(c);
+  // Inputs first (an imported teacher must be a readable ONNX model), then the folder: a refusal writes nothing.
+  const imported = c.teacher.onnx ? readTeacher(c.teacher.onnx) : undefined;
   const { train: trainSet, test: evalSet } = await openSplits({ dataset: c.dataset }, o.data);
+  const folder = ownFolder(out, 'out', {
+    kind: 'experiment', configHash: hash, ownFiles: EXPERIMENT_FILES, ...(o.force ? { force: o.force } : {}),
+    adopt: () => experimentJsonHash(out) === hash,
+  });
+  try {
+    const results = await inFolder(o, c, out, hash, t0, imported, trainSet, evalSet, emit, threads, checkAbort);
+    folder.release();
+    return results;
+  } catch (err) {
+    if (err instanceof KqkdError && !(err instanceof RunFailedError) && !existsSync(join(out, 'experiment.json'))) folder.rollback();
+    else folder.release();
+    throw err;
+  }
+}
+
+/** Files and folders an experiment writes in its folder. */
+const EXPERIMENT_FILES = ['experiment.json', KQ_FILE, 'kq-work', 'teacher', 'teacher-cache', 'runs', RESULTS_FILE, RESULTS_MD,
+  ...['kq-curves', 'training-curves', 'methods'].flatMap((n) => [`${n}.svg`, `${n}.png`])];
+
+function experimentJsonHash(out: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(out, 'experiment.json'), 'utf8')) as { hash?: string }).hash;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An imported teacher's bytes, checked to be an ONNX model before anything is written. */
+function readTeacher(path: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new KqkdError('teacher.onnx', 'a readable .onnx file', `"${path}"`, fsErrorText(err));
+  }
+  decodeModel(bytes, `teacher.onnx "${path}"`);
+  return bytes;
+}
+
+async function inFolder(o: RunExperimentOptions, c: ExperimentConfig, out: string, hash: string, t0: number, imported: Uint8Array | undefined,
+  trainSet: Dataset, evalSet: Dataset, emit: (e: ExperimentProgress) => void, threads: { threads?: number }, checkAbort: () => void): Promise<ExperimentResults> {
+  writeFileAtomic(join(out, 'experiment.json'), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
+  const k = c.distill.k;
   const evaluatedOn = evaluationSplit({ dataset: c.dataset });
   const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
 
@@ -101,13 +146,9 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   let teacherTop1: number;
   let teacherTop1Best: number | null = null;
   let teacherParams: number | null = null;
-  if (c.teacher.onnx) {
+  if (c.teacher.onnx && imported) {
     emit({ kind: 'stage', stage: 'teacher', detail: `importing ${c.teacher.onnx}` });
-    try {
-      teacherBytes = readFileSync(c.teacher.onnx);
-    } catch (err) {
-      throw new KqkdError('teacher.onnx', 'a readable .onnx file', `"${c.teacher.onnx}"`, (err as Error).message);
-    }
+    teacherBytes = imported;
     teacherTop1 = (await evaluateModel({ model: teacherBytes, modelName: c.teacher.onnx, dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
   } else {
     const tt = c.teacher.training ?? c.training;
@@ -124,7 +165,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     teacherParams = buildZooModel(teacherModel.name, { ...teacherModel, classes: trainSet.classes, input: inputShape, initialize: false }).params;
   }
   const teacherSha = sha256(teacherBytes);
-  const teacherModel: ModelProto = decodeModel(teacherBytes, c.teacher.onnx ?? 'teacher model');
+  const teacherModel: ModelProto = decodeModel(teacherBytes, c.teacher.onnx ? `teacher.onnx "${c.teacher.onnx}"` : 'teacher model');
   const teacherLogitsTensor = teacherModel.graph!.output![0].name!;
   checkAbort();
 
@@ -244,7 +285,7 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
 
   // ---- 6. students: methods × seeds
   const runsDir = join(out, 'runs');
-  mkdirSync(runsDir, { recursive: true });
+  makeDirs(runsDir, 'out');
   const total = c.methods.length * c.seeds;
   const methods: Record<string, MethodResult> = {};
   let index = 0;
@@ -266,11 +307,15 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
         const parsed = parseTrainConfig(base);
         const hash = configHash(parsed, objective);
         const runDir = join(runsDir, hash);
-        mkdirSync(runDir, { recursive: true });
+        // The run folder is the training run's (kind train, this hash), claimed before run.json goes in.
+        makeDirs(runDir, 'out');
+        claimFolder(runDir, 'out', { kind: 'train', configHash: hash, ownFiles: RUN_FILES, adopt: () => existsSync(join(runDir, 'run.json')) });
         writeFileAtomic(join(runDir, 'run.json'), `${JSON.stringify({ method: key, seed, configHash: hash, config: { ...parsed, runDir, ...(spec ? { distill: spec } : {}) } }, null, 2)}\n`);
         const who = `${key} seed ${seed}`;
         const log = join(runDir, 'log.txt');
-        const r: TrainResults = await train({
+        let r: TrainResults;
+        try {
+          r = await train({
           ...base, runDir, ...(o.data ? { data: o.data } : {}), ...(objective ? { objective } : {}), ...threads,
           ...(o.signal ? { signal: o.signal } : {}),
           onProgress: (event) => {
@@ -281,19 +326,29 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
             }
             emit({ kind: 'train', who, index, total, event });
           },
-        });
+          });
+        } catch (err) {
+          // A run that failed (diverged) is recorded and the others go on; anything else stops the experiment.
+          if (!(err instanceof RunFailedError)) throw err;
+          appendFileSync(log, `${new Date().toISOString()} failed: ${err.message}\n`);
+          emit({ kind: 'stage', stage: 'run failed', detail: `${who}: ${err.message}` });
+          index++;
+          runs.push({ seed, runDir: relative(out, runDir), configHash: hash, failed: err.message, history: readHistory(runDir) });
+          continue;
+        }
         index++;
         runs.push({
           seed, runDir: relative(out, runDir), configHash: hash, top1Best: r.top1Best, bestEpoch: r.bestEpoch, top1Last: r.top1Last,
           seconds: r.seconds, history: readHistory(runDir),
         });
       }
+      const finished = runs.filter((r) => !r.failed);
       methods[key] = {
         key, title: m.title, peakLr,
         layerRule: spec?.pairs.length ? ruleOf(key)! : null,
         teacherLayers: spec?.pairs.length ? spec.pairs.map((p) => p.teacher) : spec?.simkd ? [spec.simkd.teacherLayer] : null,
         studentLayers: spec?.pairs.length ? spec.pairs.map((p) => p.student) : null,
-        top1Best: statistic(runs.map((r) => r.top1Best)), top1Last: statistic(runs.map((r) => r.top1Last)), runs, curve: meanCurve(runs),
+        top1Best: statisticOrNone(finished.map((r) => r.top1Best!)), top1Last: statisticOrNone(finished.map((r) => r.top1Last!)), runs, curve: meanCurve(finished),
       };
     }
   } finally {
@@ -328,5 +383,10 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   results.pictures = await writeExperimentPictures(results, out);
   writeFileAtomic(join(out, RESULTS_FILE), `${JSON.stringify(results, null, 2)}\n`);
   writeFileAtomic(join(out, RESULTS_MD), renderResultsMarkdown(results));
+  const failed = Object.values(methods).flatMap((m) => m.runs.filter((r) => r.failed).map((r) => `${m.key} seed ${r.seed}`));
+  if (failed.length > 0) {
+    throw new RunFailedError('experiment runs', 'every run to finish', `${failed.length} failed: ${failed.join(', ')}`,
+      `the other runs finished; ${RESULTS_FILE} and ${RESULTS_MD} report the failures (runs/<hash>/log.txt says why)`);
+  }
   return results;
 }

@@ -26,12 +26,15 @@ export interface MethodRun {
   /** Run folder, relative to the experiment folder (named by the run's config hash). */
   runDir: string;
   configHash: string;
-  top1Best: number;
-  bestEpoch: number;
-  top1Last: number;
+  /** Absent for a run that failed. */
+  top1Best?: number;
+  bestEpoch?: number;
+  top1Last?: number;
   /** Wall seconds of training + evaluation of this run. */
-  seconds: number;
+  seconds?: number;
   history: EpochPoint[];
+  /** Why the run failed (it diverged): it is left out of the statistics. */
+  failed?: string;
 }
 
 export interface MethodResult {
@@ -45,6 +48,7 @@ export interface MethodResult {
   teacherLayers: number[] | null;
   /** Student layer indices paired with them (same order). */
   studentLayers: number[] | null;
+  /** Over the runs that finished (failed runs are listed in `runs` with their reason); mean NaN when none did. */
   top1Best: Statistic;
   top1Last: Statistic;
   runs: MethodRun[];

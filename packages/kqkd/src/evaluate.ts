@@ -10,6 +10,7 @@ import { KqkdError, writeFileAtomic } from '@kqkd/common';
 import { DATASET_NAMES, DATASETS, loadDataset, type DatasetName } from '@kqkd/data';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { evaluateModel, type Evaluation } from '@kqkd/train';
+import { ownOutputFolder } from './score.js';
 
 export interface EvaluateApiOptions {
   /** The ONNX classifier: its path, or its bytes. */
@@ -20,8 +21,10 @@ export interface EvaluateApiOptions {
   split?: 'test' | 'train';
   batchSize?: number;
   threads?: number;
-  /** Folder for eval.json and confusion.svg / .png (written atomically); absent = nothing written. */
+  /** Folder for eval.json and confusion.svg / .png (written atomically); absent = nothing written. Checked before any work. */
   out?: string;
+  /** Write into `out` even if it holds files kqkd did not write. */
+  force?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -34,6 +37,15 @@ export interface EvaluateResult extends Evaluation {
 }
 
 export async function evaluate(o: EvaluateApiOptions): Promise<EvaluateResult> {
+  const lock = ownOutputFolder(o.out, 'eval', ['eval.json', 'confusion.svg', 'confusion.png'], o.force);
+  try {
+    return await evaluateIn(o);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function evaluateIn(o: EvaluateApiOptions): Promise<EvaluateResult> {
   if (!DATASET_NAMES.includes(o.data)) throw new KqkdError('data', `a dataset (${DATASET_NAMES.join(', ')})`, JSON.stringify(o.data));
   const split = o.split ?? 'test';
   if (split !== 'test' && split !== 'train') throw new KqkdError('split', '"test" or "train"', JSON.stringify(split));

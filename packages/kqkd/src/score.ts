@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { invalidArgumentText, writeFileAtomic } from '@kqkd/common';
+import { acquireRunLock, checkOutputFolder, claimFolder, invalidArgumentText, writeFileAtomic, type RunLock } from '@kqkd/common';
 import { readNpy } from '@kqkd/data';
 import type { BackendChoice } from '@kqkd/geometry';
 import {
@@ -28,8 +28,10 @@ interface ScoreCommon {
   /** Explicit subsets: `.npy` int64 index files or index arrays (both, or neither). */
   idxMain?: string | readonly number[];
   idxClass?: string | readonly number[];
-  /** Folder for kq.json and the pictures (written atomically); absent = nothing written. */
+  /** Folder for kq.json and the pictures (written atomically); absent = nothing written. Checked before any work. */
   out?: string;
+  /** Write into `out` even if it holds files kqkd did not write. */
+  force?: boolean;
   onProgress?: (event: { stage: string; done: number; total: number; detail?: string }) => void;
   signal?: AbortSignal;
 }
@@ -123,8 +125,34 @@ async function write(report: KqReport, out: string, meta: Record<string, unknown
   return { json, svg: chart.svg, png: chart.png };
 }
 
+const SCORE_FILES = ['kq.json', 'kq-curves.svg', 'kq-curves.png', '.features'];
+
+/** Checks, locks and claims an output folder for `kind` before any work; undefined without a folder. */
+export function ownOutputFolder(out: string | undefined, kind: string, ownFiles: readonly string[], force?: boolean): RunLock | undefined {
+  if (out === undefined) return undefined;
+  const dir = resolve(out);
+  checkOutputFolder(dir, 'out');
+  const lock = acquireRunLock(dir, 'out');
+  try {
+    claimFolder(dir, 'out', { kind, configHash: kind, ownFiles, ...(force ? { force } : {}) });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return lock;
+}
+
 /** Knowledge Quality of every given layer (features) or of every generalized layer of a model. */
 export async function score(o: ScoreFeaturesOptions | ScoreModelApiOptions): Promise<ScoreResult> {
+  const lock = ownOutputFolder(o.out, 'score', SCORE_FILES, o.force);
+  try {
+    return await scoreIn(o);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function scoreIn(o: ScoreFeaturesOptions | ScoreModelApiOptions): Promise<ScoreResult> {
   const common = {
     seed: o.seed ?? 0, topK: o.topK ?? 4, backend: o.backend ?? 'cpu', threads: o.threads ?? 0,
     zeroNormRows: o.dropZeroNormRows ? 'drop' as const : 'error' as const,

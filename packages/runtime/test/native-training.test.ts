@@ -109,11 +109,21 @@ describe('createNativeTrainingSession (hand-written linear MSE gradient graph)',
     await s.release();
   });
 
-  it('refuses CUDA with install instructions when the CUDA provider is not installed', async () => {
-    if (cudaProviderInstalled()) return;
+  // Exactly one of the next two runs on a given machine; the other is reported as skipped, never as passed.
+  it.runIf(!cudaProviderInstalled())('refuses CUDA with install instructions when the CUDA provider is not installed', async () => {
     await expect(createNativeTrainingSession({
       trainingModel: linearMseModel(), executionProvider: 'cuda',
       parameters: [{ name: 'W', dims: [D, 1], data: W0 }, { name: 'b', dims: [1], data: new Float32Array(1) }],
     })).rejects.toThrow(/ONNXRUNTIME_NODE_INSTALL=cuda12/);
+  });
+
+  it.runIf(cudaProviderInstalled())('with the CUDA provider installed, a CUDA session takes a step (same loss as the CPU one)', async () => {
+    const params = () => [{ name: 'W', dims: [D, 1], data: W0.slice() }, { name: 'b', dims: [1], data: new Float32Array(1) }];
+    const cpu = await createNativeTrainingSession({ trainingModel: linearMseModel(), parameters: params() });
+    const gpu = await createNativeTrainingSession({ trainingModel: linearMseModel(), executionProvider: 'cuda', parameters: params() });
+    const feeds = { x: { data: x, shape: [N, D] }, t: { data: t, shape: [N, 1] } };
+    expect((await gpu.step(feeds)).loss).toBeCloseTo((await cpu.step(feeds)).loss, 4);
+    await cpu.release();
+    await gpu.release();
   });
 });

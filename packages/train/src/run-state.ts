@@ -6,6 +6,7 @@
  * epochs, the shuffling RNG state, the config hash and the metrics history. Keeping everything in one file means a
  * `kill -9` at any moment leaves either the previous complete state or the new one, never a mix.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KqkdError, writeFileAtomic } from '@kqkd/common';
@@ -17,6 +18,12 @@ export type RecordedConfig = TrainConfig & { readonly [objectiveKey: string]: un
 
 export const CHECKPOINT_DIR = 'checkpoint';
 export const CHECKPOINT_FILE = 'checkpoint.ortckpt';
+/**
+ * The checkpoint's sha256, checked on resume. It lists the new hash AND the previous one and is written before the
+ * checkpoint, so a crash between the two writes leaves a checkpoint whose hash is still listed, while bytes changed
+ * afterwards (a damaged disk, an edit) match neither.
+ */
+export const CHECKPOINT_MANIFEST = 'manifest.json';
 const RUN_PROPERTY = 'kqkd.run';
 const RUN_FORMAT = 1;
 
@@ -113,13 +120,41 @@ export function decodeRunState(bytes: Uint8Array, source: string): RunState {
   };
 }
 
-export function saveRunState(runDir: string, s: RunState): void {
-  writeFileAtomic(checkpointPath(runDir), encodeRunState(s));
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function readManifest(runDir: string): string[] | undefined {
+  const p = join(runDir, CHECKPOINT_DIR, CHECKPOINT_MANIFEST);
+  if (!existsSync(p)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(p, 'utf8')) as { sha256?: unknown };
+    return Array.isArray(m.sha256) ? m.sha256.filter((h): h is string => typeof h === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
-/** The last complete state in `runDir`, or undefined for a fresh run. */
+export function saveRunState(runDir: string, s: RunState): void {
+  const bytes = encodeRunState(s);
+  const previous = readManifest(runDir)?.[0];
+  writeFileAtomic(join(runDir, CHECKPOINT_DIR, CHECKPOINT_MANIFEST), `${JSON.stringify({
+    format: 'kqkd-checkpoint-manifest', file: CHECKPOINT_FILE, sha256: [sha256(bytes), ...(previous ? [previous] : [])],
+  }, null, 2)}\n`);
+  writeFileAtomic(checkpointPath(runDir), bytes);
+}
+
+/**
+ * The last complete state in `runDir`, or undefined for a fresh run. The checkpoint's bytes are checked against
+ * its manifest first (checkpoints written before manifests existed are read as they are).
+ */
 export function loadRunState(runDir: string): RunState | undefined {
   const path = checkpointPath(runDir);
   if (!existsSync(path)) return undefined;
-  return decodeRunState(new Uint8Array(readFileSync(path)), path);
+  const bytes = new Uint8Array(readFileSync(path));
+  const listed = readManifest(runDir);
+  if (listed !== undefined && !listed.includes(sha256(bytes))) {
+    throw new KqkdError(`checkpoint "${path}"`, 'the bytes kqkd wrote (its sha256 is recorded in checkpoint/manifest.json)',
+      `a file with sha256 ${sha256(bytes).slice(0, 16)}…, changed or damaged since`,
+      `restore it, or delete ${join(runDir, CHECKPOINT_DIR)} to restart the run from its first epoch`);
+  }
+  return decodeRunState(bytes, path);
 }

@@ -8,14 +8,14 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createRng, KqkdError, writeFileAtomic } from '@kqkd/common';
+import { createRng, KqkdError, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
 import { batches, datasetFromImages, loadDataset, NORMALIZATION, sliceDataset, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import { backendFactory, DEFAULT_BACKEND } from './backends/registry.js';
 import type { BackendFactory } from './backends/types.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { TrainingObjective } from './objective.js';
-import { loadRunState, saveRunState, type EpochMetrics, type RecordedConfig, type RunState } from './run-state.js';
+import { checkpointPath, loadRunState, saveRunState, type EpochMetrics, type RecordedConfig, type RunState } from './run-state.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
 export const METRICS_JSON = 'metrics.json';
@@ -31,6 +31,8 @@ export type TrainProgress =
   | { kind: 'eval'; epoch: number; done: number; total: number }
   /** Stopped by the AbortSignal after `batch` of `batches` micro-batches of `epoch`, checkpoint written. */
   | { kind: 'stopped'; epoch: number; batch: number; batches: number }
+  /** Something the user should know that is not an error (a stale lock taken over). */
+  | { kind: 'notice'; message: string }
   | { kind: 'epoch'; metrics: EpochMetrics; best: { epoch: number; testTop1: number } }
   | { kind: 'done'; results: TrainResults; recomputed: boolean };
 
@@ -47,6 +49,8 @@ export interface TrainOptions extends TrainConfigInput {
    * the signal's reason); calling `train` again resumes.
    */
   signal?: AbortSignal;
+  /** Take a run folder that holds files kqkd did not write, or another config's run (they are written over). */
+  force?: boolean;
   /** Replace the ONNX Runtime backend (tests, other runtimes). */
   createBackend?: BackendFactory;
   /**
@@ -151,6 +155,18 @@ export function scheduleFor(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
 }
 
 const SHUFFLE_STREAM = 0x5eed;
+/** A batch loss this many times the run's starting loss is divergence (the run stops, marked failed). */
+export const DIVERGENCE_FACTOR = 100;
+
+/** results.json of a run that failed: the epochs it completed and why it stopped (`failed`); the checkpoint stays. */
+function writeFailure(runDir: string, state: RunState, config: RecordedConfig, failed: { reason: string; epoch: number; step: number; loss: number | string }): void {
+  if (state.history.length > 0) writeMetrics(runDir, state);
+  writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
+    failed, completedEpochs: state.epoch, epochs: config.epochs, configHash: state.configHash,
+    ...(state.history.length ? { top1Last: state.history[state.history.length - 1].testTop1 } : {}),
+    note: 'the run failed (failed.reason); metrics.jsonl holds the epochs it completed', config,
+  }, null, 2)}\n`);
+}
 
 /** What an aborted call rejects with: the signal's reason, or an AbortError. */
 function abortReason(signal: AbortSignal): unknown {
@@ -216,9 +232,16 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, n: 
   return { correct, lossSum };
 }
 
-/** Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. */
+/** Files kqkd writes in a run folder (besides its marker and lock): a folder holding only these is a kqkd run's. */
+export const RUN_FILES: readonly string[] = ['checkpoint', METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX, 'run.json', 'log.txt'];
+
+/**
+ * Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. The run folder is
+ * checked, locked and claimed before anything is computed: a second process on it, another config's outputs or
+ * files kqkd did not write are refused (the latter two unless `force`).
+ */
 export async function train(options: TrainOptions): Promise<TrainResults> {
-  const { onProgress, stopAfterEpochs, createBackend, data: given, objective, threads, executionProvider, signal, ...configInput } = options ?? ({} as TrainOptions);
+  const { onProgress, stopAfterEpochs, createBackend, data: given, objective, threads, executionProvider, signal, force, ...configInput } = options ?? ({} as TrainOptions);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 1024)) {
     throw new KqkdError('threads', 'an integer between 1 and 1024', String(threads));
   }
@@ -228,9 +251,33 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   }
   const runDir = resolve(cfg.runDir);
   const hash = configHash(cfg, objective);
+  const emit = onProgress ?? (() => {});
+  const folder = ownFolder(runDir, 'runDir', {
+    kind: 'train', configHash: hash, ownFiles: RUN_FILES, ...(force ? { force } : {}),
+    // run folders of kqkd versions before the marker: theirs when the checkpoint is this config's
+    adopt: () => existsSync(checkpointPath(runDir)) && loadRunState(runDir)?.configHash === hash,
+  });
+  try {
+    if (folder.lock.tookOver) emit({ kind: 'notice', message: `took over the lock of pid ${folder.lock.tookOver.pid} (no longer running) on ${runDir}` });
+    const result = await runInFolder({ cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal });
+    folder.release();
+    return result;
+  } catch (err) {
+    // A refusal before the first checkpoint (a missing dataset, a graph that cannot be built) leaves nothing behind.
+    if (err instanceof KqkdError && !(err instanceof RunFailedError) && !existsSync(checkpointPath(runDir))) folder.rollback();
+    else folder.release();
+    throw err;
+  }
+}
+
+async function runInFolder(o: {
+  cfg: TrainConfig; runDir: string; hash: string; objective?: TrainingObjective; emit: (e: TrainProgress) => void;
+  stopAfterEpochs?: number; createBackend?: BackendFactory; given?: TrainOptions['data']; threads?: number;
+  executionProvider?: 'cpu' | 'cuda'; signal?: AbortSignal;
+}): Promise<TrainResults> {
+  const { cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal } = o;
   // The config as recorded (checkpoint, results.json): the objective's settings under its key.
   const recorded = recordedConfig(cfg, objective);
-  const emit = onProgress ?? (() => {});
   let state = loadRunState(runDir);
   if (state && state.configHash !== hash) {
     throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
@@ -312,10 +359,19 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
         const loss = await backend.step(batch.data, yBuf, { index: micro, of: A }, extra);
         const stepOfBatch = step + 1;
         if (micro === A - 1) step++;
-        if (!Number.isFinite(loss)) {
+        // Divergence: a non-finite loss, or one far above what the run started with (the first epoch's mean, or within
+        // the first epoch the mean of its batches so far).
+        const done = b - resumeAt.batches;
+        const reference = state.history[0]?.trainLoss ?? (epoch === 1 && done >= 10 ? lossSum / b : undefined);
+        if (!Number.isFinite(loss) || (reference !== undefined && loss > DIVERGENCE_FACTOR * reference)) {
           const where = A === 1 ? `batch ${b + 1} of ${batchesPerEpoch}` : `micro-batch ${b + 1} of ${batchesPerEpoch}, ${micro + 1} of ${A} in the step`;
-          throw new KqkdError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`, 'a finite number',
-            String(loss), `learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}; lower it or check the data — the last checkpoint (epoch ${state.epoch}) is intact`);
+          const error = new RunFailedError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`,
+            !Number.isFinite(loss) ? 'a finite number'
+              : `a loss below ${DIVERGENCE_FACTOR} × the run's first ${state.history[0] ? 'epoch mean' : 'batches\' mean'} ${reference!.toPrecision(4)}`,
+            String(loss), `the run diverged at learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}: lower it or check the data; ` +
+            `the checkpoint of epoch ${state.epoch} is unchanged, and ${RESULTS_JSON} records the failure`);
+          writeFailure(runDir, state, recorded, { reason: error.message, epoch, step: stepOfBatch, loss: Number.isFinite(loss) ? loss : String(loss) });
+          throw error;
         }
         lossSum += loss;
         const secs = (performance.now() - t0) / 1000;

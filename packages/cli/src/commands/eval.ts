@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DATASET_NAMES, evaluate, type DatasetName } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { intFlag, withFlagNames } from '../flags.js';
+import { commandSignal } from '../interrupt.js';
 
 interface EvalFlags {
   model: string;
@@ -34,7 +35,7 @@ export function registerEval(program: Command): void {
       const r = await withFlagNames(FLAGS, () => evaluate({
         model: flags.model, data: flags.data, split: flags.split, batchSize: intFlag('--batch-size', flags.batchSize, 1),
         ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
-        ...(flags.out ? { out: flags.out } : {}),
+        ...(flags.out ? { out: flags.out } : {}), ...(commandSignal() ? { signal: commandSignal() } : {}),
         onProgress: (done, total) => {
           if (!started) { progress.start(total, 'evaluating'); started = true; }
           progress.update(done);

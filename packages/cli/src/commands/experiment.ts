@@ -6,6 +6,7 @@ import {
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { withFlagNames } from '../flags.js';
+import { commandSignal } from '../interrupt.js';
 
 interface ExperimentFlags {
   preset?: string;
@@ -19,6 +20,7 @@ interface ExperimentFlags {
   out: string;
   threads?: string;
   quiet?: boolean;
+  force?: boolean;
 }
 
 /** API option names → the flags that set them. */
@@ -58,6 +60,7 @@ export function registerExperiment(program: Command): void {
       '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT)').choices([...LR_POLICIES]))
     .option('--threads <n>', 'onnxruntime intra-op threads for the teacher cache and KQ scoring')
     .requiredOption('--out <dir>', 'experiment folder')
+    .option('--force', 'use --out even if it holds files kqkd did not write, or another experiment (they are written over)')
     .option('--quiet', 'no progress output')
     .action(async (flags: ExperimentFlags) => {
       const options = experimentOptions(flags);
@@ -93,7 +96,8 @@ export function registerExperiment(program: Command): void {
         }
       };
       const threads = flags.threads !== undefined ? expectInteger('--threads', Number(flags.threads), 1) : undefined;
-      const r = await withFlagNames(FLAGS, () => runExperiment({ ...options, out, onProgress, ...(threads ? { threads } : {}) }));
+      const signal = commandSignal();
+      const r = await withFlagNames(FLAGS, () => runExperiment({ ...options, out, onProgress, ...(threads ? { threads } : {}), ...(signal ? { signal } : {}), ...(flags.force ? { force: true } : {}) }));
       stopBar();
       say('');
       say(`teacher ${r.teacher.model}: ${r.dataset.evaluatedOn} top-1 ${r.teacher.top1.toFixed(2)}%; teacher layers of ours (rule ${r.selectionRule}): ${r.selectedTeacherLayers.join(', ')}`);

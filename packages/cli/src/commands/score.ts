@@ -4,6 +4,7 @@ import {
   GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, readIndicesNpy, readLabelsNpy, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreResult,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
+import { commandSignal } from '../interrupt.js';
 
 interface ScoreFlags {
   features?: string[];
@@ -24,6 +25,7 @@ interface ScoreFlags {
   dropZeroNormRows?: boolean;
   out: string;
   quiet?: boolean;
+  force?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => previous.concat(value);
@@ -61,6 +63,7 @@ export function registerScore(program: Command): void {
     .option('--threads <n>', 'threads for the geometry engine (0 = all cores)', '0')
     .option('--drop-zero-norm-rows', 'drop all-zero feature rows from M instead of failing (KQ-SPEC §5)')
     .requiredOption('--out <dir>', 'output folder for kq.json and the pictures')
+    .option('--force', 'use --out even if it holds files kqkd did not write (they are written over)')
     .option('--quiet', 'no progress and no table')
     .action(async (flags: ScoreFlags) => {
       const progress = createProgress(flags.quiet);
@@ -76,6 +79,7 @@ export function registerScore(program: Command): void {
       const common = {
         seed: intFlag('--seed', flags.seed, 0), topK: intFlag('--top-k', flags.topK, 1), backend: flags.backend,
         threads: intFlag('--threads', flags.threads, 0), dropZeroNormRows: !!flags.dropZeroNormRows, out: flags.out, onProgress,
+        ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
         // Files are read here so that errors name the flags.
         ...(flags.idxMain && flags.idxClass ? { idxMain: readIndicesNpy(flags.idxMain, '--idx-main'), idxClass: readIndicesNpy(flags.idxClass, '--idx-class') } : {}),
       };

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { expectInteger, invalidArgumentText } from '@kqkd/common';
 import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
+import { commandSignal } from '../interrupt.js';
 
 interface TrainFlags {
   model: string;
@@ -33,6 +34,7 @@ interface TrainFlags {
   cycleMomentum?: string;
   threads?: string;
   device?: 'cpu' | 'cuda';
+  force?: boolean;
 }
 
 /** `--augment crop=P,flip` → the config's augment block (crop padding P pixels, horizontal flip). */
@@ -98,6 +100,7 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'intra-op threads of the ONNX Runtime sessions (default: one per physical core)')
     .addOption(new Option('--device <name>', 'execution provider of the native backend (cuda needs onnxruntime-node\'s CUDA provider binaries)')
       .choices(['cpu', 'cuda']))
+    .option('--force', 'use --out even if it holds files kqkd did not write, or another run (they are written over)')
     .option('--quiet', 'no progress bar and no per-epoch lines')
     .action(async (flags: TrainFlags) => {
       const out = resolve(flags.out);
@@ -135,6 +138,9 @@ export function registerTrain(program: Command): void {
               `${evalName} top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
               `${e.metrics.imagesPerSecond.toFixed(0)} img/s, ${e.metrics.seconds.toFixed(1)} s`);
             break;
+          case 'notice':
+            say(`note: ${e.message}`);
+            break;
           case 'done':
             if (!e.recomputed) say(`run already finished in ${out} (nothing recomputed)`);
             break;
@@ -168,7 +174,7 @@ export function registerTrain(program: Command): void {
         ...(flags.backend ? { backend: flags.backend } : {}),
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(flags.device !== undefined ? { executionProvider: flags.device } : {}),
-        onProgress,
+        onProgress, ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
       });
       if (barOpen) progress.stop();
       say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
