@@ -17,7 +17,9 @@ if ((${#missing[@]})); then
 fi
 
 echo "setup: npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+# onnxruntime-node's postinstall (when npm runs it) would download its CUDA provider; the environment variable skips
+# it without an npm config key (which npm warns about on every command).
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 
 echo "setup: building the native addon and the TypeScript packages"
 npx nx run-many -t build --outputStyle=static

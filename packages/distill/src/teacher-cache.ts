@@ -16,7 +16,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readF
 import { join } from 'node:path';
 import { KqkdError, expectInteger, invalidArgument, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
 import { batches as datasetBatches, type Dataset, type Normalization } from '@kqkd/data';
-import { encodeModel, exposeOutputs, loadModel } from '@kqkd/onnx';
+import { encodeModel, exposeOutputs, loadModel, readModelFile } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction, type FloatTensor } from '@kqkd/runtime';
 
 export const TEACHER_CACHE_MANIFEST = 'manifest.json';
@@ -154,15 +154,8 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
   });
   const normalization = options.normalization ?? 'dataset';
 
-  let modelBytes: Uint8Array;
-  if (model instanceof Uint8Array) modelBytes = model;
-  else {
-    try {
-      modelBytes = readFileSync(model);
-    } catch (err) {
-      throw new KqkdError('model', 'a readable .onnx file', `"${model}"`, (err as Error).message);
-    }
-  }
+  // a file's external tensor data is read in (and refused when it lies outside the model's folder)
+  const modelBytes = model instanceof Uint8Array ? model : readModelFile(model).bytes;
   const proto = loadModel(modelBytes);
   const graphInputs = (proto.graph?.input ?? []).map((v) => v.name ?? '')
     .filter((n) => !(proto.graph?.initializer ?? []).some((t) => t.name === n));
@@ -197,7 +190,7 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
   mkdirSync(dir, { recursive: true });
   rmSync(manifestPath, { force: true });
   const exposed = encodeModel(exposeOutputs(proto, layers));
-  const session = await createInferenceSession(exposed, options.threads !== undefined ? { threads: options.threads } : {});
+  const session = await createInferenceSession(exposed, { ...(options.threads !== undefined ? { threads: options.threads } : {}), name: typeof model === 'string' ? model : 'the teacher model' });
   const fds: number[] = [];
   const shapes: (number[] | undefined)[] = layers.map(() => undefined);
   // Each file's sha256 is computed from the bytes as they are written (no second read of gigabytes).

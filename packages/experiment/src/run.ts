@@ -21,7 +21,7 @@ import {
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
-import { decodeModel, type ModelProto } from '@kqkd/onnx';
+import { decodeModel, readModelFile, type ModelProto } from '@kqkd/onnx';
 import {
   configHash, evaluateModel, evaluationSplit, openSplits, parseTrainConfig, train, MODEL_ONNX, METRICS_JSONL, RUN_FILES,
   type ModelSpec, type TrainConfigInput, type TrainProgress, type TrainResults,
@@ -124,14 +124,7 @@ function experimentJsonHash(out: string): string | undefined {
 
 /** An imported teacher's bytes, checked to be an ONNX model before anything is written. */
 function readTeacher(path: string): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new KqkdError('teacher.onnx', 'a readable .onnx file', `"${path}"`, fsErrorText(err));
-  }
-  decodeModel(bytes, `teacher.onnx "${path}"`);
-  return bytes;
+  return readModelFile(path, 'teacher.onnx').bytes;
 }
 
 async function inFolder(o: RunExperimentOptions, c: ExperimentConfig, out: string, hash: string, t0: number, imported: Uint8Array | undefined,

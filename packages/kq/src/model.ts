@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, KqkdError } from '@kqkd/common';
+import { createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, KqkdError, makeDirs } from '@kqkd/common';
 import {
   batches, classBalancedIndices, loadDataset, DATASET_NAMES, DATASETS, FASHION_MNIST_DIR, NORMALIZATION,
   type Dataset, type DatasetName, type Normalization,
 } from '@kqkd/data';
-import { decodeModel, encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, type GeneralizedLayer } from '@kqkd/onnx';
+import { decodeModel, encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, readModelFile, type GeneralizedLayer } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction } from '@kqkd/runtime';
 import { MAX_FEATURE_DIM, poolAndFlatten } from './features.js';
 import { scoreLayers, type KqReport, type ScoreOptions } from './score.js';
@@ -69,11 +69,9 @@ export interface ModelKqReport extends KqReport {
 function readModel(model: unknown): { bytes: Uint8Array; path: string | null; source: string } {
   if (model instanceof Uint8Array) return { bytes: model, path: null, source: `<${model.byteLength} model bytes>` };
   if (typeof model !== 'string' || model.length === 0) invalidArgument('model', 'a path to an .onnx file or its bytes (Uint8Array)', model);
-  try {
-    return { bytes: readFileSync(model), path: model, source: model };
-  } catch (err) {
-    throw new KqkdError('model', 'a readable .onnx file', `"${model}"`, (err as Error).message);
-  }
+  // external tensor data next to the model is read in (and refused when it lies outside the model's folder)
+  const { bytes } = readModelFile(model);
+  return { bytes, path: model, source: model };
 }
 
 async function openDataset(options: ScoreModelOptions): Promise<{ dataset: Dataset; dir: string | null }> {
@@ -144,6 +142,11 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
     invalidArgumentText('model', `an input of shape [N, ${expected.join(', ')}] for ${dataset.name}`,
       `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${source.source}`);
   }
+  const fixedBatch = (input.shape ?? [])[0];
+  if (typeof fixedBatch === 'number' && fixedBatch !== batchSize) {
+    invalidArgumentText('model', `an input with a symbolic batch dimension (or batchSize ${fixedBatch})`,
+      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${source.source}: a fixed batch of ${fixedBatch}`);
+  }
   const perClass = Math.floor(samples / dataset.classes);
   if (perClass < 2) invalidArgumentText('samples', `at least ${2 * dataset.classes} (2 per class)`, String(samples));
   const perClassCount = new Array<number>(dataset.classes).fill(0);
@@ -161,10 +164,10 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
   const labels = Int32Array.from(indices, (i) => dataset.labels[i]);
 
   const session = await createInferenceSession(encodeModel(exposeOutputs(model, found.layers.map((l) => l.tensor))),
-    { threads: options.inferenceThreads });
+    { threads: options.inferenceThreads, name: source.source });
   const workDir = options.workDir;
   rmSync(workDir, { recursive: true, force: true });
-  mkdirSync(workDir, { recursive: true });
+  makeDirs(workDir, 'workDir');
   const files = found.layers.map((l, i) => join(workDir, `layer-${i}.f32`));
   const fds = files.map((f) => openSync(f, 'w'));
   const sampleShapes: number[][] = found.layers.map(() => []);

@@ -4,10 +4,10 @@
  * `eval.json` and a confusion-matrix picture.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KqkdError, writeFileAtomic } from '@kqkd/common';
 import { DATASET_NAMES, DATASETS, loadDataset, type DatasetName } from '@kqkd/data';
+import { readModelFile } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { evaluateModel, type Evaluation } from '@kqkd/train';
 import { ownOutputFolder } from './score.js';
@@ -49,16 +49,8 @@ async function evaluateIn(o: EvaluateApiOptions): Promise<EvaluateResult> {
   if (!DATASET_NAMES.includes(o.data)) throw new KqkdError('data', `a dataset (${DATASET_NAMES.join(', ')})`, JSON.stringify(o.data));
   const split = o.split ?? 'test';
   if (split !== 'test' && split !== 'train') throw new KqkdError('split', '"test" or "train"', JSON.stringify(split));
-  let bytes: Uint8Array;
-  if (typeof o.model === 'string') {
-    try {
-      bytes = readFileSync(o.model);
-    } catch (err) {
-      throw new KqkdError('model', 'a readable ONNX file', `"${o.model}"`, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
-    }
-  } else {
-    bytes = o.model;
-  }
+  // a file's external tensor data is read in (and refused when it lies outside the model's folder)
+  const bytes = typeof o.model === 'string' ? readModelFile(o.model).bytes : o.model;
   const dataset = await loadDataset(o.data, { split, ...(o.dataDir ? { dir: o.dataDir } : {}) });
   const e = await evaluateModel({
     model: bytes, modelName: typeof o.model === 'string' ? `ONNX file "${o.model}"` : 'model bytes', dataset,

@@ -5,7 +5,7 @@ export {
 } from './proto.js';
 export { type Dim, type Shape, type TensorType, formatShape, valueInfoType, makeValueInfo } from './shapes.js';
 export {
-  loadModel, saveModel, decodeModel, encodeModel, cloneModel, graphInputs, graphOutputs, tensorTypes,
+  loadModel, readModelFile, saveModel, decodeModel, encodeModel, cloneModel, graphInputs, graphOutputs, tensorTypes,
   topologicalNodes, type TensorInfo,
 } from './io.js';
 export {

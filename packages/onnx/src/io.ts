@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { KqkdError, invalidArgument, writeFileAtomic } from '@kqkd/common';
+import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { fsErrorText, KqkdError, invalidArgument, writeFileAtomic } from '@kqkd/common';
 import { onnx, type ModelProto, type NodeProto } from './proto.js';
 import { graphTensorTypes, valueInfoType, type TensorType } from './shapes.js';
 
@@ -20,17 +21,72 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(model as InstanceType<typeof onnx.ModelProto>).finish();
 }
 
-/** Loads an ONNX model from a file path or from its bytes. */
+/** Loads an ONNX model from a file path (external tensor data inlined, see `readModelFile`) or from its bytes. */
 export function loadModel(source: string | Uint8Array): ModelProto {
   if (source instanceof Uint8Array) return decodeModel(source);
-  if (typeof source !== 'string' || source.length === 0) invalidArgument('source', 'a path to an .onnx file or its bytes', source);
+  return readModelFile(source).model;
+}
+
+const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
+
+/**
+ * Reads an ONNX file. Tensors stored as external data (large models keep their weights in files next to the .onnx)
+ * are read into the model, so it can travel as bytes (sessions, exports, exposing outputs); a data file must lie in
+ * the model's own folder or below it — a `location` that leaves it (`../`, an absolute path, a link out) is refused.
+ * `bytes` is the model as read when it has no external data, else the self-contained re-encoding.
+ */
+export function readModelFile(path: string, arg = 'model'): { model: ModelProto; bytes: Uint8Array; source: string } {
+  if (typeof path !== 'string' || path.length === 0) invalidArgument(arg, 'a path to an .onnx file', path);
+  const source = `ONNX file "${path}"`;
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(source);
+    bytes = readFileSync(path);
   } catch (err) {
-    throw new KqkdError('source', 'a readable .onnx file', `"${source}"`, (err as Error).message);
+    throw new KqkdError(arg, 'a readable .onnx file', `"${path}"`, fsErrorText(err));
   }
-  return decodeModel(bytes, `ONNX file "${source}"`);
+  const model = decodeModel(bytes, source);
+  const external = (model.graph!.initializer ?? []).filter((t) => t.dataLocation === EXTERNAL);
+  if (external.length === 0) return { model, bytes, source };
+  const folder = realpathSync(dirname(resolve(path)));
+  for (const t of external) {
+    const entry = (key: string) => (t.externalData ?? []).find((e) => e.key === key)?.value ?? undefined;
+    const location = entry('location');
+    const where = `${source} initializer "${t.name}"`;
+    if (!location) throw new KqkdError(where, 'external data with a location', 'none');
+    const file = resolve(folder, location);
+    const outside = (p: string) => { const r = relative(folder, p); return r.startsWith('..') || isAbsolute(r); };
+    if (isAbsolute(location) || outside(file)) {
+      throw new KqkdError(where, `a data file inside the model's folder ${folder}`, `"${location}" (outside it)`);
+    }
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch (err) {
+      throw new KqkdError(where, `its data file "${location}" next to the model`, fsErrorText(err));
+    }
+    if (outside(real)) throw new KqkdError(where, `a data file inside the model's folder ${folder}`, `"${location}" (a link to ${real}, outside it)`);
+    const offset = Number(entry('offset') ?? 0);
+    const size = statSync(real).size;
+    const length = entry('length') !== undefined ? Number(entry('length')) : size - offset;
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+      throw new KqkdError(where, `offset + length within "${location}" (${size} bytes)`, `offset ${entry('offset') ?? 0}, length ${entry('length') ?? 'to the end'}`);
+    }
+    const data = new Uint8Array(length);
+    const fd = openSync(real, 'r');
+    try {
+      for (let got = 0; got < length;) {
+        const r = readSync(fd, data, got, length - got, offset + got);
+        if (r === 0) break;
+        got += r;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    t.rawData = data;
+    t.dataLocation = 0;
+    t.externalData = [];
+  }
+  return { model, bytes: encodeModel(model), source };
 }
 
 /** Writes the model atomically (temp file + rename). */

@@ -12,6 +12,8 @@ export interface SessionOptions {
   /** Intra-op threads; default lets ONNX Runtime choose (one per physical core). */
   threads?: number;
   executionProvider?: ExecutionProvider;
+  /** How messages name the model when it is given as bytes (its file, usually); default "<N model bytes>". */
+  name?: string;
 }
 
 /** A float tensor on the JS side: data in row-major order and its shape. */
@@ -52,7 +54,7 @@ export async function createInferenceSession(model: string | Uint8Array, options
   const provider = expectOneOf('options.executionProvider', options.executionProvider ?? 'cpu', EXECUTION_PROVIDERS);
   const ortOptions: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all' };
   if (options.threads !== undefined) ortOptions.intraOpNumThreads = expectInteger('options.threads', options.threads, 1, 1024);
-  const source = isBytes ? `<${model.byteLength} model bytes>` : model;
+  const source = options.name ?? (isBytes ? `<${model.byteLength} model bytes>` : model);
   let session: ort.InferenceSession;
   try {
     session = isBytes ? await ort.InferenceSession.create(model, ortOptions) : await ort.InferenceSession.create(model, ortOptions);

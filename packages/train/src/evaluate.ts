@@ -63,7 +63,7 @@ export async function evaluateModel(o: EvaluateOptions): Promise<Evaluation> {
   const output = proto.graph!.output![0].name!;
   const k = d.classes;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  const session = await createInferenceSession(o.model, o.threads !== undefined ? { threads: o.threads } : {});
+  const session = await createInferenceSession(o.model, { ...(o.threads !== undefined ? { threads: o.threads } : {}), name });
   let done = 0;
   try {
     for await (const batch of batches(d, { batchSize })) {

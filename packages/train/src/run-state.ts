@@ -58,6 +58,8 @@ export interface RunState {
    * epoch's shuffle, so a resumed run redraws the same order and skips the batches done.
    */
   partialEpoch?: { batches: number; lossSum: number; seconds: number };
+  /** The mean loss of the run's first batches, the reference divergence is judged by (absent until known). */
+  lossReference?: number;
   /** Optimizer updates taken. */
   step: number;
   /** State of the shuffling generator after the last completed epoch. */
@@ -80,6 +82,7 @@ export function encodeRunState(s: RunState): Uint8Array {
   const run = {
     format: RUN_FORMAT, configHash: s.configHash, epoch: s.epoch, step: s.step, rngState: s.rngState,
     ...(s.partialEpoch ? { partialEpoch: s.partialEpoch } : {}),
+    ...(s.lossReference !== undefined ? { lossReference: s.lossReference } : {}),
     seconds: s.seconds, history: s.history, config: s.config,
   };
   return writeCheckpoint({
@@ -109,6 +112,7 @@ export function decodeRunState(bytes: Uint8Array, source: string): RunState {
     configHash: run.configHash as string,
     epoch: run.epoch as number,
     ...(run.partialEpoch ? { partialEpoch: run.partialEpoch as RunState['partialEpoch'] } : {}),
+    ...(typeof run.lossReference === 'number' ? { lossReference: run.lossReference } : {}),
     step: run.step as number,
     rngState: run.rngState as number[],
     seconds: run.seconds as number,

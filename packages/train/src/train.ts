@@ -157,6 +157,8 @@ export function scheduleFor(c: TrainConfig, stepsPerEpoch: number): LrSchedule {
 const SHUFFLE_STREAM = 0x5eed;
 /** A batch loss this many times the run's starting loss is divergence (the run stops, marked failed). */
 export const DIVERGENCE_FACTOR = 100;
+/** The starting loss divergence is judged against: the mean of the run's first batches. */
+const REFERENCE_BATCHES = 5;
 
 /** results.json of a run that failed: the epochs it completed and why it stopped (`failed`); the checkpoint stays. */
 function writeFailure(runDir: string, state: RunState, config: RecordedConfig, failed: { reason: string; epoch: number; step: number; loss: number | string }): void {
@@ -329,6 +331,7 @@ async function runInFolder(o: {
     const norm: Normalization = NORMALIZATION[cfg.dataset.name];
     if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
     const yBuf = new BigInt64Array(B);
+    const firstLosses: number[] = [];
     const order = Array.from({ length: trainSet.count }, (_, i) => i);
     let ranThisCall = 0;
 
@@ -359,17 +362,22 @@ async function runInFolder(o: {
         const loss = await backend.step(batch.data, yBuf, { index: micro, of: A }, extra);
         const stepOfBatch = step + 1;
         if (micro === A - 1) step++;
-        // Divergence: a non-finite loss, or one far above what the run started with (the first epoch's mean, or within
-        // the first epoch the mean of its batches so far).
-        const done = b - resumeAt.batches;
-        const reference = state.history[0]?.trainLoss ?? (epoch === 1 && done >= 10 ? lossSum / b : undefined);
+        // Divergence: a non-finite loss, or one far above what the run started with (the mean loss of its first
+        // REFERENCE_BATCHES batches, kept in the checkpoint so a resumed run judges by the same number).
+        if (state.lossReference === undefined && epoch === 1) {
+          firstLosses.push(loss);
+          if (firstLosses.length === Math.min(REFERENCE_BATCHES, batchesPerEpoch) && firstLosses.every(Number.isFinite)) {
+            state = { ...state, lossReference: firstLosses.reduce((a, v) => a + v, 0) / firstLosses.length };
+          }
+        }
+        const reference = state.lossReference;
         if (!Number.isFinite(loss) || (reference !== undefined && loss > DIVERGENCE_FACTOR * reference)) {
           const where = A === 1 ? `batch ${b + 1} of ${batchesPerEpoch}` : `micro-batch ${b + 1} of ${batchesPerEpoch}, ${micro + 1} of ${A} in the step`;
           const error = new RunFailedError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`,
             !Number.isFinite(loss) ? 'a finite number'
-              : `a loss below ${DIVERGENCE_FACTOR} × the run's first ${state.history[0] ? 'epoch mean' : 'batches\' mean'} ${reference!.toPrecision(4)}`,
+              : `a loss below ${DIVERGENCE_FACTOR} × the mean of the run's first ${REFERENCE_BATCHES} batches, ${reference!.toPrecision(4)}`,
             String(loss), `the run diverged at learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}: lower it or check the data; ` +
-            `the checkpoint of epoch ${state.epoch} is unchanged, and ${RESULTS_JSON} records the failure`);
+            `${state.epoch > 0 ? `the checkpoint of epoch ${state.epoch} is unchanged` : 'no checkpoint was written'}, and ${RESULTS_JSON} records the failure`);
           writeFailure(runDir, state, recorded, { reason: error.message, epoch, step: stepOfBatch, loss: Number.isFinite(loss) ? loss : String(loss) });
           throw error;
         }
