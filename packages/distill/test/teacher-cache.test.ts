@@ -97,6 +97,21 @@ describe('teacher cache', () => {
     rebuilt.close();
   });
 
+  it('names the file whose bytes changed after the build (sha256 in the manifest), and rebuilds it', async () => {
+    const file = join(dir, '1.f32');
+    const bytes = readFileSync(file);
+    bytes.fill(0, 100, 140); // same size, other bytes
+    writeFileSync(file, bytes);
+    let err: unknown;
+    try { openTeacherCache(dir); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(KqkdError);
+    expect((err as Error).message).toMatch(new RegExp(`for ${file.replace(/[.]/g, '\\.')} but received a file with sha256 [0-9a-f]{16}…, changed or damaged since`));
+    const cache = await buildTeacherCache({ model: modelBytes, layers: LAYERS, dataset, batchSize: 100, dir });
+    expect(cache.reused).toBe(false);
+    cache.close();
+    expect(openTeacherCache(dir).reused).toBe(false); // opens cleanly again
+  });
+
   it('names the file of a truncated cache, and rebuilds it', async () => {
     const file = join(dir, '2.f32');
     truncateSync(file, statSync(file).size - 4);

@@ -76,9 +76,10 @@ function zeroNormRowsOf(data: Float32Array, dim: number, rows: number[]): Set<nu
 /** Scores every layer by Knowledge Quality and selects the top-k (KQ-SPEC §4). Layers run one at a time. */
 export async function scoreLayers(layers: LayerFeatures[], labels: ArrayLike<number>, options: ScoreOptions): Promise<KqReport> {
   if (!Array.isArray(layers) || layers.length === 0) invalidArgumentText('layers', 'at least one layer', 'none');
-  const datasetSize = expectInteger('datasetSize', options.datasetSize, 1);
-  const topK = expectInteger('topK', options.topK ?? 4, 0);
   const n = labels.length;
+  // The features are a sample of the training set, so it has at least as many images (E depends on its size).
+  const datasetSize = expectInteger('datasetSize', options.datasetSize, Math.max(1, n));
+  const topK = expectInteger('topK', options.topK ?? 4, 1, layers.length);
   const numClasses = numClassesOf(labels);
   const subsets = options.subsets ?? drawSubsets(labels, options.seed ?? 0);
   const scores: LayerScore[] = [];

@@ -10,7 +10,7 @@ import { DATASET_NAMES, DATASETS, loadDataset, type DatasetName } from '@kqkd/da
 import { readModelFile } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { evaluateModel, type Evaluation } from '@kqkd/train';
-import { ownOutputFolder } from './score.js';
+import { inOutputFolder } from './score.js';
 
 export interface EvaluateApiOptions {
   /** The ONNX classifier: its path, or its bytes. */
@@ -37,12 +37,7 @@ export interface EvaluateResult extends Evaluation {
 }
 
 export async function evaluate(o: EvaluateApiOptions): Promise<EvaluateResult> {
-  const lock = ownOutputFolder(o.out, 'eval', ['eval.json', 'confusion.svg', 'confusion.png'], o.force);
-  try {
-    return await evaluateIn(o);
-  } finally {
-    lock?.release();
-  }
+  return inOutputFolder(o.out, 'eval', ['eval.json', 'confusion.svg', 'confusion.png'], o.force, () => evaluateIn(o));
 }
 
 async function evaluateIn(o: EvaluateApiOptions): Promise<EvaluateResult> {

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { acquireRunLock, checkOutputFolder, claimFolder, invalidArgumentText, writeFileAtomic, type RunLock } from '@kqkd/common';
+import { invalidArgumentText, KqkdError, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
 import { readNpy } from '@kqkd/data';
 import type { BackendChoice } from '@kqkd/geometry';
 import {
@@ -127,29 +127,28 @@ async function write(report: KqReport, out: string, meta: Record<string, unknown
 
 const SCORE_FILES = ['kq.json', 'kq-curves.svg', 'kq-curves.png', '.features'];
 
-/** Checks, locks and claims an output folder for `kind` before any work; undefined without a folder. */
-export function ownOutputFolder(out: string | undefined, kind: string, ownFiles: readonly string[], force?: boolean): RunLock | undefined {
-  if (out === undefined) return undefined;
-  const dir = resolve(out);
-  checkOutputFolder(dir, 'out');
-  const lock = acquireRunLock(dir, 'out');
+/**
+ * Runs `work` with `out` checked, locked and claimed for `kind`; a refusal (a KqkdError that is not a run failure)
+ * leaves the folder as it was. Without `out`, just runs `work`.
+ */
+export async function inOutputFolder<T>(out: string | undefined, kind: string, ownFiles: readonly string[], force: boolean | undefined,
+  work: () => Promise<T>): Promise<T> {
+  if (out === undefined) return work();
+  const folder = ownFolder(resolve(out), 'out', { kind, configHash: kind, ownFiles, ...(force ? { force } : {}) });
   try {
-    claimFolder(dir, 'out', { kind, configHash: kind, ownFiles, ...(force ? { force } : {}) });
+    const result = await work();
+    folder.release();
+    return result;
   } catch (err) {
-    lock.release();
+    if (err instanceof KqkdError && !(err instanceof RunFailedError) && !folder.resumed) folder.rollback();
+    else folder.release();
     throw err;
   }
-  return lock;
 }
 
 /** Knowledge Quality of every given layer (features) or of every generalized layer of a model. */
 export async function score(o: ScoreFeaturesOptions | ScoreModelApiOptions): Promise<ScoreResult> {
-  const lock = ownOutputFolder(o.out, 'score', SCORE_FILES, o.force);
-  try {
-    return await scoreIn(o);
-  } finally {
-    lock?.release();
-  }
+  return inOutputFolder(o.out, 'score', SCORE_FILES, o.force, () => scoreIn(o));
 }
 
 async function scoreIn(o: ScoreFeaturesOptions | ScoreModelApiOptions): Promise<ScoreResult> {
