@@ -70,7 +70,7 @@ describe('kqkd eval', () => {
     const cifar = join(dir, 'cifar.onnx');
     writeFileSync(cifar, encodeModel(g.build()));
     const cases: [string[], RegExp][] = [
-      [['eval', '--model', join(dir, 'missing.onnx')], /Expected a readable ONNX file for --model but received ".*missing\.onnx" \(no such file\)/],
+      [['eval', '--model', join(dir, 'missing.onnx')], /Expected a readable \.onnx file for --model but received ".*missing\.onnx" \(it does not exist\)/],
       [['eval', '--model', text], /notes\.onnx/],
       [['eval', '--model', cifar], /\[N, 1, 28, 28\] \(fashion-mnist images\) for ONNX file ".*cifar\.onnx" input "input" but received \[N, 3, 32, 32\]/],
       [['eval', '--model', cifar, '--data', 'mnist'], /argument 'mnist' is invalid/],

@@ -34,14 +34,14 @@ function featureFiles(name: string, labels: bigint[] = Array.from({ length: 60 }
 describe('output folders are checked before any work', () => {
   it('a folder on /proc is refused at once (it used to hang)', async () => {
     const { f, l } = featureFiles('proc');
-    await refused(['score', '--features', f, '--labels', l, '--dataset-size', '60', '--out', '/proc/kqkd-x'], /a folder on a real file system for out but received "\/proc\/kqkd-x"/);
+    await refused(['score', '--features', f, '--labels', l, '--dataset-size', '60', '--out', '/proc/kqkd-x'], /a folder on a real file system for --out but received "\/proc\/kqkd-x"/);
   });
 
   it('a second process on the same run folder is refused, naming the pid; a stale lock of a dead process is taken over', async () => {
     const run = join(dir, 'locked');
     mkdirSync(run, { recursive: true });
     writeFileSync(join(run, '.kqkd.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: 'now', command: 'kqkd train' }));
-    await refused([...TRAIN, '--out', run], new RegExp(`a folder no other kqkd process is using for runDir but received ".*locked", locked by pid ${process.pid}`));
+    await refused([...TRAIN, '--out', run], new RegExp(`a folder no other kqkd process is using for --out but received ".*locked", locked by pid ${process.pid}`));
     // a dead pid: a child that has exited
     const child = spawn(process.execPath, ['-e', '0']);
     const pid = child.pid!;
@@ -57,7 +57,7 @@ describe('output folders are checked before any work', () => {
     const run = join(dir, 'users');
     mkdirSync(run, { recursive: true });
     writeFileSync(join(run, 'results.json'), '{"mine": true}');
-    await refused([...TRAIN, '--out', run], /an empty folder or one kqkd made for this run for runDir but received ".*users", which holds files kqkd did not write for it \("results.json"\)/);
+    await refused([...TRAIN, '--out', run], /an empty folder or one kqkd made for this run for --out but received ".*users", which holds files kqkd did not write for it \("results.json"\)/);
     expect(JSON.parse(readFileSync(join(run, 'results.json'), 'utf8'))).toEqual({ mine: true }); // untouched
     const r = await runCli([...TRAIN, '--out', run, '--force']);
     expect(r.code, r.stderr).toBe(0);
@@ -80,7 +80,7 @@ describe('output folders are checked before any work', () => {
 describe('inputs', () => {
   it('kqkd score: --dataset-size below the samples, --top-k 0, labels beyond 32 bits, an empty --idx-main', async () => {
     const { f, l } = featureFiles('inputs');
-    await refused(['score', '--features', f, '--labels', l, '--dataset-size', '59', '--out', join(dir, 's1')], /integer >= 60 for datasetSize but received 59/);
+    await refused(['score', '--features', f, '--labels', l, '--dataset-size', '59', '--out', join(dir, 's1')], /integer >= 60 for --dataset-size but received 59/);
     await refused(['score', '--features', f, '--labels', l, '--dataset-size', '60', '--top-k', '0', '--out', join(dir, 's2')], /--top-k/);
     for (const big of [2n ** 32n + 1n, 2n ** 31n + 1n]) {
       const bad = featureFiles(`big${big}`, Array.from({ length: 60 }, (_, i) => (i === 7 ? big : BigInt(i % 3))));

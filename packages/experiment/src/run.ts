@@ -12,7 +12,7 @@
 import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, relative, resolve } from 'node:path';
-import { claimFolder, fsErrorText, KqkdError, makeDirs, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
+import { checkOutputFolder, claimFolder, KqkdError, makeDirs, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
 import type { Dataset } from '@kqkd/data';
 import {
   buildTeacherCache, distillationInputs, distillObjective, getMethod, needsTeacher, pairing, parseDistillSpec, predictorTerm, selectTeacherLayers,
@@ -258,6 +258,12 @@ async function inFolder(o: RunExperimentOptions, c: ExperimentConfig, out: strin
   }
   let cache: TeacherCache | undefined;
   if (cachedTensors.size > 0) {
+    // Room for the cache before it is built (a full disk found halfway wastes the forward pass).
+    const floats = [...new Set(cachedTensors.values())].reduce((sum, tensor) => {
+      const l = kq!.layers.find((x) => x.name === tensor);
+      return sum + (l ? l.sampleShape.reduce((p, d) => p * d, 1) : trainSet.classes);
+    }, 0);
+    if (!existsSync(join(out, 'teacher-cache', 'manifest.json'))) checkOutputFolder(out, 'out', { needBytes: floats * 4 * trainSet.count });
     emit({ kind: 'stage', stage: 'teacher cache', detail: `${cachedTensors.size} teacher tensors × ${trainSet.count} training samples` });
     cache = await buildTeacherCache({
       model: teacherBytes, layers: [...new Set(cachedTensors.values())], dataset: trainSet, batchSize: 250, dir: join(out, 'teacher-cache'),

@@ -79,7 +79,7 @@ export async function scoreLayers(layers: LayerFeatures[], labels: ArrayLike<num
   const n = labels.length;
   // The features are a sample of the training set, so it has at least as many images (E depends on its size).
   const datasetSize = expectInteger('datasetSize', options.datasetSize, Math.max(1, n));
-  const topK = expectInteger('topK', options.topK ?? 4, 1, layers.length);
+  const topK = expectInteger('topK', options.topK ?? 4, 1);
   const numClasses = numClassesOf(labels);
   const subsets = options.subsets ?? drawSubsets(labels, options.seed ?? 0);
   const scores: LayerScore[] = [];

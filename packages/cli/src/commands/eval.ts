@@ -15,7 +15,7 @@ interface EvalFlags {
   quiet?: boolean;
 }
 
-const FLAGS = { model: '--model', data: '--data', dataDir: '--data-dir', split: '--split', batchSize: '--batch-size', threads: '--threads' };
+const FLAGS = { model: '--model', data: '--data', dataDir: '--data-dir', split: '--split', batchSize: '--batch-size', threads: '--threads', out: '--out' };
 
 export function registerEval(program: Command): void {
   program

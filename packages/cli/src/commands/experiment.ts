@@ -26,7 +26,7 @@ interface ExperimentFlags {
 /** API option names → the flags that set them. */
 const FLAGS = {
   'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
-  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads',
+  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', out: '--out',
 };
 
 /** The resolve options of the flags (the API validates them). */

@@ -4,6 +4,7 @@ import {
   GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, readIndicesNpy, readLabelsNpy, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreResult,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
+import { withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
 
 interface ScoreFlags {
@@ -84,20 +85,21 @@ export function registerScore(program: Command): void {
         ...(flags.idxMain && flags.idxClass ? { idxMain: readIndicesNpy(flags.idxMain, '--idx-main'), idxClass: readIndicesNpy(flags.idxClass, '--idx-class') } : {}),
       };
       if (flags.features && flags.model) invalidArgumentText('--features/--model', 'one source of features', 'both');
-      if (flags.features) {
-        if (!flags.labels) invalidArgumentText('--labels', 'a labels .npy file with --features', 'nothing');
-        const r = await score({ ...common, features: flags.features, labels: readLabelsNpy(flags.labels, '--labels'), datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) });
+      const { features, labels, model } = flags;
+      if (features) {
+        if (!labels) invalidArgumentText('--labels', 'a labels .npy file with --features', 'nothing');
+        const r = await withFlagNames({ out: '--out', datasetSize: '--dataset-size', topK: '--top-k' }, () => score({ ...common, features, labels: readLabelsNpy(labels, '--labels'), datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) }));
         if (open) progress.stop();
         print(r, !!flags.quiet);
         return;
       }
-      if (flags.model) {
+      if (model) {
         if (!flags.data) invalidArgumentText('--data', `a dataset name with --model (${MODEL_DATASETS.join(', ')})`, 'nothing');
-        const r = await score({
-          ...common, model: flags.model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+        const r = await withFlagNames({ out: '--out', datasetSize: '--dataset-size', topK: '--top-k' }, () => score({
+          ...common, model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
           ...(flags.layers ? { layers: flags.layers.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
           samples: intFlag('--samples', flags.samples, 2), batchSize: intFlag('--batch-size', flags.batchSize, 1),
-        });
+        }));
         if (open) progress.stop();
         print(r, !!flags.quiet);
         return;

@@ -4,6 +4,7 @@ import { expectInteger, invalidArgumentText } from '@kqkd/common';
 import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
+import { withFlagNames } from '../flags.js';
 
 interface TrainFlags {
   model: string;
@@ -147,7 +148,7 @@ export function registerTrain(program: Command): void {
           default:
         }
       };
-      const results = await train({
+      const results = await withFlagNames({ runDir: '--out', threads: '--threads' }, () => train({
         modelSpec: {
           name: flags.model as TrainConfigInput['modelSpec']['name'], ...(widths ? { widths } : {}),
           ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
@@ -175,7 +176,7 @@ export function registerTrain(program: Command): void {
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(flags.device !== undefined ? { executionProvider: flags.device } : {}),
         onProgress, ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
-      });
+      }));
       if (barOpen) progress.stop();
       say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
         `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
