@@ -14,6 +14,7 @@ import { buildTeacherCache, teacherModelSha256, type TeacherCache } from '../src
 import { teacherLayerInput } from '../src/distill-graph.js';
 import { loadRunState, train, type RunState, type TrainOptions, type TrainProgress } from '@kqkd/train';
 import { distillObjective, type DistillTeacher } from '../src/objective.js';
+import type { DistillSpec } from '../src/spec.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-distill-resume-'));
 
@@ -98,7 +99,8 @@ describe('train: exact resume of a distillation run (fkd-kq, teacher cache feeds
     expect(r.partial).toBeUndefined();
     fullState = loadRunState(full)!;
     expect(fullState).toMatchObject({ epoch: 3, step: 18 });
-    expect(fullState.config.distill?.method).toBe('fkd-kq');
+    // the recorded config keeps the parsed spec under the objective's key (`RecordedConfig` types it `unknown`)
+    expect((fullState.config.distill as DistillSpec | undefined)?.method).toBe('fkd-kq');
     // the projectors are parameters of the run
     expect(fullState.trainable.some((t) => t.name.includes('feature_loss'))).toBe(true);
     // 6 batches of 32 per epoch, each a permutation slice of the 200 samples

@@ -1,0 +1,297 @@
+/**
+ * Everything the student runs of an experiment share, prepared once in the experiment folder: the teacher (imported —
+ * a copy is kept in the folder — or trained here), the Knowledge Quality of its layers (`kq.json`), the teacher layers
+ * of every selection rule, the distillation spec of every method, and the disk-backed cache of the teacher's
+ * features. `prepareExperiment` computes what is missing (a local run, or the coordinator of a queued one);
+ * `openExperiment` only reads it back (a worker on another machine, the folder on a shared file system).
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { checkOutputFolder, KqkdError, writeFileAtomic } from '@kqkd/common';
+import type { Dataset } from '@kqkd/data';
+import {
+  buildTeacherCache, distillationInputs, getMethod, needsTeacher, openTeacherCache, pairing, parseDistillSpec, predictorTerm, selectTeacherLayers,
+  OURS_METHOD, SELECTION_RULE_KEYS, type DistillSpec, type DistillSpecInput, type ScoredLayer, type SelectionContext, type TeacherCache,
+} from '@kqkd/distill';
+import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
+import { buildZooModel } from '@kqkd/models';
+import { decodeModel, readModelFile, type ModelProto } from '@kqkd/onnx';
+import { evaluateModel, evaluationSplit, openSplits, train, MODEL_ONNX, type ExtraFeeds, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
+import { experimentHash, type ExperimentConfig } from './config.js';
+import { PAPER_STUDENT_LAYERS } from './presets.js';
+
+export const KQ_FILE = 'kq.json';
+export const EXPERIMENT_JSON = 'experiment.json';
+/** The imported teacher's copy in the experiment folder (so workers elsewhere read the same model). */
+export const IMPORTED_TEACHER = 'teacher.onnx';
+export const TEACHER_CACHE_DIR = 'teacher-cache';
+
+export type ExperimentProgress =
+  | { kind: 'stage'; stage: string; detail?: string }
+  | { kind: 'train'; who: string; index: number; total: number; event: TrainProgress }
+  | { kind: 'progress'; stage: string; done: number; total: number };
+
+type StoredKq = ModelKqReport & { teacherSha256?: string };
+
+export interface PreparedExperiment {
+  out: string;
+  config: ExperimentConfig;
+  hash: string;
+  trainSet: Dataset;
+  evalSet: Dataset;
+  evaluatedOn: 'test' | 'validation';
+  teacher: {
+    model: ModelProto; sha256: string; logitsTensor: string;
+    /** Evaluation top-1 (null when the experiment was opened by a worker, which does not evaluate it). */
+    top1: number | null; top1Best: number | null; parameters: number | null;
+  };
+  kq: StoredKq;
+  /** Teacher layers by every rule; `oursRule` picks Ours' (fkd-kq). */
+  selections: Record<string, number[]>;
+  oursRule: string;
+  studentLayers: number[];
+  studentParameters: number;
+  /** The distillation spec of each method (undefined: the student alone). */
+  specs: Map<string, DistillSpec | undefined>;
+  /** Graph input name → teacher tensor, for every input any method reads. */
+  cachedTensors: Map<string, string>;
+  cache?: TeacherCache;
+  /** The rows of these graph inputs for a batch of training-sample indices, from the cache. */
+  feeds(names: readonly string[]): (indices: readonly number[]) => ExtraFeeds;
+  /** Closes the cache. */
+  close(): void;
+}
+
+export interface PrepareOptions {
+  config: ExperimentConfig;
+  out: string;
+  preset?: string;
+  /** Datasets instead of loading `config.dataset` (tests); limits still apply. */
+  data?: { train: Dataset; test: Dataset };
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: (e: ExperimentProgress) => void;
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const modelTitle = (m: { name: string; width?: number }) => `${m.name}${m.width && m.width !== 1 ? ` ×${m.width} width` : ''}`;
+const nullable = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);
+
+/** The training-run config of a training block of the experiment file (everything but the model and the seed). */
+export function runConfig(c: ExperimentConfig, t: ExperimentConfig['training'] | NonNullable<ExperimentConfig['teacher']['training']>, lr: number):
+  Omit<TrainConfigInput, 'modelSpec' | 'seed' | 'runDir'> {
+  return {
+    dataset: c.dataset, epochs: t.epochs, batchSize: t.batchSize, evalBatchSize: t.evalBatchSize,
+    optimizer: { ...t.optimizer, lr }, schedule: t.schedule, milestones: t.milestones, gamma: t.gamma,
+    ...(t.oneCycle ? { oneCycle: t.oneCycle } : {}), ...(t.augment ? { augment: t.augment } : {}),
+    ...(c.backend ? { backend: c.backend } : {}),
+  };
+}
+
+/** An imported teacher's bytes, checked to be an ONNX model before anything is written. */
+export function readTeacher(path: string): Uint8Array {
+  return readModelFile(path, 'teacher.onnx').bytes;
+}
+
+/**
+ * Computes (or reuses) the shared parts in `out`, which the caller owns (locked, claimed): writes experiment.json,
+ * the teacher, kq.json and the teacher cache. `imported` is the imported teacher's bytes when there is one.
+ */
+export async function prepareExperiment(o: PrepareOptions, imported?: Uint8Array): Promise<PreparedExperiment> {
+  return prepare(o, 'build', imported);
+}
+
+/**
+ * Reads back what `prepareExperiment` wrote in `out` (a worker): nothing is computed or written; a missing or stale part
+ * is an error naming it.
+ */
+export async function openExperiment(o: PrepareOptions): Promise<PreparedExperiment> {
+  return prepare(o, 'open');
+}
+
+async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uint8Array): Promise<PreparedExperiment> {
+  const c = o.config;
+  const out = o.out;
+  const emit = o.onProgress ?? (() => {});
+  const threads = o.threads !== undefined ? { threads: o.threads } : {};
+  const hash = experimentHash(c);
+  const { train: trainSet, test: evalSet } = await openSplits({ dataset: c.dataset }, o.data);
+  const evaluatedOn = evaluationSplit({ dataset: c.dataset });
+  const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
+  const k = c.distill.k;
+  const missing = (what: string) => new KqkdError(`experiment folder "${out}"`, `${what}, prepared by the coordinator`, 'nothing',
+    'start the experiment with --queue first; workers only run students');
+  if (mode === 'build') writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
+
+  // ---- 1. teacher
+  let teacherBytes: Uint8Array;
+  let top1: number | null = null;
+  let top1Best: number | null = null;
+  let parameters: number | null = null;
+  if (c.teacher.onnx) {
+    const copy = join(out, IMPORTED_TEACHER);
+    if (mode === 'build') {
+      emit({ kind: 'stage', stage: 'teacher', detail: `importing ${c.teacher.onnx}` });
+      teacherBytes = imported ?? readTeacher(c.teacher.onnx);
+      if (!existsSync(copy) || sha256(readFileSync(copy)) !== sha256(teacherBytes)) writeFileAtomic(copy, teacherBytes);
+      top1 = (await evaluateModel({ model: teacherBytes, modelName: c.teacher.onnx, dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
+    } else {
+      if (!existsSync(copy)) throw missing(`the imported teacher's copy ${IMPORTED_TEACHER}`);
+      teacherBytes = readFileSync(copy);
+    }
+  } else {
+    const tt = c.teacher.training ?? c.training;
+    const model = c.teacher.model!;
+    const path = join(out, 'teacher', MODEL_ONNX);
+    if (mode === 'build') {
+      emit({ kind: 'stage', stage: 'teacher', detail: `training ${modelTitle(model)} (${tt.epochs} epochs)` });
+      const r = await train({
+        ...runConfig(c, tt, tt.optimizer.lr), modelSpec: model, seed: c.seed0, runDir: join(out, 'teacher'),
+        ...(o.data ? { data: o.data } : {}), ...threads, ...(o.signal ? { signal: o.signal } : {}),
+        onProgress: (event) => emit({ kind: 'train', who: 'teacher', index: 0, total: 1, event }),
+      });
+      top1 = r.top1Last;
+      top1Best = r.top1Best;
+    } else if (!existsSync(path)) {
+      throw missing(`the trained teacher ${join('teacher', MODEL_ONNX)}`);
+    }
+    teacherBytes = readFileSync(path);
+    parameters = buildZooModel(model.name, { ...model, classes: trainSet.classes, input: inputShape, initialize: false }).params;
+  }
+  const teacherSha = sha256(teacherBytes);
+  const teacherModel = decodeModel(teacherBytes, c.teacher.onnx ? `teacher.onnx "${c.teacher.onnx}"` : 'teacher model');
+  const logitsTensor = teacherModel.graph!.output![0].name!;
+  if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+
+  // ---- 2. Knowledge Quality of every teacher layer (reused when computed for this teacher and sample)
+  const kqPath = join(out, KQ_FILE);
+  let kq: StoredKq | undefined;
+  if (existsSync(kqPath)) {
+    const old = JSON.parse(readFileSync(kqPath, 'utf8')) as StoredKq;
+    if (old.teacherSha256 === teacherSha && old.samples === c.kq.samples && old.subsets?.seed === c.kq.seed && old.topK === k) kq = old;
+  }
+  if (!kq && mode === 'open') throw missing(`the teacher's Knowledge Quality ${KQ_FILE} for this teacher`);
+  if (!kq) {
+    emit({ kind: 'stage', stage: 'kq', detail: `scoring the teacher's layers on ${c.kq.samples} class-balanced training samples` });
+    const report = await scoreModel({
+      model: teacherBytes, dataset: trainSet, samples: c.kq.samples, seed: c.kq.seed, topK: k, workDir: join(out, 'kq-work'),
+      ...(c.teacher.layerNames ? { layers: c.teacher.layerNames } : {}), ...(o.threads !== undefined ? { inferenceThreads: o.threads } : {}),
+      onProgress: (e) => emit({ kind: 'progress', stage: `kq: ${e.stage}`, done: e.done, total: e.total }),
+    });
+    rmSync(join(out, 'kq-work'), { recursive: true, force: true });
+    const json = reportToJson(report);
+    writeFileAtomic(kqPath, `${JSON.stringify({ ...JSON.parse(json), teacherSha256: teacherSha }, null, 2)}\n`);
+    // The report as it is stored (NaN as null), so a fresh run and a reused kq.json select the very same layers.
+    kq = { ...JSON.parse(json), teacherSha256: teacherSha } as StoredKq;
+  }
+  const scored = kq;
+
+  // ---- 3. the teacher layers of every rule, the student's layers
+  const headStartsAfter = scored.model.headStartsAfter;
+  // Candidates: the backbone's layers, the Flatten included (the paper's VGG19 Tiny ImageNet choice is its Flatten).
+  const candidates: ScoredLayer[] = scored.layers.filter((l) => l.index <= headStartsAfter)
+    .map((l) => ({ index: l.index, S: nullable(l.S), I: nullable(l.I), E: nullable(l.E), Q: nullable(l.Q) }));
+  const context: SelectionContext = {
+    layers: candidates, headStartsAfter, k,
+    configured: {
+      ...(c.teacher.baselineLayers ? { baseline: c.teacher.baselineLayers } : {}), ...(c.teacher.paperLayers ? { paper: c.teacher.paperLayers } : {}),
+    },
+  };
+  const oursRule = c.distill.selection ?? 'kq';
+  const selections: Record<string, number[]> = {};
+  for (const rule of SELECTION_RULE_KEYS) {
+    if (rule === 'paper' && !c.teacher.paperLayers) continue;
+    selections[rule] = selectTeacherLayers(rule, context);
+  }
+  const teacherLayer = (index: number) => {
+    const l = scored.layers.find((x) => x.index === index);
+    if (!l) throw new KqkdError('teacher layer', `one of the teacher's generalized layers 0…${scored.layers.length - 1}`, String(index));
+    return l;
+  };
+  if (mode === 'build') {
+    emit({ kind: 'stage', stage: 'selection', detail: `${oursRule} selects teacher layers ${selections[oursRule].join(', ')} (baselines: ${selections.baseline.join(', ')})` });
+  }
+  // A zero-initialised build of the student: shapes and taps only.
+  const student = buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
+  const studentLayers = c.student.layers ?? (PAPER_STUDENT_LAYERS[student.name] ? [...PAPER_STUDENT_LAYERS[student.name]]
+    : selectTeacherLayers('baseline', { layers: student.layers.map((l) => ({ index: l.index, S: NaN, I: NaN, E: NaN, Q: NaN })), headStartsAfter: student.headStartsAfter, k }));
+  for (const s of studentLayers) {
+    if (!student.layers.some((l) => l.index === s)) {
+      throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${student.layers.length - 1})`, String(s));
+    }
+  }
+
+  // ---- 4. the distillation spec of every method
+  const ruleOf = (method: string): string | undefined => (method === OURS_METHOD ? oursRule : getMethod(method).layers);
+  const specOf = (key: string): DistillSpec | undefined => {
+    const m = getMethod(key);
+    if (!needsTeacher(m)) return undefined;
+    const base = {
+      method: key, teacherSha256: teacherSha, teacherClasses: trainSet.classes, projector: c.distill.projector,
+      temperature: c.distill.temperature, weights: c.distill.weights,
+    };
+    let spec: DistillSpecInput = base;
+    if (predictorTerm(m)) {
+      // SimKD: the teacher's map before its classifier, whose classifier the student reuses.
+      const l = teacherLayer(headStartsAfter - 1);
+      spec = { ...base, simkd: { teacherLayer: headStartsAfter - 1, teacherShape: l.sampleShape, teacherTensor: l.name, teacherLogitsTensor: logitsTensor, factor: 2 } };
+    } else if (pairing(m) !== 'none') {
+      const layers = selections[ruleOf(key)!];
+      // One pair per student layer, in depth order (SemCKD's attention still lets each student layer look at every
+      // teacher layer; SP reads only the deepest pair, distill-graph.ts).
+      const pairs = studentLayers.map((s, i) => {
+        const t = layers[i] ?? layers[layers.length - 1];
+        return { student: s, teacher: t, teacherShape: teacherLayer(t).sampleShape };
+      });
+      // The spec carries only the pairs the terms read, so the teacher inputs fed are the ones the graph reads and
+      // results.json reports the layers actually used.
+      spec = { ...base, pairs: pairing(m) === 'deepest' ? pairs.slice(-1) : pairs };
+    }
+    return parseDistillSpec(spec, `experiment method ${key}`);
+  };
+  const specs = new Map(c.methods.map((key) => [key, specOf(key)]));
+
+  // ---- 5. teacher cache: every teacher layer any method reads, and the logits
+  const cachedTensors = new Map<string, string>();
+  for (const spec of specs.values()) {
+    if (!spec) continue;
+    for (const input of distillationInputs(spec)) cachedTensors.set(input.name, input.layer === 'logits' ? logitsTensor : teacherLayer(input.layer).name);
+  }
+  const tensors = [...new Set(cachedTensors.values())];
+  const cacheDir = join(out, TEACHER_CACHE_DIR);
+  let cache: TeacherCache | undefined;
+  if (tensors.length > 0 && mode === 'open') {
+    if (!existsSync(join(cacheDir, 'manifest.json'))) throw missing('the teacher cache');
+    cache = openTeacherCache(cacheDir, { modelSha256: teacherSha, count: trainSet.count });
+    const absent = tensors.filter((t) => !cache!.layers.some((l) => l.name === t));
+    if (absent.length > 0) throw missing(`the teacher cache of ${absent.join(', ')}`);
+  } else if (tensors.length > 0) {
+    // Room for the cache before it is built (a full disk found halfway wastes the forward pass).
+    const floats = tensors.reduce((sum, t) => sum + (scored.layers.find((x) => x.name === t)?.sampleShape.reduce((p, d) => p * d, 1) ?? trainSet.classes), 0);
+    if (!existsSync(join(cacheDir, 'manifest.json'))) checkOutputFolder(out, 'out', { needBytes: floats * 4 * trainSet.count });
+    emit({ kind: 'stage', stage: 'teacher cache', detail: `${cachedTensors.size} teacher tensors × ${trainSet.count} training samples` });
+    cache = await buildTeacherCache({
+      model: teacherBytes, layers: tensors, dataset: trainSet, batchSize: 250, dir: cacheDir,
+      ...threads, onProgress: (p) => emit({ kind: 'progress', stage: 'teacher cache', done: p.done, total: p.total }),
+    });
+  }
+  const buffers = new Map<string, Float32Array>();
+  const feeds = (names: readonly string[]) => (indices: readonly number[]) => Object.fromEntries(names.map((name) => {
+    const tensor = cachedTensors.get(name)!;
+    const layer = cache!.layers.find((l) => l.name === tensor)!;
+    let buf = buffers.get(name);
+    if (!buf || buf.length < indices.length * layer.rowFloats) {
+      buf = new Float32Array(indices.length * layer.rowFloats);
+      buffers.set(name, buf);
+    }
+    return [name, cache!.read(tensor, indices, buf)];
+  }));
+
+  return {
+    out, config: c, hash, trainSet, evalSet, evaluatedOn,
+    teacher: { model: teacherModel, sha256: teacherSha, logitsTensor, top1, top1Best, parameters },
+    kq: scored, selections, oursRule, studentLayers, studentParameters: student.params, specs, cachedTensors,
+    ...(cache ? { cache } : {}), feeds, close: () => cache?.close(),
+  };
+}
