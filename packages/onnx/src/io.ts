@@ -24,7 +24,7 @@ export function encodeModel(model: ModelProto): Uint8Array {
 /** Loads an ONNX model from a file path (external tensor data inlined, see `readModelFile`) or from its bytes. */
 export function loadModel(source: string | Uint8Array): ModelProto {
   if (source instanceof Uint8Array) return decodeModel(source);
-  return readModelFile(source).model;
+  return readModelFile(source, 'source').model;
 }
 
 const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
