@@ -6,6 +6,13 @@ export function intFlag(name: string, value: string | undefined, min: number): n
   return expectInteger(name, Number.isInteger(n) ? n : value, min);
 }
 
+/** The flag of an option name, also inside a field path (`distill.pairs.0` → `--distill.pairs.0`). */
+function flagOf(names: Readonly<Record<string, string>>, argument: string): string | undefined {
+  if (Object.hasOwn(names, argument)) return names[argument];
+  const m = /^([^.[]+)([.[].*)$/.exec(argument);
+  return m && Object.hasOwn(names, m[1]) ? `${names[m[1]]}${m[2]}` : undefined;
+}
+
 /**
  * Runs an API call and renames, in a KqkdError it throws, the option names to the flags the user typed
  * (`dataDir` → `--data-dir`), so every message names what the user can change.
@@ -14,8 +21,10 @@ export async function withFlagNames<T>(names: Readonly<Record<string, string>>, 
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof KqkdError && names[err.argument] !== undefined) {
-      const renamed = new KqkdError(names[err.argument], err.expected, err.received, err.detail);
+    const argument = err instanceof KqkdError ? flagOf(names, err.argument) : undefined;
+    if (err instanceof KqkdError && argument !== undefined) {
+      // The same class (a RunFailedError stays one: it sets the exit code).
+      const renamed = new (err.constructor as typeof KqkdError)(argument, err.expected, err.received, err.detail);
       renamed.stack = err.stack;
       throw renamed;
     }

@@ -85,8 +85,11 @@ describe('inputs', () => {
     for (const big of [2n ** 32n + 1n, 2n ** 31n + 1n]) {
       const bad = featureFiles(`big${big}`, Array.from({ length: 60 }, (_, i) => (i === 7 ? big : BigInt(i % 3))));
       await refused(['score', '--features', bad.f, '--labels', bad.l, '--dataset-size', '60', '--out', join(dir, 's3')],
-        new RegExp(`class indices between 0 and 1 000 000 for --labels but received ${big} at row 7`));
+        new RegExp(`class indices below 2\\^31 \\(int64 labels are not truncated\\) for --labels but received ${big} at row 7 of .*big${big}-y\\.npy`));
     }
+    const gap = featureFiles('gap', Array.from({ length: 60 }, (_, i) => (i === 9 ? 5n : BigInt(i % 3))));
+    await refused(['score', '--features', gap.f, '--labels', gap.l, '--dataset-size', '60', '--out', join(dir, 's3')],
+      /labels that fit the class count \(the file holds 4 distinct labels, so classes 0 … 3\) for --labels but received 5 at row 9 of .*gap-y\.npy \(class 3 has no sample\)/);
     const empty = join(dir, 'empty-idx.npy');
     writeNpy(empty, new BigInt64Array(0), [0]);
     await refused(['score', '--features', f, '--labels', l, '--dataset-size', '60', '--idx-main', empty, '--idx-class', empty, '--out', join(dir, 's4')],

@@ -67,7 +67,7 @@ describe('kqkd score --features', () => {
       [['--features', join(dir, 'l0.npy'), '--dataset-size', '10'], /for --labels but received nothing/],
       [['--features', join(dir, 'l0.npy'), '--labels', join(dir, 'y32.npy'), '--dataset-size', '10'], /int64 or int32 labels for --labels but received float32/],
       [['--features', join(dir, 'l0.npy'), '--labels', join(dir, 'y.npy'), '--dataset-size', 'many'], /integer >= 1 for --dataset-size but received "many"/],
-      [['--features', join(dir, 'l0.npy'), '--labels', join(dir, 'y.npy'), '--dataset-size', '9', '--idx-main', join(dir, 'm.npy')], /both index files or neither/],
+      [['--features', join(dir, 'l0.npy'), '--labels', join(dir, 'y.npy'), '--dataset-size', '9', '--idx-main', join(dir, 'm.npy')], /both index sets or neither for --idx-main\/--idx-class but received only one of them/],
       [['--features', join(dir, 'missing.npy'), '--labels', join(dir, 'y.npy'), '--dataset-size', '9'], /missing\.npy/],
       [[], /--features or --model/],
     ];

@@ -1,7 +1,7 @@
 /**
  * `evaluate`: top-1, per-class accuracy and the confusion matrix of any ONNX classifier (a kqkd teacher or student,
- * or a model from elsewhere taking normalised [N, C, H, W] images) on a dataset split; optionally written as
- * `eval.json` and a confusion-matrix picture.
+ * or a model from elsewhere taking normalised [N, C, H, W] images) on a dataset split (@kqkd/train evaluateModel).
+ * With `out` it writes `eval.json` and the confusion-matrix picture (`confusion.svg` / `.png`), atomically.
  */
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -10,33 +10,42 @@ import { DATASET_NAMES, DATASETS, loadDataset, type DatasetName } from '@kqkd/da
 import { readModelFile } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { evaluateModel, type Evaluation } from '@kqkd/train';
-import { inOutputFolder } from './score.js';
+import { inOutputFolder, throwIfAborted } from './output-folder.js';
 
 export interface EvaluateApiOptions {
   /** The ONNX classifier: its path, or its bytes. */
   model: string | Uint8Array;
+  /** The dataset; the model's input must be its image shape [N, C, H, W]. */
   data: DatasetName;
   /** Required except for fashion-mnist (Debian's folder). */
   dataDir?: string;
+  /** Default 'test'. */
   split?: 'test' | 'train';
+  /** Inference batch size (default 500). */
   batchSize?: number;
+  /** Intra-op threads of the ONNX Runtime session (default: its own choice). */
   threads?: number;
   /** Folder for eval.json and confusion.svg / .png (written atomically); absent = nothing written. Checked before any work. */
   out?: string;
   /** Write into `out` even if it holds files kqkd did not write. */
   force?: boolean;
+  /** Images evaluated so far, of `total`. */
   onProgress?: (done: number, total: number) => void;
+  /** Stops between batches with the signal's reason. */
   signal?: AbortSignal;
 }
 
+/** top1 (percent), correct, count, perClass (percent, NaN for a class without images), confusion[true][predicted], classNames. */
 export interface EvaluateResult extends Evaluation {
   model: { path: string | null; sha256: string };
   dataset: DatasetName;
   split: 'test' | 'train';
+  /** What was written (with `out`). */
   files?: { json: string; svg: string; png: string };
 }
 
 export async function evaluate(o: EvaluateApiOptions): Promise<EvaluateResult> {
+  throwIfAborted(o?.signal);
   return inOutputFolder(o.out, 'eval', ['eval.json', 'confusion.svg', 'confusion.png'], o.force, () => evaluateIn(o));
 }
 

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
-import { expectInteger, invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchDistillObjective, benchTrainStep, type DistillSpecInput } from '@kqkd/kqkd';
+import { invalidArgumentText } from '@kqkd/common';
+import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchTrainStep, type BenchDistillSpec } from '@kqkd/kqkd';
+import { intFlag, withFlagNames } from '../flags.js';
+import { commandSignal } from '../interrupt.js';
 
 interface BenchFlags {
   model: string;
@@ -18,9 +20,10 @@ interface BenchFlags {
   json?: boolean;
 }
 
-const intFlag = (name: string, value: string | undefined, min: number): number => {
-  const n = value === undefined ? NaN : Number(value);
-  return expectInteger(name, Number.isInteger(n) ? n : value, min);
+/** API option names → the flags that set them. */
+const FLAGS = {
+  model: '--model', input: '--input', classes: '--classes', batch: '--batch', steps: '--steps', warmupSteps: '--warmup', backend: '--backend',
+  threads: '--threads', width: '--width', optimizer: '--optimizer', executionProvider: '--device', distill: '--distill',
 };
 
 /** "fkd-kq (4 pairs)" for a distillation spec. */
@@ -54,26 +57,24 @@ export function registerBench(program: Command): void {
       if (input.length !== 3 || input.some((d) => !Number.isInteger(d) || d < 1)) invalidArgumentText('--input', 'C×H×W such as 3x32x32', `"${flags.input}"`);
       const width = flags.width !== undefined ? Number(flags.width) : undefined;
       if (width !== undefined && !(width > 0)) invalidArgumentText('--width', 'a number > 0', `"${flags.width}"`);
-      let objective: ReturnType<typeof benchDistillObjective> | undefined;
+      let distill: BenchDistillSpec | undefined;
       if (flags.distill !== undefined) {
-        let distill: unknown;
         try {
-          distill = JSON.parse(flags.distill);
+          distill = JSON.parse(flags.distill) as BenchDistillSpec;
         } catch (err) {
           invalidArgumentText('--distill', 'a JSON object { method, pairs, teacherClasses }', `unparsable "${flags.distill}" (${(err as Error).message})`);
         }
         if (distill === null || typeof distill !== 'object' || Array.isArray(distill)) {
           invalidArgumentText('--distill', 'a JSON object { method, pairs, teacherClasses }', JSON.stringify(distill));
         }
-        objective = benchDistillObjective(distill as Omit<DistillSpecInput, 'teacherSha256'>, '--distill');
       }
-      const r = await benchTrainStep({
+      const r = await withFlagNames(FLAGS, () => benchTrainStep({
         model: flags.model, input, classes: intFlag('--classes', flags.classes, 2), batch: intFlag('--batch', flags.batch, 1),
         steps: intFlag('--steps', flags.steps, 1), warmupSteps: intFlag('--warmup', flags.warmup, 0), backend: flags.backend,
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
-        ...(objective ? { objective } : {}),
-      });
+        ...(distill ? { distill } : {}), ...(commandSignal() ? { signal: commandSignal() } : {}),
+      }));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {

@@ -1,10 +1,9 @@
 import { Command, Option } from 'commander';
-import { expectInteger, invalidArgumentText } from '@kqkd/common';
 import {
-  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, readIndicesNpy, readLabelsNpy, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreResult,
+  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreProgress, type ScoreResult,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
-import { withFlagNames } from '../flags.js';
+import { intFlag, withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
 
 interface ScoreFlags {
@@ -31,16 +30,13 @@ interface ScoreFlags {
 
 const collect = (value: string, previous: string[] = []) => previous.concat(value);
 
-function intFlag(name: string, value: string | undefined, min: number): number {
-  const n = value === undefined ? NaN : Number(value);
-  return expectInteger(name, Number.isInteger(n) ? n : value, min);
-}
-
-function print(r: ScoreResult, quiet: boolean): void {
-  if (quiet) return;
-  process.stdout.write(reportToTable(r.report));
-  if (r.files) process.stdout.write(`wrote ${r.files.json}, ${r.files.svg}, ${r.files.png}\n`);
-}
+/** API option names → the flags that set them. */
+const FLAGS = {
+  'features/model': '--features or --model', features: '--features', labels: '--labels', datasetSize: '--dataset-size',
+  'idxMain/idxClass': '--idx-main/--idx-class', idxMain: '--idx-main', idxClass: '--idx-class', model: '--model', data: '--data',
+  dataDir: '--data-dir', layers: '--layers', samples: '--samples', batchSize: '--batch-size', seed: '--seed', topK: '--top-k',
+  backend: '--backend', threads: '--threads', out: '--out',
+};
 
 export function registerScore(program: Command): void {
   program
@@ -69,41 +65,28 @@ export function registerScore(program: Command): void {
     .action(async (flags: ScoreFlags) => {
       const progress = createProgress(flags.quiet);
       let open = '';
-      const onProgress = (e: { stage: string; done: number; total: number; detail?: string }) => {
+      const onProgress = (e: ScoreProgress) => {
         if (open !== e.stage) { if (open) progress.stop(); progress.start(e.total, e.stage); open = e.stage; }
         progress.update(e.done, e.detail);
         if (e.done >= e.total) { progress.stop(); open = ''; }
       };
-      if ((flags.idxMain === undefined) !== (flags.idxClass === undefined)) {
-        invalidArgumentText('--idx-main/--idx-class', 'both index files or neither', 'only one of them');
-      }
-      const common = {
+      // The API reads the files, checks the combination and names the options; errors come back named by the flags.
+      const r: ScoreResult = await withFlagNames(FLAGS, () => score({
+        ...(flags.features ? { features: flags.features } : {}), ...(flags.labels !== undefined ? { labels: flags.labels } : {}),
+        ...(flags.datasetSize !== undefined ? { datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) } : {}),
+        ...(flags.model !== undefined ? {
+          model: flags.model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+          ...(flags.layers ? { layers: flags.layers.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
+          samples: intFlag('--samples', flags.samples, 2), batchSize: intFlag('--batch-size', flags.batchSize, 1),
+        } : {}),
+        ...(flags.idxMain !== undefined ? { idxMain: flags.idxMain } : {}), ...(flags.idxClass !== undefined ? { idxClass: flags.idxClass } : {}),
         seed: intFlag('--seed', flags.seed, 0), topK: intFlag('--top-k', flags.topK, 1), backend: flags.backend,
         threads: intFlag('--threads', flags.threads, 0), dropZeroNormRows: !!flags.dropZeroNormRows, out: flags.out, onProgress,
         ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
-        // Files are read here so that errors name the flags.
-        ...(flags.idxMain && flags.idxClass ? { idxMain: readIndicesNpy(flags.idxMain, '--idx-main'), idxClass: readIndicesNpy(flags.idxClass, '--idx-class') } : {}),
-      };
-      if (flags.features && flags.model) invalidArgumentText('--features/--model', 'one source of features', 'both');
-      const { features, labels, model } = flags;
-      if (features) {
-        if (!labels) invalidArgumentText('--labels', 'a labels .npy file with --features', 'nothing');
-        const r = await withFlagNames({ out: '--out', datasetSize: '--dataset-size', topK: '--top-k' }, () => score({ ...common, features, labels: readLabelsNpy(labels, '--labels'), datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) }));
-        if (open) progress.stop();
-        print(r, !!flags.quiet);
-        return;
-      }
-      if (model) {
-        if (!flags.data) invalidArgumentText('--data', `a dataset name with --model (${MODEL_DATASETS.join(', ')})`, 'nothing');
-        const r = await withFlagNames({ out: '--out', datasetSize: '--dataset-size', topK: '--top-k' }, () => score({
-          ...common, model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
-          ...(flags.layers ? { layers: flags.layers.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
-          samples: intFlag('--samples', flags.samples, 2), batchSize: intFlag('--batch-size', flags.batchSize, 1),
-        }));
-        if (open) progress.stop();
-        print(r, !!flags.quiet);
-        return;
-      }
-      invalidArgumentText('--features or --model', 'a source of features', 'neither');
+      } as Parameters<typeof score>[0]));
+      if (open) progress.stop();
+      if (flags.quiet) return;
+      process.stdout.write(reportToTable(r.report));
+      if (r.files) process.stdout.write(`wrote ${r.files.json}, ${r.files.svg}, ${r.files.png}\n`);
     });
 }

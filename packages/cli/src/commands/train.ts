@@ -1,10 +1,10 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { expectInteger, invalidArgumentText } from '@kqkd/common';
+import { invalidArgumentText } from '@kqkd/common';
 import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
-import { withFlagNames } from '../flags.js';
+import { intFlag, withFlagNames } from '../flags.js';
 
 interface TrainFlags {
   model: string;
@@ -49,11 +49,6 @@ export function parseAugmentFlag(value: string): NonNullable<TrainConfigInput['a
   }
   if (!out.crop && !out.flip) invalidArgumentText('--augment', 'at least one of crop[=PADDING], flip', `"${value}"`);
   return out;
-}
-
-function intFlag(name: string, value: string | undefined, min: number): number {
-  const n = value === undefined ? NaN : Number(value);
-  return expectInteger(name, Number.isInteger(n) ? n : value, min);
 }
 
 function numFlag(name: string, value: string): number {
@@ -148,7 +143,7 @@ export function registerTrain(program: Command): void {
           default:
         }
       };
-      const results = await withFlagNames({ runDir: '--out', threads: '--threads' }, () => train({
+      const results = await withFlagNames({ runDir: '--out', threads: '--threads', executionProvider: '--device', backend: '--backend' }, () => train({
         modelSpec: {
           name: flags.model as TrainConfigInput['modelSpec']['name'], ...(widths ? { widths } : {}),
           ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
