@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core)
+# redis-server: the queue of `kqkd experiment --queue` / `kqkd worker` (its tests start their own on a free port)
+APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core redis-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,6 +7,7 @@ import { registerModels } from './commands/models.js';
 import { registerBench } from './commands/bench.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerEval } from './commands/eval.js';
+import { registerWorker } from './commands/worker.js';
 
 const VERSION = '0.1.0';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerScore(program);
   registerTrain(program);
   registerExperiment(program);
+  registerWorker(program);
   registerEval(program);
   registerModels(program);
   registerBench(program);

@@ -39,6 +39,10 @@ describe('kqkd experiment: usage errors', () => {
     ['--epochs two', ['--preset', 'quick', '--epochs', 'two'], /--epochs/],
     ['a paper preset without --data-dir', ['--preset', 'paper-cifar10-resnet34-resnet9'], /the cifar10 folder for preset paper-cifar10-resnet34-resnet9 for --data-dir but received nothing/],
     ['a missing config file', ['--config', join(dir, 'missing.json')], /a readable experiment JSON file for --config/],
+    ['--attempts without --queue', ['--preset', 'quick', '--attempts', '2'], /nothing without queue .* for --attempts but received 2/],
+    ['a --queue that is not a Redis URL', ['--preset', 'quick', '--queue', 'http://redis:6379'], /a Redis URL redis:\/\/.* for --queue but received the scheme "http:"/],
+    ['a --queue with a password and a bad db (the password is not printed)', ['--preset', 'quick', '--queue', 'redis://u:hunter2@redis/99'],
+      /a database number 0…15 .* for --queue but received "99" in "redis:\/\/u:\*\*\*@redis\/99"/],
   ];
   for (const [what, args, re] of cases) {
     it(`${what}: exit code 2 and a message naming it`, async () => {
@@ -47,6 +51,7 @@ describe('kqkd experiment: usage errors', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stderr).not.toContain('hunter2');
       expect(existsSync(out)).toBe(false);
     });
   }

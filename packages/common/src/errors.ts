@@ -26,6 +26,17 @@ export class RunFailedError extends KqkdError {
   }
 }
 
+/**
+ * A folder another live kqkd process holds (its lock): the input is fine, the folder is busy. Queue workers try such a
+ * run again later instead of failing it.
+ */
+export class FolderBusyError extends KqkdError {
+  constructor(argument: string, expected: string, received: string, detail?: string) {
+    super(argument, expected, received, detail);
+    this.name = 'FolderBusyError';
+  }
+}
+
 /** Short, bounded description of a value for error messages: `0 of type number`, `Int8Array(3)`. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';

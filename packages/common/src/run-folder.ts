@@ -8,13 +8,13 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, wri
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
-import { KqkdError } from './errors.js';
+import { FolderBusyError, KqkdError } from './errors.js';
 import { checkOutputFolder, fsErrorText } from './fs.js';
 
 export const LOCK_FILE = '.kqkd.lock';
 export const MARKER_FILE = '.kqkd-folder.json';
 
-interface LockInfo { pid: number; host: string; since: string; command: string }
+interface LockInfo { pid: number; host: string; since: string; command: string; owner?: string }
 
 function alive(pid: number): boolean {
   try {
@@ -32,10 +32,21 @@ export interface RunLock {
   tookOver?: LockInfo;
 }
 
+export interface RunLockOptions {
+  /**
+   * Who holds the lock beyond this process, e.g. a queue job (`queue-job:<id>`). A lock left on another host by a holder
+   * of the same owner is taken over: the queue gives a job to one worker at a time, so when it hands the job to this
+   * process, the earlier holder (a worker that died or lost the job) no longer owns it.
+   */
+  owner?: string;
+}
+
 /** Locks `dir` (which must exist) for this process; `arg` names the folder option in errors. */
-export function acquireRunLock(dir: string, arg: string): RunLock {
+export function acquireRunLock(dir: string, arg: string, o: RunLockOptions = {}): RunLock {
   const path = join(dir, LOCK_FILE);
-  const me: LockInfo = { pid: process.pid, host: hostname(), since: new Date().toISOString(), command: process.argv.slice(1).join(' ').slice(0, 300) };
+  const me: LockInfo = {
+    pid: process.pid, host: hostname(), since: new Date().toISOString(), command: process.argv.slice(1).join(' ').slice(0, 300), ...(o.owner ? { owner: o.owner } : {}),
+  };
   let tookOver: LockInfo | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -71,9 +82,10 @@ export function acquireRunLock(dir: string, arg: string): RunLock {
       // a lock file without its content (the writer died between create and write): stale
       held = { pid: -1, host: me.host, since: 'unknown', command: 'unknown' };
     }
-    const stale = held.host === me.host && (held.pid < 0 || !alive(held.pid));
+    const stale = (held.host === me.host && (held.pid < 0 || !alive(held.pid)))
+      || (o.owner !== undefined && held.owner === o.owner && held.host !== me.host);
     if (!stale || attempt > 0) {
-      throw new KqkdError(arg, 'a folder no other kqkd process is using',
+      throw new FolderBusyError(arg, 'a folder no other kqkd process is using',
         `"${dir}", locked by pid ${held.pid} on ${held.host} since ${held.since} (${held.command})`,
         `wait for it to finish; if that process is gone, delete ${path}`);
     }
@@ -146,13 +158,13 @@ export interface OwnedFolder {
  * Checks (`checkOutputFolder`), locks and claims an output folder before any work; `arg` names it in errors. On
  * failure nothing is left behind.
  */
-export function ownFolder(dir: string, arg: string, claim: FolderClaim, o: { needBytes?: number } = {}): OwnedFolder {
+export function ownFolder(dir: string, arg: string, claim: FolderClaim, o: { needBytes?: number; lockOwner?: string } = {}): OwnedFolder {
   const existed = existsSync(dir);
   const markerExisted = existsSync(join(dir, MARKER_FILE));
   checkOutputFolder(dir, arg, o);
   let lock: RunLock;
   try {
-    lock = acquireRunLock(dir, arg);
+    lock = acquireRunLock(dir, arg, o.lockOwner ? { owner: o.lockOwner } : {});
   } catch (err) {
     if (!existed) rmSync(dir, { recursive: true, force: true });
     throw err;

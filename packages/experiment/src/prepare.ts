@@ -30,7 +30,9 @@ export const TEACHER_CACHE_DIR = 'teacher-cache';
 export type ExperimentProgress =
   | { kind: 'stage'; stage: string; detail?: string }
   | { kind: 'train'; who: string; index: number; total: number; event: TrainProgress }
-  | { kind: 'progress'; stage: string; done: number; total: number };
+  | { kind: 'progress'; stage: string; done: number; total: number }
+  /** A queued experiment (@kqkd/queue): how its runs stand, and who runs what. */
+  | { kind: 'queue'; total: number; waiting: number; active: number; done: number; failed: number; running: { who: string; worker: string; epoch: number; epochs: number }[] };
 
 type StoredKq = ModelKqReport & { teacherSha256?: string };
 
@@ -122,6 +124,18 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   const k = c.distill.k;
   const missing = (what: string) => new KqkdError(`experiment folder "${out}"`, `${what}, prepared by the coordinator`, 'nothing',
     'start the experiment with --queue first; workers only run students');
+
+  // ---- 0. the student's layers first: a student that cannot be paired is refused before the teacher is trained
+  // A zero-initialised build of the student: shapes and taps only.
+  const student = buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
+  const studentLayers = c.student.layers ?? (PAPER_STUDENT_LAYERS[student.name] ? [...PAPER_STUDENT_LAYERS[student.name]]
+    : selectTeacherLayers('baseline', { layers: student.layers.map((l) => ({ index: l.index, S: NaN, I: NaN, E: NaN, Q: NaN })), headStartsAfter: student.headStartsAfter, k }));
+  for (const s of studentLayers) {
+    if (!student.layers.some((l) => l.index === s)) {
+      throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${student.layers.length - 1})`, String(s));
+    }
+  }
+  // Written once the inputs are known good: a refusal before this leaves the folder as it was (run.ts).
   if (mode === 'build') writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
 
   // ---- 1. teacher
@@ -212,16 +226,6 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   if (mode === 'build') {
     emit({ kind: 'stage', stage: 'selection', detail: `${oursRule} selects teacher layers ${selections[oursRule].join(', ')} (baselines: ${selections.baseline.join(', ')})` });
   }
-  // A zero-initialised build of the student: shapes and taps only.
-  const student = buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
-  const studentLayers = c.student.layers ?? (PAPER_STUDENT_LAYERS[student.name] ? [...PAPER_STUDENT_LAYERS[student.name]]
-    : selectTeacherLayers('baseline', { layers: student.layers.map((l) => ({ index: l.index, S: NaN, I: NaN, E: NaN, Q: NaN })), headStartsAfter: student.headStartsAfter, k }));
-  for (const s of studentLayers) {
-    if (!student.layers.some((l) => l.index === s)) {
-      throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${student.layers.length - 1})`, String(s));
-    }
-  }
-
   // ---- 4. the distillation spec of every method
   const ruleOf = (method: string): string | undefined => (method === OURS_METHOD ? oursRule : getMethod(method).layers);
   const specOf = (key: string): DistillSpec | undefined => {

@@ -68,8 +68,10 @@ export interface StudentRunOptions {
   threads?: number;
   signal?: AbortSignal;
   onProgress?: (event: TrainProgress) => void;
-  /** Progress of the run goes to this log besides runs/<hash>/log.txt (a worker names itself). */
+  /** Who runs it, in runs/<hash>/log.txt (a worker names itself and its host). */
   who?: string;
+  /** The queue job the run belongs to (@kqkd/train TrainOptions.lockOwner). */
+  lockOwner?: string;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function runStudent(prep: PreparedExperiment, job: StudentJob, o: S
   try {
     r = await train({
       ...plan.config, runDir, ...(o.data ? { data: o.data } : {}), ...(plan.objective ? { objective: plan.objective } : {}),
-      ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.lockOwner ? { lockOwner: o.lockOwner } : {}),
       onProgress: (event) => {
         if (event.kind === 'epoch') {
           appendFileSync(log, `${new Date().toISOString()} epoch ${event.metrics.epoch}: train loss ${event.metrics.trainLoss.toFixed(4)}, ${prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%\n`);

@@ -3,12 +3,14 @@
  * an object), with the overrides the command line offers.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { expectInteger, KqkdError } from '@kqkd/common';
 import { METHOD_KEYS } from '@kqkd/distill';
 import {
   LR_POLICIES, parseExperimentConfig, presetConfig, runExperiment as run,
   type ExperimentConfig, type ExperimentConfigInput, type ExperimentProgress, type ExperimentResults, type LrPolicy,
 } from '@kqkd/experiment';
+import { runQueuedExperiment } from '@kqkd/queue';
 
 export interface ExperimentOverrides {
   methods?: readonly string[];
@@ -43,6 +45,21 @@ function readConfigFile(path: string): unknown {
   }
 }
 
+/**
+ * Paths in an experiment file (the imported teacher, the dataset folders) are relative to the file's folder, so an
+ * example under examples/ names models/… as ../models/… wherever the command runs.
+ */
+function relativeToFile(input: ExperimentConfigInput, dir: string): void {
+  const fix = (p: unknown) => (typeof p === 'string' && p.length > 0 && !isAbsolute(p) && !p.startsWith('(') ? resolve(dir, p) : p);
+  const t = input.teacher as { onnx?: unknown } | undefined;
+  if (t && typeof t === 'object' && t.onnx !== undefined) t.onnx = fix(t.onnx);
+  const d = input.dataset as { dir?: unknown; cacheDir?: unknown } | undefined;
+  if (d && typeof d === 'object') {
+    if (d.dir !== undefined) d.dir = fix(d.dir);
+    if (d.cacheDir !== undefined) d.cacheDir = fix(d.cacheDir);
+  }
+}
+
 /** The validated experiment config of a preset or a file, with the overrides applied. */
 export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: ExperimentConfig; preset?: string } {
   if ((o.preset === undefined) === (o.config === undefined)) {
@@ -51,6 +68,7 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
   const source = o.preset !== undefined ? `preset ${o.preset}` : typeof o.config === 'string' ? o.config : 'experiment';
   const input = (o.preset !== undefined ? presetConfig(o.preset) : typeof o.config === 'string' ? readConfigFile(o.config) : structuredClone(o.config)) as ExperimentConfigInput;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new KqkdError('config', 'a JSON object', typeof input);
+  if (typeof o.config === 'string') relativeToFile(input, dirname(resolve(o.config)));
   const v = o.overrides ?? {};
   if (v.methods !== undefined) {
     for (const m of v.methods) if (!METHOD_KEYS.includes(m)) throw new KqkdError('methods', `method keys among ${METHOD_KEYS.join(', ')}`, `"${m}"`);
@@ -89,13 +107,36 @@ export interface RunExperimentApiOptions extends ResolveExperimentOptions {
   threads?: number;
   onProgress?: (e: ExperimentProgress) => void;
   signal?: AbortSignal;
+  /** Use `out` even if it holds files kqkd did not write, or another experiment (they are written over). */
+  force?: boolean;
+  /**
+   * Spread the student runs over `kqkd worker`s: the Redis they share, redis://[user:password@]host[:port][/db] (or
+   * rediss:// for TLS). The teacher, its KQ report and its feature cache are prepared here first; the experiment
+   * folder must be on a file system every worker mounts at the same path (docs/distributed.md).
+   */
+  queue?: string;
+  /** With `queue`: tries of a run before it is marked failed (default 3), and the first retry's wait in seconds (default 30, doubled each time). */
+  attempts?: number;
+  backoffSeconds?: number;
+  /** With `queue`: how long to wait for Redis when it goes away before stopping, in seconds (default 300). */
+  redisWaitSeconds?: number;
 }
 
-/** Resolves the config and runs (or resumes, or just reports) the experiment. */
+/** Resolves the config and runs (or resumes, or just reports) the experiment: here, or queued for workers (`queue`). */
 export async function runExperiment(o: RunExperimentApiOptions): Promise<ExperimentResults> {
   const { config, preset } = resolveExperimentConfig(o);
-  return run({
+  const common = {
     config, out: o.out, ...(preset ? { preset } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.force ? { force: true } : {}),
+  };
+  if (o.queue === undefined) {
+    for (const k of ['attempts', 'backoffSeconds', 'redisWaitSeconds'] as const) {
+      if (o[k] !== undefined) throw new KqkdError(k, 'nothing without queue (it sets how queued runs are retried)', String(o[k]));
+    }
+    return run(common);
+  }
+  return runQueuedExperiment({
+    ...common, queue: o.queue, ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
+    ...(o.backoffSeconds !== undefined ? { backoffSeconds: o.backoffSeconds } : {}), ...(o.redisWaitSeconds !== undefined ? { redisWaitSeconds: o.redisWaitSeconds } : {}),
   });
 }

@@ -1,18 +1,29 @@
 /**
  * kqkd's public programmatic API — the one entry point for applications; the `kqkd` command is a thin layer over it,
- * and importing this module loads no command-line framework.
+ * and importing this module loads no command-line framework (test/no-cli-framework.test.ts).
  *
- *   import { score, train, evaluate, runExperiment, models } from '@kqkd/kqkd';
+ *   import { score, train, evaluate, runExperiment, models, benchTrainStep, startWorker } from '@kqkd/kqkd';
  *
- * Long calls take `onProgress` and an AbortSignal (`signal`); training and experiments stop at the next optimizer
- * step with a checkpoint and resume when called again.
+ * One module per function. Long calls take `onProgress` and an AbortSignal (`signal`); training and experiments stop
+ * at the next optimizer step with a checkpoint and resume when called again. Errors are KqkdErrors naming the
+ * option, the rule and the value.
  */
-export { score, readLabelsNpy, readIndicesNpy, type ScoreFeaturesOptions, type ScoreModelApiOptions, type ScoreResult } from './score.js';
-export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';
-export { runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides } from './experiment.js';
-export { models, type ModelsOptions } from './models.js';
 export {
-  train, benchTrainStep, BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
+  score, readLabelsNpy, readIndicesNpy,
+  type ScoreOptions, type ScoreFeaturesOptions, type ScoreModelApiOptions, type ScoreProgress, type ScoreResult,
+} from './score.js';
+export { train, EXECUTION_PROVIDERS, type ExecutionProvider } from './train.js';
+export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';
+export {
+  runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides,
+} from './experiment.js';
+export { models, type ModelsOptions } from './models.js';
+export { benchTrainStep, type BenchTrainStepApiOptions, type BenchDistillSpec } from './bench.js';
+export { startWorker, parseQueueUrl, type WorkerOptions, type WorkerEvent, type WorkerSummary } from '@kqkd/queue';
+
+// The types of the options and results above, and the names the command line offers as choices.
+export {
+  BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
   type TrainOptions, type TrainResults, type TrainConfig, type TrainConfigInput, type TrainProgress, type Evaluation,
   type BenchTrainStepOptions, type BenchTrainStepResult, type BackendName,
 } from '@kqkd/train';
@@ -23,5 +34,5 @@ export {
 export { MODEL_DATASETS, reportToTable, type KqReport, type ModelKqReport, type LayerFeatures, type ModelDataset } from '@kqkd/kq';
 export { BACKENDS as GEOMETRY_BACKENDS, type BackendChoice } from '@kqkd/geometry';
 export { DATASET_NAMES, type DatasetName } from '@kqkd/data';
-export { KqkdError } from '@kqkd/common';
+export { KqkdError, RunFailedError } from '@kqkd/common';
 export type { ModelListing } from '@kqkd/models';

@@ -51,6 +51,8 @@ export interface TrainOptions extends TrainConfigInput {
   signal?: AbortSignal;
   /** Take a run folder that holds files kqkd did not write, or another config's run (they are written over). */
   force?: boolean;
+  /** Who owns the run besides this process (a queue job): its lock, left on another host, is taken over (@kqkd/common acquireRunLock). */
+  lockOwner?: string;
   /** Replace the ONNX Runtime backend (tests, other runtimes). */
   createBackend?: BackendFactory;
   /**
@@ -243,7 +245,7 @@ export const RUN_FILES: readonly string[] = ['checkpoint', METRICS_JSONL, METRIC
  * files kqkd did not write are refused (the latter two unless `force`).
  */
 export async function train(options: TrainOptions): Promise<TrainResults> {
-  const { onProgress, stopAfterEpochs, createBackend, data: given, objective, threads, executionProvider, signal, force, ...configInput } = options ?? ({} as TrainOptions);
+  const { onProgress, stopAfterEpochs, createBackend, data: given, objective, threads, executionProvider, signal, force, lockOwner, ...configInput } = options ?? ({} as TrainOptions);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 1024)) {
     throw new KqkdError('threads', 'an integer between 1 and 1024', String(threads));
   }
@@ -258,7 +260,7 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
     kind: 'train', configHash: hash, ownFiles: RUN_FILES, ...(force ? { force } : {}),
     // run folders of kqkd versions before the marker: theirs when the checkpoint is this config's
     adopt: () => existsSync(checkpointPath(runDir)) && loadRunState(runDir)?.configHash === hash,
-  });
+  }, lockOwner ? { lockOwner } : {});
   try {
     if (folder.lock.tookOver) emit({ kind: 'notice', message: `took over the lock of pid ${folder.lock.tookOver.pid} (no longer running) on ${runDir}` });
     const result = await runInFolder({ cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal });

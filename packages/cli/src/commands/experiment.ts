@@ -1,11 +1,10 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { expectInteger } from '@kqkd/common';
 import {
   LR_POLICIES, METHOD_KEYS, PRESET_NAMES, resolveExperimentConfig, runExperiment, type ExperimentProgress, type LrPolicy,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
-import { withFlagNames } from '../flags.js';
+import { intFlag, withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
 
 interface ExperimentFlags {
@@ -21,12 +20,16 @@ interface ExperimentFlags {
   threads?: string;
   quiet?: boolean;
   force?: boolean;
+  queue?: string;
+  attempts?: string;
+  redisWait?: string;
 }
 
 /** API option names → the flags that set them. */
 const FLAGS = {
   'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
-  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', out: '--out',
+  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', out: '--out', queue: '--queue', attempts: '--attempts',
+  redisWaitSeconds: '--redis-wait',
 };
 
 /** The resolve options of the flags (the API validates them). */
@@ -35,8 +38,8 @@ export function experimentOptions(flags: ExperimentFlags) {
     ...(flags.preset !== undefined ? { preset: flags.preset } : {}), ...(flags.config !== undefined ? { config: flags.config } : {}),
     overrides: {
       ...(flags.methods !== undefined ? { methods: flags.methods.split(',').map((m) => m.trim()).filter(Boolean) } : {}),
-      ...(flags.seeds !== undefined ? { seeds: Number(flags.seeds) } : {}),
-      ...(flags.epochs !== undefined ? { epochs: Number(flags.epochs) } : {}),
+      ...(flags.seeds !== undefined ? { seeds: intFlag('--seeds', flags.seeds, 1) } : {}),
+      ...(flags.epochs !== undefined ? { epochs: intFlag('--epochs', flags.epochs, 1) } : {}),
       ...(flags.teacher !== undefined ? { teacher: flags.teacher } : {}),
       ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
       ...(flags.lrPolicy !== undefined ? { lrPolicy: flags.lrPolicy } : {}),
@@ -58,9 +61,13 @@ export function registerExperiment(program: Command): void {
     .option('--data-dir <dir>', 'dataset folder (CIFAR-10/100, Tiny ImageNet)')
     .addOption(new Option('--lr-policy <name>', 'peak LR per method: shared (every method at training.optimizer.lr) or paper-code ' +
       '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT)').choices([...LR_POLICIES]))
-    .option('--threads <n>', 'onnxruntime intra-op threads for the teacher cache and KQ scoring')
+    .option('--threads <n>', 'onnxruntime intra-op threads of every session: teacher training and evaluation, KQ scoring, the teacher cache and the student runs')
     .requiredOption('--out <dir>', 'experiment folder')
     .option('--force', 'use --out even if it holds files kqkd did not write, or another experiment (they are written over)')
+    .option('--queue <url>', 'queue the student runs on this Redis for `kqkd worker`s on other machines: redis://[user:password@]host[:port][/db] ' +
+      '(rediss:// for TLS); --out must be on a file system every worker mounts at the same path (docs/distributed.md)')
+    .option('--attempts <n>', 'with --queue: tries of a run before it is marked failed (default 3; a diverged run fails at once)')
+    .option('--redis-wait <seconds>', 'with --queue: how long to wait for Redis when it goes away before stopping (default 300)')
     .option('--quiet', 'no progress output')
     .action(async (flags: ExperimentFlags) => {
       const options = experimentOptions(flags);
@@ -80,6 +87,10 @@ export function registerExperiment(program: Command): void {
           if (!bar || barLabel !== e.stage) { stopBar(); progress.start(e.total, e.stage); bar = true; barLabel = e.stage; }
           progress.update(e.done);
           if (e.done >= e.total) stopBar();
+        } else if (e.kind === 'queue') {
+          stopBar();
+          const running = e.running.map((r) => `${r.who} on ${r.worker} (epoch ${r.epoch}/${r.epochs})`).join('; ');
+          say(`[queue] ${e.done}/${e.total} done, ${e.active} running, ${e.waiting} waiting, ${e.failed} failed${running ? ` — ${running}` : ''}`);
         } else {
           const ev = e.event;
           const label = e.who === 'teacher' ? 'teacher' : `run ${e.index + 1}/${e.total} ${e.who}`;
@@ -95,9 +106,15 @@ export function registerExperiment(program: Command): void {
           }
         }
       };
-      const threads = flags.threads !== undefined ? expectInteger('--threads', Number(flags.threads), 1) : undefined;
+      const threads = flags.threads !== undefined ? intFlag('--threads', flags.threads, 1) : undefined;
       const signal = commandSignal();
-      const r = await withFlagNames(FLAGS, () => runExperiment({ ...options, out, onProgress, ...(threads ? { threads } : {}), ...(signal ? { signal } : {}), ...(flags.force ? { force: true } : {}) }));
+      const queued = {
+        ...(flags.queue !== undefined ? { queue: flags.queue } : {}), ...(flags.attempts !== undefined ? { attempts: Number(flags.attempts) } : {}),
+        ...(flags.redisWait !== undefined ? { redisWaitSeconds: Number(flags.redisWait) } : {}),
+      };
+      const r = await withFlagNames(FLAGS, () => runExperiment({
+        ...options, ...queued, out, onProgress, ...(threads ? { threads } : {}), ...(signal ? { signal } : {}), ...(flags.force ? { force: true } : {}),
+      }));
       stopBar();
       say('');
       say(`teacher ${r.teacher.model}: ${r.dataset.evaluatedOn} top-1 ${r.teacher.top1.toFixed(2)}%; teacher layers of ours (rule ${r.selectionRule}): ${r.selectedTeacherLayers.join(', ')}`);

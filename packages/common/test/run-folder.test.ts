@@ -1,0 +1,52 @@
+// The run lock: refused while a live process holds it, taken over from a dead process on this host, never taken
+// from another host — unless both holders run the same queue job (the queue gave the job to this process).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { acquireRunLock, FolderBusyError, LOCK_FILE } from '../src/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'kqkd-lock-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function folderWithLock(name: string, holder: Record<string, unknown>): string {
+  const dir = join(root, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ since: '2026-01-01T00:00:00Z', command: 'kqkd worker', ...holder }));
+  return dir;
+}
+/** A pid no process has (above the kernel's pid_max default). */
+const DEAD_PID = 4_194_304 + 7;
+
+describe('acquireRunLock', () => {
+  it('refuses a folder a live process holds (FolderBusyError naming it), and writes this process in a free one', () => {
+    const dir = folderWithLock('live', { pid: process.ppid, host: hostname() });
+    expect(() => acquireRunLock(dir, 'out')).toThrow(FolderBusyError);
+    expect(() => acquireRunLock(dir, 'out')).toThrow(new RegExp(`a folder no other kqkd process is using for out but received "${dir}", locked by pid ${process.ppid} on ${hostname()}`));
+    rmSync(join(dir, LOCK_FILE));
+    const lock = acquireRunLock(dir, 'out', { owner: 'queue-job:j1' });
+    expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'))).toMatchObject({ pid: process.pid, host: hostname(), owner: 'queue-job:j1' });
+    lock.release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('takes over the lock of a dead process on this host, saying whose it was', () => {
+    const dir = folderWithLock('dead', { pid: DEAD_PID, host: hostname() });
+    const lock = acquireRunLock(dir, 'out');
+    expect(lock.tookOver).toMatchObject({ pid: DEAD_PID, host: hostname() });
+    lock.release();
+  });
+
+  it('never takes a lock from another host, except one held for the same queue job', () => {
+    const other = folderWithLock('other-host', { pid: 12, host: 'worker-7', owner: 'queue-job:j1' });
+    expect(() => acquireRunLock(other, 'out')).toThrow(/locked by pid 12 on worker-7/);
+    expect(() => acquireRunLock(other, 'out', { owner: 'queue-job:j2' })).toThrow(/locked by pid 12 on worker-7/);
+    const lock = acquireRunLock(other, 'out', { owner: 'queue-job:j1' });
+    expect(lock.tookOver).toMatchObject({ pid: 12, host: 'worker-7', owner: 'queue-job:j1' });
+    lock.release();
+    // …but not from a live process of the same job on this host (the job's earlier holder is still training).
+    const here = folderWithLock('same-host', { pid: process.ppid, host: hostname(), owner: 'queue-job:j1' });
+    expect(() => acquireRunLock(here, 'out', { owner: 'queue-job:j1' })).toThrow(FolderBusyError);
+  });
+});

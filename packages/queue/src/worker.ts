@@ -1,0 +1,255 @@
+/**
+ * `kqkd worker`: takes student runs off the queue and trains them in the experiment folder they name (a folder every
+ * machine mounts at the same path), checkpointing every epoch like any run.
+ *
+ * - Stopped (SIGTERM/SIGINT, or the API's AbortSignal): the runs stop at the next step with a checkpoint and their
+ *   jobs go back to the queue, where any worker resumes them.
+ * - Killed (`kill -9`, power loss): its job's lock expires and BullMQ's stalled check gives the job to another worker,
+ *   which resumes the run from its last checkpoint (the run lock of a job holder on another host is taken over).
+ * - A run that diverges or gets bad input fails its job for good (no retries); other errors are retried with backoff.
+ * - A job this worker cannot run on this machine (folder not mounted, another kqkd version) is handed back and the
+ *   worker stops with the reason; a job it does not understand is failed with the reason.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { expectInteger, FolderBusyError, KqkdError } from '@kqkd/common';
+import {
+  experimentHash, openExperiment, parseExperimentConfig, runStudent, EXPERIMENT_JSON, type PreparedExperiment,
+} from '@kqkd/experiment';
+import { connectionOptions, parseQueueUrl, redisGoneError, DEFAULT_REDIS_WAIT_SECONDS } from './connection.js';
+import { parseJobData, QUEUE_NAME, type JobProgress, type StudentJobData } from './jobs.js';
+
+export interface WorkerOptions {
+  /** The Redis the runs are queued on (the coordinator's --queue). */
+  queue: string;
+  /** Runs at once in this process. Default 1. */
+  concurrency?: number;
+  /** ONNX Runtime intra-op threads of each run. */
+  threads?: number;
+  /** Stops the worker: its runs checkpoint and their jobs go back to the queue. */
+  signal?: AbortSignal;
+  /** How long a job stays this worker's without a sign of life before another worker may take it over (seconds). Default 60. */
+  lockSeconds?: number;
+  /** How often workers look for jobs whose worker died (seconds). Default 30. */
+  stalledCheckSeconds?: number;
+  /** How long to wait for Redis when it goes away before stopping (seconds). Default 300. */
+  redisWaitSeconds?: number;
+  /** The worker's name in progress and logs. Default `<host>:<pid>`. */
+  name?: string;
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+export type WorkerEvent =
+  | { kind: 'ready'; worker: string; queue: string; concurrency: number }
+  | { kind: 'job'; id: string; run: string; folder: string; what: 'started' | 'resumed' | 'epoch' | 'finished' | 'failed' | 'handed back' | 'retry'; detail?: string }
+  | { kind: 'stopping'; reason: string };
+
+export interface WorkerSummary {
+  worker: string;
+  finished: number;
+  failed: number;
+  handedBack: number;
+}
+
+/** A machine-level problem: the job is fine, this worker cannot run it here. */
+class CannotRunHere extends Error {}
+
+/**
+ * Runs a worker until `signal` aborts (resolves with what it did) or it cannot go on (rejects: Redis gone for longer
+ * than `redisWaitSeconds`, or a job it cannot run on this machine).
+ */
+export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
+  const target = parseQueueUrl(o.queue, 'queue');
+  const concurrency = o.concurrency === undefined ? 1 : expectInteger('concurrency', o.concurrency, 1, 64);
+  const threads = o.threads === undefined ? undefined : expectInteger('threads', o.threads, 1, 1024);
+  const lockSeconds = o.lockSeconds === undefined ? 60 : expectInteger('lockSeconds', o.lockSeconds, 1);
+  const stalledCheckSeconds = o.stalledCheckSeconds === undefined ? Math.min(30, lockSeconds) : expectInteger('stalledCheckSeconds', o.stalledCheckSeconds, 1);
+  const redisWaitSeconds = o.redisWaitSeconds === undefined ? DEFAULT_REDIS_WAIT_SECONDS : expectInteger('redisWaitSeconds', o.redisWaitSeconds, 1);
+  const name = o.name ?? `${hostname()}:${process.pid}`;
+  const emit = o.onEvent ?? (() => {});
+  const summary: WorkerSummary = { worker: name, finished: 0, failed: 0, handedBack: 0 };
+  if (o.signal?.aborted) return summary;
+
+  // Aborted to stop: by the caller's signal, by Redis gone for too long, or by a job that cannot run here.
+  const shutdown = new AbortController();
+  let fatal: Error | undefined;
+  const stopWith = (err: Error) => {
+    if (!fatal) fatal = err;
+    shutdown.abort(err);
+  };
+  const experiments = new ExperimentCache(threads);
+
+  const processor = async (job: Job, token?: string, jobSignal?: AbortSignal) => {
+    const data = parseJobData(job.data);
+    const run = `${data.method} seed ${data.seed}`;
+    const tell = (what: Extract<WorkerEvent, { kind: 'job' }>['what'], detail?: string) =>
+      emit({ kind: 'job', id: String(job.id), run, folder: data.folder, what, ...(detail !== undefined ? { detail } : {}) });
+    const handBack = async () => {
+      await job.moveToWait(token);
+      summary.handedBack++;
+      tell('handed back');
+      throw new WaitingError();
+    };
+    if (shutdown.signal.aborted) return handBack();
+    let prep: PreparedExperiment;
+    let release: () => void;
+    try {
+      ({ prep, release } = await experiments.acquire(data));
+    } catch (err) {
+      if (err instanceof UnrecoverableError) throw err;
+      stopWith(err as Error);
+      return handBack();
+    }
+    const stop = AbortSignal.any([shutdown.signal, ...(jobSignal ? [jobSignal] : [])]);
+    try {
+      const result = await runStudent(prep, { method: data.method, seed: data.seed }, {
+        ...(threads !== undefined ? { threads } : {}), signal: stop, lockOwner: `queue-job:${job.id}`, who: `${name}, job ${job.id}`,
+        onProgress: (event) => {
+          if (event.kind === 'start') {
+            tell(event.resumed ? 'resumed' : 'started', event.resumed ? `at epoch ${event.fromEpoch}` : undefined);
+            void job.updateProgress({ worker: name, epoch: event.fromEpoch, epochs: event.epochs } satisfies JobProgress).catch(() => {});
+          } else if (event.kind === 'epoch') {
+            tell('epoch', `${event.metrics.epoch}/${prep.config.training.epochs}: ${prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%`);
+            void job.updateProgress({ worker: name, epoch: event.metrics.epoch, epochs: prep.config.training.epochs, top1: event.metrics.testTop1 } satisfies JobProgress).catch(() => {});
+          }
+        },
+      });
+      if (result.failed) throw new UnrecoverableError(result.failed);
+      summary.finished++;
+      tell('finished', `best ${result.top1Best!.toFixed(2)}%, last ${result.top1Last!.toFixed(2)}%`);
+      return { worker: name, top1Best: result.top1Best, top1Last: result.top1Last };
+    } catch (err) {
+      if (err instanceof WaitingError) throw err;
+      // Stopped: the run has its checkpoint; the job goes back for any worker to resume.
+      if (shutdown.signal.aborted) return handBack();
+      if (jobSignal?.aborted) throw new Error(`the worker lost the job's lock (${String(jobSignal.reason)}); another worker resumes it`);
+      if (err instanceof UnrecoverableError) {
+        summary.failed++;
+        tell('failed', err.message);
+        throw err;
+      }
+      // The run folder is held by a live process (the job's earlier holder on this host): try again later.
+      if (err instanceof FolderBusyError) {
+        tell('retry', err.message);
+        throw err;
+      }
+      // Bad input or a checkpoint this version cannot read: retrying cannot help.
+      if (err instanceof KqkdError) {
+        summary.failed++;
+        tell('failed', err.message);
+        throw new UnrecoverableError(err.message);
+      }
+      tell('retry', (err as Error).message);
+      throw err;
+    } finally {
+      release();
+    }
+  };
+
+  const worker = new Worker(QUEUE_NAME, processor, {
+    connection: connectionOptions(target, { maxWaitSeconds: redisWaitSeconds, onGiveUp: (s) => stopWith(redisGoneError(target, s)) }),
+    concurrency, name, autorun: false,
+    lockDuration: lockSeconds * 1000, stalledInterval: stalledCheckSeconds * 1000,
+    // A job whose worker died twice is still resumed; a third time it fails (something kills workers on it).
+    maxStalledCount: 2,
+  });
+  // Reconnects are the connection's (connection.ts); a lost lock cancels the job, so two machines do not train one run.
+  worker.on('error', () => {});
+  worker.on('lockRenewalFailed', (ids: string[]) => { for (const id of ids) worker.cancelJob(id, 'lock renewal failed'); });
+
+  const onAbort = () => shutdown.abort(o.signal!.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await worker.waitUntilReady();
+    emit({ kind: 'ready', worker: name, queue: target.display, concurrency });
+    const running = worker.run();
+    await new Promise<void>((resolve) => {
+      if (shutdown.signal.aborted) resolve();
+      else shutdown.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    emit({ kind: 'stopping', reason: fatal ? fatal.message : 'stop requested: running jobs checkpoint and go back to the queue' });
+    // close() stops fetching and waits for the running jobs, which stop at their next step and hand their job back.
+    await (fatal && fatal.message.includes('Redis') ? worker.close(true) : worker.close());
+    await running.catch(() => {});
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    experiments.closeAll();
+  }
+  if (fatal) throw fatal;
+  return summary;
+}
+
+/** Experiments kept open (dataset, teacher cache) while no job uses them. */
+const KEEP_OPEN = 4;
+
+/** The experiments this worker has opened, by folder; idle ones beyond KEEP_OPEN are closed. */
+class ExperimentCache {
+  private readonly open_ = new Map<string, { hash: string; prep: Promise<PreparedExperiment>; users: number }>();
+  constructor(private readonly threads: number | undefined) {}
+
+  /** The experiment of a job, opened read-only; `release` when the job is done with it. */
+  async acquire(d: StudentJobData): Promise<{ prep: PreparedExperiment; release: () => void }> {
+    let entry = this.open_.get(d.folder);
+    if (!entry || entry.hash !== d.experimentHash) {
+      if (entry) this.open_.delete(d.folder);
+      entry = { hash: d.experimentHash, prep: this.open(d), users: 0 };
+      this.open_.set(d.folder, entry);
+      this.evictIdle();
+    }
+    const e = entry;
+    e.users++;
+    try {
+      const prep = await e.prep;
+      let released = false;
+      return { prep, release: () => { if (!released) { released = true; e.users--; } } };
+    } catch (err) {
+      e.users--;
+      if (this.open_.get(d.folder) === e) this.open_.delete(d.folder);
+      throw err;
+    }
+  }
+
+  private async open(d: StudentJobData): Promise<PreparedExperiment> {
+    const file = join(d.folder, EXPERIMENT_JSON);
+    if (!existsSync(file)) {
+      throw new CannotRunHere(`no experiment at ${d.folder} on this machine (${hostname()}): every machine must mount the experiment folder at the same path (docs/distributed.md)`);
+    }
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { hash?: string; config?: unknown };
+    if (stored.hash !== d.experimentHash) {
+      throw new UnrecoverableError(`the job is for experiment ${d.experimentHash}, but ${d.folder} now holds experiment ${stored.hash}`);
+    }
+    let hash: string;
+    const config = (() => {
+      try {
+        return parseExperimentConfig(stored.config);
+      } catch (err) {
+        throw new CannotRunHere(`this worker's kqkd cannot read ${file} (${(err as Error).message}); is it another kqkd version than the coordinator's?`);
+      }
+    })();
+    if ((hash = experimentHash(config)) !== d.experimentHash) {
+      throw new CannotRunHere(`this worker's kqkd computes experiment hash ${hash} for ${file}, the job says ${d.experimentHash}: the worker runs another kqkd version than the coordinator; update it`);
+    }
+    try {
+      return await openExperiment({ config, out: d.folder, ...(this.threads !== undefined ? { threads: this.threads } : {}) });
+    } catch (err) {
+      // The coordinator prepared it; what is missing or unreadable here is this machine's (a dataset, a mount).
+      throw err instanceof KqkdError ? new CannotRunHere(err.message) : err;
+    }
+  }
+
+  private evictIdle(): void {
+    for (const [folder, e] of this.open_) {
+      if (this.open_.size <= KEEP_OPEN) return;
+      if (e.users > 0) continue;
+      this.open_.delete(folder);
+      void e.prep.then((p) => p.close(), () => {});
+    }
+  }
+
+  closeAll(): void {
+    for (const e of this.open_.values()) void e.prep.then((p) => p.close(), () => {});
+    this.open_.clear();
+  }
+}

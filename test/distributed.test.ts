@@ -1,0 +1,209 @@
+/**
+ * An experiment spread over worker processes on a real Redis (`redis-server`, started here on a free port):
+ * - a coordinator (`kqkd experiment --queue`) and worker processes; one worker is killed with SIGKILL in the middle of
+ *   a run, another is stopped with SIGTERM in the middle of a run (it hands its job back, exit 0), a third finishes
+ *   everything: results.json equals the same experiment run locally (same seeds, one thread), the killed and the
+ *   stopped runs were resumed from their checkpoints;
+ * - a second coordinator on the same folder is refused while the first runs;
+ * - a run that diverges fails its job at once (no retries) and the coordinator reports it (exit 1);
+ * - a worker whose Redis goes away stops after --redis-wait with an error naming Redis.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = resolve(__dirname, '..');
+const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
+const root = mkdtempSync(join(tmpdir(), 'kqkd-distributed-'));
+const children: ChildProcess[] = [];
+afterAll(() => { for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); });
+
+interface Proc {
+  child: ChildProcess;
+  /** stdout + stderr so far */
+  out(): string;
+  /** Resolves when the output matches (after `from` characters), with the match. */
+  waitFor(re: RegExp, from?: number, ms?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(command: string, args: string[]): Proc {
+  const child = spawn(command, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  const waiters: (() => void)[] = [];
+  const on = (d: Buffer) => {
+    out += d;
+    for (const w of [...waiters]) w();
+  };
+  child.stdout!.on('data', on);
+  child.stderr!.on('data', on);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => {
+    res({ code, signal });
+    for (const w of [...waiters]) w();
+  }));
+  return {
+    child, out: () => out, exited,
+    waitFor: (re, from = 0, ms = 240_000) => new Promise((res, rej) => {
+      const timer = setTimeout(() => { done(); rej(new Error(`timed out waiting for ${re} in:\n${out}`)); }, ms);
+      const check = () => {
+        const m = out.slice(from).match(re);
+        if (m) { done(); res(m); } else if (child.exitCode !== null || child.signalCode !== null) { done(); rej(new Error(`exited waiting for ${re}:\n${out}`)); }
+      };
+      const done = () => { clearTimeout(timer); waiters.splice(waiters.indexOf(check), 1); };
+      waiters.push(check);
+      check();
+    }),
+  };
+}
+const kqkd = (args: string[]) => start(process.execPath, [bin, ...args]);
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function startRedis(port: number): Promise<Proc> {
+  const redis = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  redis.child.on('error', (err) => { throw new Error(`redis-server could not start (${err.message}); tools/setup.sh installs it`); });
+  await redis.waitFor(/Ready to accept connections/, 0, 30_000);
+  return redis;
+}
+
+/** A Fashion-MNIST-format folder of 16×16 images: class c = a bright column c + 3 and a row 12 − c over seeded noise. */
+function writeDataset(dir: string): void {
+  const side = 16;
+  const idx = (type: number, dims: number[], data: Uint8Array) => {
+    const head = Buffer.alloc(4 + 4 * dims.length);
+    head.writeUInt32BE(0x0800 | dims.length, 0);
+    dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+    return Buffer.concat([head, Buffer.from(data)]);
+  };
+  for (const [prefix, count, seed] of [['train', 240, 1], ['t10k', 100, 2]] as const) {
+    let s = seed;
+    const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s >>> 24; };
+    const images = new Uint8Array(count * side * side);
+    const labels = new Uint8Array(count);
+    for (let n = 0; n < count; n++) {
+      const c = (n * 7 + (rand() & 1)) % 10;
+      labels[n] = c;
+      for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) images[(n * side + y) * side + x] = Math.min(255, (x === c + 3 || y === 12 - c ? 170 : 20) + (rand() >> 2));
+    }
+    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idx(0x08, [count, side, side], images));
+    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idx(0x08, [count], labels));
+  }
+}
+
+const dataDir = mkdtempSync(join(root, 'data-'));
+writeDataset(dataDir);
+const training = { epochs: 3, batchSize: 32, evalBatchSize: 50, optimizer: { type: 'adamw', lr: 0.01 }, schedule: 'one-cycle' };
+const experimentFile = join(root, 'experiment.json');
+writeFileSync(experimentFile, JSON.stringify({
+  version: 1, dataset: { name: 'fashion-mnist', dir: dataDir },
+  teacher: { model: { name: 'resnet34', width: 0.0625 }, training: { ...training, epochs: 2 } },
+  student: { model: { name: 'resnet9', width: 0.0625 } },
+  methods: ['ce', 'fkd-kq'], seeds: 2, seed0: 5, training, kq: { samples: 40, seed: 0 },
+}));
+
+/** results.json without what depends on the clock. */
+function stableResults(dir: string) {
+  const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  delete r.seconds;
+  for (const m of Object.values(r.methods) as { runs: { seconds?: number }[] }[]) for (const run of m.runs) delete run.seconds;
+  return r;
+}
+
+let port: number;
+let redis: Proc;
+let queue: string;
+beforeAll(async () => {
+  port = await freePort();
+  redis = await startRedis(port);
+  queue = `redis://127.0.0.1:${port}`;
+}, 60_000);
+
+describe('kqkd experiment --queue with kqkd worker processes', () => {
+  const local = join(root, 'local');
+  const queued = join(root, 'queued');
+  const worker = (name: string, extra: string[] = []) => kqkd(['worker', '--queue', queue, '--threads', '1', '--lock-seconds', '4', '--name', name, ...extra]);
+
+  it('one worker SIGKILLed and one SIGTERMed mid-run: the runs resume elsewhere and results.json equals a local run', async () => {
+    const reference = kqkd(['experiment', '--config', experimentFile, '--out', local, '--threads', '1', '--quiet']);
+    const coordinator = kqkd(['experiment', '--config', experimentFile, '--out', queued, '--threads', '1', '--queue', queue]);
+    await coordinator.waitFor(/\[queue\] 4 runs: 4 queued/);
+
+    // A second coordinator on the same folder is refused, and writes nothing.
+    const second = kqkd(['experiment', '--config', experimentFile, '--out', queued, '--threads', '1', '--queue', queue]);
+    const refused = await second.exited;
+    expect(refused.code, second.out()).toBe(2);
+    expect(second.out()).toMatch(/a folder no other kqkd process is using for --out but received ".*queued", locked by pid \d+/);
+
+    const a = worker('A');
+    const b = worker('B');
+    // A: killed right after the first epoch of its first run, in the middle of that run.
+    const [, killedRun] = await a.waitFor(/(\S+ seed \d+) \[[^\]]+\] epoch 1\//);
+    a.child.kill('SIGKILL');
+    expect((await a.exited).signal).toBe('SIGKILL');
+    // B: stopped (SIGTERM) in the middle of the run it is on after that.
+    const from = b.out().length;
+    const [, stoppedRun] = await b.waitFor(/(\S+ seed \d+) \[[^\]]+\] epoch 1\//, from);
+    b.child.kill('SIGTERM');
+    const bExit = await b.exited;
+    expect(bExit.code, b.out()).toBe(0);
+    expect(b.out()).toMatch(new RegExp(`${stoppedRun.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[[^\\]]+\\] handed back`));
+    expect(b.out()).toMatch(/worker B stopped: \d+ runs finished, 0 failed, 1 handed back/);
+
+    // D does the rest, the killed run once its lock (4 s) has expired.
+    const d = worker('D');
+    const done = await coordinator.exited;
+    expect(done.code, coordinator.out()).toBe(0);
+    expect(coordinator.out()).toMatch(/\[queue\] 4\/4 done, 0 running, 0 waiting, 0 failed/);
+    d.child.kill('SIGTERM');
+    expect((await d.exited).code, d.out()).toBe(0);
+    expect(d.out()).toMatch(new RegExp(`${killedRun.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[[^\\]]+\\] resumed: at epoch [12]`));
+    expect(d.out()).toMatch(new RegExp(`${stoppedRun.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[[^\\]]+\\] resumed: at epoch 1`));
+
+    expect((await reference.exited).code, reference.out()).toBe(0);
+    expect(stableResults(queued)).toEqual(stableResults(local));
+  }, 600_000);
+
+  it('a run that diverges fails its job once (no retries) and the coordinator reports it with exit 1', async () => {
+    const file = join(root, 'diverging.json');
+    writeFileSync(file, JSON.stringify({
+      version: 1, dataset: { name: 'fashion-mnist', dir: dataDir }, teacher: { model: { name: 'resnet34', width: 0.0625 }, training: { ...training, epochs: 1 } },
+      student: { model: { name: 'small-cnn', widths: [4, 8] } }, methods: ['ce'], seeds: 1,
+      training: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 10 }, schedule: 'constant' }, kq: { samples: 40 }, distill: { k: 2 },
+    }));
+    const out = join(root, 'diverging');
+    const coordinator = kqkd(['experiment', '--config', file, '--out', out, '--threads', '1', '--queue', queue, '--attempts', '3']);
+    const w = worker('E');
+    const r = await coordinator.exited;
+    expect(r.code, coordinator.out()).toBe(1);
+    expect(coordinator.out()).toMatch(/1 failed: ce seed 0/);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(results.methods.ce.runs[0].failed).toMatch(/diverged/);
+    w.child.kill('SIGTERM');
+    expect((await w.exited).code).toBe(0);
+    expect(w.out().match(/ce seed 0 \[[^\]]+\] failed/g)).toHaveLength(1);
+    expect(w.out()).not.toMatch(/retry/);
+    expect(w.out()).toMatch(/worker E stopped: 0 runs finished, 1 failed, 0 handed back/);
+  }, 300_000);
+
+  it('a worker whose Redis goes away stops after --redis-wait with an error naming Redis (exit 1)', async () => {
+    const w = worker('F', ['--redis-wait', '3']);
+    await w.waitFor(/waiting for runs/);
+    redis.child.kill('SIGKILL');
+    const r = await w.exited;
+    expect(r.code, w.out()).toBe(1);
+    expect(w.out()).toMatch(new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} reachable .* no connection for \\d+ s`));
+  }, 120_000);
+});
