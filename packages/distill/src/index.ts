@@ -5,7 +5,7 @@
  */
 export * from './losses/index.js';
 export {
-  METHODS, METHOD_KEYS, PAPER_METHOD_KEYS, BASELINE_METHODS, OURS_METHOD, REFERENCE_METHOD, getMethod, methodTerms, needsTeacher, pairing, predictorTerm, readsTeacherLogits,
+  METHODS, METHOD_KEYS, PAPER_METHOD_KEYS, BASELINE_METHODS, OURS_METHOD, OURS_LAYERS, REFERENCE_METHOD, getMethod, layerRuleOf, methodTerms, needsTeacher, pairing, predictorTerm, readsTeacherLogits,
   type MethodDefinition,
 } from './methods.js';
 export * from './terms/index.js';

@@ -20,9 +20,15 @@ export interface MethodDefinition {
    * alone (the paper's feature-exclusive training).
    */
   head: 'joint' | 'detached';
-  /** Key of the layer-selection rule picking the teacher layers of the pair terms. */
+  /**
+   * Key of the layer-selection rule picking the teacher layers of the pair terms, or OURS_LAYERS: the rule the
+   * experiment gives Ours (`distill.selection`), so Ours and its ablations distil the same layers.
+   */
   layers?: string;
 }
+
+/** `layers` of Ours and of its ablations: the experiment's rule for Ours. */
+export const OURS_LAYERS = 'ours';
 
 const fkd = (key: string, title: string, layers: string, role: MethodDefinition['role']): MethodDefinition =>
   ({ key, title, role, terms: ['ce', 'feature'], head: 'detached', layers });
@@ -38,7 +44,7 @@ export const METHODS: readonly MethodDefinition[] = [
   { key: 'simkd', title: 'SimKD (reused teacher classifier)', role: 'baseline', terms: ['simkd'], head: 'joint' },
   // SemCKD's public code trains CE + KL(T = 4) + 400·L_SemCKD (its scripts: -r 1 -a 1 -b 400).
   { key: 'semckd', title: 'SemCKD: CE + KD + attention-weighted cross-layer L_F', role: 'baseline', terms: ['ce', 'kd', 'semckd'], head: 'joint', layers: 'baseline' },
-  fkd('fkd-kq', 'Ours (FKD-KQ): L_F at KQ-selected layers, detached CE head', 'kq', 'ours'),
+  fkd('fkd-kq', 'Ours (FKD-KQ): L_F at KQ-selected layers, detached CE head', OURS_LAYERS, 'ours'),
   fkd('fkd-s', 'Ablation: layers by S only', 's', 'ablation'),
   fkd('fkd-ie', 'Ablation: layers by sqrt(I·E) only', 'ie', 'ablation'),
   fkd('fkd-i', 'Ablation: layers by I only', 'i', 'ablation'),
@@ -49,8 +55,8 @@ export const METHODS: readonly MethodDefinition[] = [
   fkd('fkd-even', 'Selection: evenly spread layers', 'baseline', 'ablation'),
   fkd('fkd-kq-last', 'Selection: the last block + top-(k−1) by Q', 'kq-last', 'ablation'),
   fkd('fkd-kq-nostem', 'Selection: top-k by Q without the stem', 'kq-nostem', 'ablation'),
-  { key: 'fkd-kq-ce', title: 'Ablation: Ours + CE on the backbone', role: 'ablation', terms: ['ce', 'feature'], head: 'joint', layers: 'kq' },
-  { key: 'fkd-kq-ce-vkd', title: 'Ablation: Ours + CE + VKD', role: 'ablation', terms: ['ce', 'kd', 'feature'], head: 'joint', layers: 'kq' },
+  { key: 'fkd-kq-ce', title: 'Ablation: Ours + CE on the backbone', role: 'ablation', terms: ['ce', 'feature'], head: 'joint', layers: OURS_LAYERS },
+  { key: 'fkd-kq-ce-vkd', title: 'Ablation: Ours + CE + VKD', role: 'ablation', terms: ['ce', 'kd', 'feature'], head: 'joint', layers: OURS_LAYERS },
 ];
 
 export const METHOD_KEYS = METHODS.map((m) => m.key) as readonly string[];
@@ -65,6 +71,12 @@ const REGISTRY = keyedRegistry('method', METHODS);
 
 export function getMethod(key: string): MethodDefinition {
   return REGISTRY.get(key);
+}
+
+/** The selection rule of a method's teacher layers, given the experiment's rule for Ours; undefined: no pair terms. */
+export function layerRuleOf(key: string, oursRule: string): string | undefined {
+  const layers = getMethod(key).layers;
+  return layers === OURS_LAYERS ? oursRule : layers;
 }
 
 /** The method's loss terms, from the registry. */

@@ -305,11 +305,11 @@ describe('every method\'s loss vs a float64 recomputation (onnxruntime-node, Res
       ce: ['joint', '-', '-', '-'], vkd: ['joint', 'kd', '-', '-'], 'vkd-ls': ['joint', 'kd-ls', '-', '-'],
       '1lc': ['joint', '-', 'mse', 'baseline'], '1lc-vkd': ['joint', 'kd', 'mse', 'baseline'], 'sp-vkd': ['joint', 'kd', 'sp', 'baseline'],
       simkd: ['none', '-', 'simkd', '-'], semckd: ['joint', 'kd', 'semckd', 'baseline'],
-      'fkd-kq': ['head', '-', 'mse', 'kq'], 'fkd-s': ['head', '-', 'mse', 's'], 'fkd-ie': ['head', '-', 'mse', 'ie'],
+      'fkd-kq': ['head', '-', 'mse', 'ours'], 'fkd-s': ['head', '-', 'mse', 's'], 'fkd-ie': ['head', '-', 'mse', 'ie'],
       'fkd-i': ['head', '-', 'mse', 'i'], 'fkd-e': ['head', '-', 'mse', 'e'],
       'fkd-paper': ['head', '-', 'mse', 'paper'], 'fkd-last': ['head', '-', 'mse', 'last-k'], 'fkd-even': ['head', '-', 'mse', 'baseline'],
       'fkd-kq-last': ['head', '-', 'mse', 'kq-last'], 'fkd-kq-nostem': ['head', '-', 'mse', 'kq-nostem'],
-      'fkd-kq-ce': ['joint', '-', 'mse', 'kq'], 'fkd-kq-ce-vkd': ['joint', 'kd', 'mse', 'kq'],
+      'fkd-kq-ce': ['joint', '-', 'mse', 'ours'], 'fkd-kq-ce-vkd': ['joint', 'kd', 'mse', 'ours'],
     });
     expect(() => getMethod('fkd')).toThrow(/one of ce, vkd, vkd-ls, 1lc, .*fkd-kq-ce-vkd for method but received "fkd"/);
   });

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { KqkdError } from '@kqkd/common';
-import { METHOD_KEYS, PROJECTORS, SELECTION_RULE_KEYS } from '@kqkd/distill';
+import { DEFAULT_SELECTION_RULE, METHOD_KEYS, PROJECTORS, SELECTION_RULE_KEYS } from '@kqkd/distill';
 import {
   augmentSchema, BACKENDS, canonicalJson, datasetSpecSchema, modelSpecSchema, oneCycleSchema, optimizerSchema, parseWithSchema, positiveInt, SCHEDULES,
 } from '@kqkd/train';
@@ -57,15 +57,16 @@ export const experimentConfigSchema = z.object({
   training: trainingSchema,
   distill: z.object({
     k: positiveInt().max(32).default(4).describe('teacher layers distilled (= student layers)'),
-    selection: z.enum(SELECTION_RULE_KEYS as [string, ...string[]], { error: `a layer-selection rule (${SELECTION_RULE_KEYS.join(', ')})` }).optional()
-      .describe('the rule choosing the teacher layers of Ours (fkd-kq); default "kq", the paper\'s top-k by Q'),
+    selection: z.enum(SELECTION_RULE_KEYS as [string, ...string[]], { error: `a layer-selection rule (${SELECTION_RULE_KEYS.join(', ')})` })
+      .default(DEFAULT_SELECTION_RULE)
+      .describe(`the rule choosing the teacher layers of Ours (fkd-kq); default "${DEFAULT_SELECTION_RULE}" (chosen on a validation split, docs/RESULTS.md); "kq" is the paper's top-k by Q`),
     projector: z.enum(PROJECTORS).default('single-layer-conv'),
     temperature: z.number().positive().max(100).default(4),
     weights: z.object({
       feature: z.number().min(0).default(1), kd: z.number().min(0).default(1), sp: z.number().min(0).default(3000),
       semckd: z.number().min(0).default(400), simkd: z.number().min(0).default(1),
     }).strict().default({ feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 }),
-  }).strict().default({ k: 4, projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } }),
+  }).strict().default({ k: 4, selection: DEFAULT_SELECTION_RULE, projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } }),
   kq: z.object({
     samples: positiveInt().min(20).default(6000).describe('class-balanced training samples the teacher is scored on'),
     seed: z.number().int().min(0).default(0),

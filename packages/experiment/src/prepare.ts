@@ -12,7 +12,7 @@ import { checkOutputFolder, KqkdError, writeFileAtomic } from '@kqkd/common';
 import type { Dataset } from '@kqkd/data';
 import {
   buildTeacherCache, distillationInputs, getMethod, needsTeacher, openTeacherCache, pairing, parseDistillSpec, predictorTerm, selectTeacherLayers,
-  OURS_METHOD, SELECTION_RULE_KEYS, type DistillSpec, type DistillSpecInput, type ScoredLayer, type SelectionContext, type TeacherCache,
+  layerRuleOf, SELECTION_RULE_KEYS, type DistillSpec, type DistillSpecInput, type ScoredLayer, type SelectionContext, type TeacherCache,
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
@@ -212,7 +212,7 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
       ...(c.teacher.baselineLayers ? { baseline: c.teacher.baselineLayers } : {}), ...(c.teacher.paperLayers ? { paper: c.teacher.paperLayers } : {}),
     },
   };
-  const oursRule = c.distill.selection ?? 'kq';
+  const oursRule = c.distill.selection;
   const selections: Record<string, number[]> = {};
   for (const rule of SELECTION_RULE_KEYS) {
     if (rule === 'paper' && !c.teacher.paperLayers) continue;
@@ -227,7 +227,7 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
     emit({ kind: 'stage', stage: 'selection', detail: `${oursRule} selects teacher layers ${selections[oursRule].join(', ')} (baselines: ${selections.baseline.join(', ')})` });
   }
   // ---- 4. the distillation spec of every method
-  const ruleOf = (method: string): string | undefined => (method === OURS_METHOD ? oursRule : getMethod(method).layers);
+  const ruleOf = (method: string): string | undefined => layerRuleOf(method, oursRule);
   const specOf = (key: string): DistillSpec | undefined => {
     const m = getMethod(key);
     if (!needsTeacher(m)) return undefined;

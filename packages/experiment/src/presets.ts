@@ -54,6 +54,8 @@ function paperPreset(dataset: PaperDataset, teacher: string, student: string): E
     // Peak LR per method as the paper's code runs it (lr-policy.ts); `optimizer.lr` is its text's MaxLR, used by
     // `--lr-policy shared`.
     training: { ...training(paperLearningRate(student)), lrPolicy: 'paper-code' },
+    // Ours as the paper defines it: top-k by Q (kqkd's default rule, kq-last, was chosen on Fashion-MNIST).
+    distill: { selection: 'kq' },
     kq: { samples: 6000, seed: 0 },
   };
 }

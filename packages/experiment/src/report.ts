@@ -2,7 +2,7 @@
  * The report layer of `kqkd experiment`: statistics over seeds, the paper's ARI and training-efficiency metrics
  * (METHOD.md §6), the Markdown report and the pictures. Everything but `writeExperimentPictures` is pure.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { KqkdError, describeValue } from '@kqkd/common';
 import { getSelectionRule, OURS_METHOD } from '@kqkd/distill';
 import { kqCurvesSpec, methodBarSpec, trainingCurvesSpec, writeChart } from '@kqkd/plots';
@@ -21,6 +21,11 @@ const GAIN_EPSILON = 1e-9;
 const ARI_MIN_GAIN = 0.5;
 
 /** Mean and sample standard deviation (n − 1; null for one value) of the values, kept in order. */
+/** The teacher in titles: an imported model by its file name (the path is in the setup list and results.json). */
+function teacherTitle(r: ExperimentResults): string {
+  return r.teacher.source === 'imported' ? basename(r.teacher.model) : r.teacher.model;
+}
+
 export function statistic(values: number[]): Statistic {
   if (values.length === 0) throw new KqkdError('values', 'at least one value', describeValue(values));
   const n = values.length;
@@ -202,7 +207,7 @@ function efficiencySection(r: ExperimentResults): string[] {
 /** The experiment's human-readable report (`results.md`); picture links are relative to the experiment folder. */
 export function renderResultsMarkdown(results: ExperimentResults): string {
   const lines = [
-    `# kqkd experiment: ${results.student.model} from ${results.teacher.model} on ${results.dataset.name}`, '',
+    `# kqkd experiment: ${results.student.model} from ${teacherTitle(results)} on ${results.dataset.name}`, '',
     `Preset: ${results.preset ?? 'none'} · config hash \`${results.configHash}\` · ${fixed(results.seconds)} s in all`, '',
     `Accuracy: ${results.accuracy}`, '',
     '**Best epoch** = a run\'s highest test top-1 over its epochs; **last epoch** = its test top-1 after the final ' +
@@ -242,7 +247,7 @@ export async function writeExperimentPictures(
         index: l.index, name: l.name, selected: l.selected,
         S: l.S ?? NaN, I: l.I ?? NaN, E: l.E ?? NaN, Q: l.Q ?? NaN,
       })),
-      `Knowledge Quality per generalized layer — ${results.teacher.model} on ${results.dataset.name}`,
+      `Knowledge Quality per generalized layer — ${teacherTitle(results)} on ${results.dataset.name}`,
     ),
     'training-curves': trainingCurvesSpec(
       methods.flatMap(([key, m]) => m.curve.map((p) => ({ method: labels[key], epoch: p.epoch, mean: p.mean, std: p.std }))),

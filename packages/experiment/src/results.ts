@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { RunFailedError, writeFileAtomic } from '@kqkd/common';
-import { getMethod, BASELINE_METHODS, OURS_METHOD, REFERENCE_METHOD } from '@kqkd/distill';
+import { getMethod, layerRuleOf, BASELINE_METHODS, OURS_METHOD, REFERENCE_METHOD } from '@kqkd/distill';
 import { experimentHash } from './config.js';
 import type { PreparedExperiment } from './prepare.js';
 import { computeAri, computeEfficiency, meanCurve, renderResultsMarkdown, statisticOrNone, writeExperimentPictures } from './report.js';
@@ -24,7 +24,7 @@ export function methodResult(prep: PreparedExperiment, key: string, runs: Method
   const finished = runs.filter((r) => !r.failed);
   return {
     key, title: getMethod(key).title, peakLr: peakLearningRate(prep, key),
-    layerRule: spec?.pairs.length ? (key === OURS_METHOD ? prep.oursRule : getMethod(key).layers!) : null,
+    layerRule: spec?.pairs.length ? layerRuleOf(key, prep.oursRule)! : null,
     teacherLayers: spec?.pairs.length ? spec.pairs.map((p) => p.teacher) : spec?.simkd ? [spec.simkd.teacherLayer] : null,
     studentLayers: spec?.pairs.length ? spec.pairs.map((p) => p.student) : null,
     top1Best: statisticOrNone(finished.map((r) => r.top1Best!)), top1Last: statisticOrNone(finished.map((r) => r.top1Last!)), runs,

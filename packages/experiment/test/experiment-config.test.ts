@@ -36,7 +36,7 @@ describe('parseExperimentConfig', () => {
     const c = parseExperimentConfig(base);
     expect(EXPERIMENT_CONFIG_VERSION).toBe(1);
     expect(c.seeds).toBe(3);
-    expect(c.distill).toEqual({ k: 4, projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } });
+    expect(c.distill).toEqual({ k: 4, selection: 'kq-last', projector: 'single-layer-conv', temperature: 4, weights: { feature: 1, kd: 1, sp: 3000, semckd: 400, simkd: 1 } });
     expect(c.training).toMatchObject({ batchSize: 128, schedule: 'one-cycle', optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 } });
     expect(c.kq).toEqual({ samples: 6000, seed: 0 });
   });

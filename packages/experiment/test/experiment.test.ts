@@ -91,7 +91,7 @@ describe('runExperiment: a tiny experiment end to end', () => {
     // exactly the fields of the ExperimentResults interface (paperTeacherLayers only with a paper preset)
     expect(Object.keys(r).sort()).toEqual(['accuracy', 'ari', 'configHash', 'dataset', 'efficiency', 'format', 'kq', 'layerSelections', 'lrPolicy', 'methods',
       'pictures', 'preset', 'seconds', 'selectedTeacherLayers', 'selectionRule', 'student', 'studentLayers', 'teacher', 'version']);
-    expect([r.lrPolicy, r.selectionRule, r.dataset.evaluatedOn]).toEqual(['shared', 'kq', 'test']);
+    expect([r.lrPolicy, r.selectionRule, r.dataset.evaluatedOn]).toEqual(['shared', 'kq-last', 'test']); // the default rule
     expect(Object.keys(r.teacher).sort()).toEqual(['model', 'parameters', 'source', 'top1', 'top1Best']);
     expect(Object.keys(r.methods.ce).sort()).toEqual(['curve', 'key', 'layerRule', 'peakLr', 'runs', 'studentLayers', 'teacherLayers', 'title', 'top1Best', 'top1Last']);
     for (const m of Object.values(r.methods)) expect(m.peakLr, m.key).toBe(parseExperimentConfig(input(trainedTeacher)).training.optimizer.lr); // policy shared
@@ -114,7 +114,8 @@ describe('runExperiment: a tiny experiment end to end', () => {
     expect(r.student.parameters).toBeGreaterThan(0);
     expect(r.student.parameters).toBeLessThan(r.teacher.parameters!);
 
-    // KQ: the selection is the top-k by Q over the backbone's layers (index ≤ headStartsAfter).
+    // KQ: rule kq is the top-k by Q over the backbone's layers (index ≤ headStartsAfter); the default kq-last, Ours'
+    // rule here, is the last block before the Flatten plus the top-(k−1) by Q before it.
     const kq = JSON.parse(readFileSync(join(out, 'kq.json'), 'utf8'));
     headStartsAfter = kq.model.headStartsAfter;
     expect(r.kq.topK).toBe(K);
@@ -123,9 +124,13 @@ describe('runExperiment: a tiny experiment end to end', () => {
     expect(r.selectedTeacherLayers).toHaveLength(K);
     const candidates = r.kq.layers.filter((l) => l.index <= headStartsAfter).map((l) => ({ index: l.index, Q: l.Q ?? NaN }));
     const byQ = candidates.filter((l) => Number.isFinite(l.Q)).sort((a, b) => b.Q - a.Q || b.index - a.index).slice(0, K).map((l) => l.index).sort((a, b) => a - b);
-    expect(r.selectedTeacherLayers).toEqual(byQ);
-    expect(r.selectedTeacherLayers).toEqual(selectTopK(candidates, K));
-    expect(r.layerSelections.kq).toEqual(r.selectedTeacherLayers);
+    expect(r.layerSelections.kq).toEqual(byQ);
+    expect(r.layerSelections.kq).toEqual(selectTopK(candidates, K));
+    const lastBlock = Math.max(...candidates.filter((l) => l.index < headStartsAfter).map((l) => l.index));
+    const beforeLast = candidates.filter((l) => l.index < lastBlock && Number.isFinite(l.Q)).sort((a, b) => b.Q - a.Q || b.index - a.index)
+      .slice(0, K - 1).map((l) => l.index).sort((a, b) => a - b);
+    expect(r.selectedTeacherLayers).toEqual([...beforeLast, lastBlock]);
+    expect(r.layerSelections['kq-last']).toEqual(r.selectedTeacherLayers);
     for (const rule of ['kq', 's', 'ie', 'i', 'e', 'baseline'] as const) {
       expect(r.layerSelections[rule], rule).toHaveLength(K);
       for (const i of r.layerSelections[rule]) expect(i).toBeLessThanOrEqual(headStartsAfter);
@@ -161,8 +166,9 @@ describe('runExperiment: a tiny experiment end to end', () => {
     // layers per method family
     expect(r.methods.ce.teacherLayers).toBeNull();
     expect(r.methods.vkd.teacherLayers).toBeNull();
-    expect(r.methods['fkd-kq'].teacherLayers).toEqual(r.layerSelections.kq);
-    expect(r.methods['fkd-kq-ce'].teacherLayers).toEqual(r.layerSelections.kq);
+    expect(r.methods['fkd-kq'].teacherLayers).toEqual(r.layerSelections['kq-last']); // Ours' rule (the default)
+    expect(r.methods['fkd-kq-ce'].teacherLayers).toEqual(r.methods['fkd-kq'].teacherLayers); // its ablation: the same layers
+    expect([r.methods['fkd-kq'].layerRule, r.methods['fkd-kq-ce'].layerRule]).toEqual(['kq-last', 'kq-last']);
     expect(r.methods['1lc-vkd'].teacherLayers).toEqual(r.layerSelections.baseline);
     expect(r.methods['sp-vkd'].teacherLayers).toEqual(r.layerSelections.baseline.slice(-1)); // SP: the deepest pair only
     expect(r.methods['fkd-kq'].studentLayers).toEqual(r.studentLayers);
