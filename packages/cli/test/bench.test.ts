@@ -18,6 +18,26 @@ describe('kqkd bench train-step --json', () => {
     }, 60_000);
   }
 
+  it('--profile: the op-type and node tables (text), the summary in --json; --backend web-training refused naming --profile', async () => {
+    const args = ['bench', 'train-step', '--model', 'small-cnn', '--input', '1x12x12', '--classes', '4', '--batch', '8', '--steps', '2', '--warmup', '1',
+      '--threads', '1', '--profile'];
+    const text = await run(args);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/profile of the 2 timed steps \(warm-up excluded/);
+    expect(text.stdout).toMatch(/^op type +calls\/step +ms\/step +share$/m);
+    expect(text.stdout).toMatch(/^Conv +\d+ +[\d.]+ +[\d.]+ %$/m);
+    expect(text.stdout).toMatch(/^node +op +ms\/step +share$/m);
+    expect(text.stdout).toMatch(/trace: removed with its temporary folder/);
+    const json = await run([...args, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const p = JSON.parse(json.stdout.trim()).profile;
+    expect(p).toMatchObject({ file: null, steps: 2, runsInTrace: 3 });
+    expect(p.byOp.map((o: { op: string }) => o.op)).toContain('Conv');
+    const web = await run([...args, '--backend', 'web-training']);
+    expect(web.code).toBe(2);
+    expect(web.stderr).toMatch(/for --profile but received backend "web-training"/);
+  }, 60_000);
+
   it('rejects a malformed --input naming the flag', async () => {
     const r = await run(['bench', 'train-step', '--input', '3x32', '--json']);
     expect(r.code).toBe(2);

@@ -73,6 +73,13 @@ describe('flags → API options', () => {
     expect(calls.benchTrainStep[0]).toMatchObject({ executionProvider: 'cuda', threads: 4, backend: 'native', distill });
     await runCli(['bench', 'train-step', '--json']);
     expect(calls.benchTrainStep[1]).toMatchObject({ executionProvider: 'cpu' });
+    expect(calls.benchTrainStep[1]).not.toHaveProperty('profile');
+  });
+
+  it('kqkd bench train-step --profile [dir]: profile true (a temporary folder) or the folder that keeps the trace', async () => {
+    await runCli(['bench', 'train-step', '--profile', '--json']);
+    await runCli(['bench', 'train-step', '--profile', join(dir, 'p'), '--json']);
+    expect(calls.benchTrainStep.map((c) => c.profile)).toEqual([true, join(dir, 'p')]);
   });
 
   it('kqkd eval: model, data, split, batch size, threads and out', async () => {

@@ -2,7 +2,8 @@
  * `benchTrainStep`: images/s of full training steps (forward, backward, optimizer update, BatchNorm write-back) of a
  * zoo model on random inputs, after warm-up steps, on either backend and execution provider (@kqkd/train) — of
  * cross-entropy, or of a distillation method's step (`distill`, built by @kqkd/distill's `benchDistillObjective`
- * with random teacher features).
+ * with random teacher features). `profile`: ONNX Runtime's per-op and per-node kernel time of the timed steps (native
+ * backend; the trace kept in the folder given, or in a temporary one removed afterwards).
  */
 import { KqkdError } from '@kqkd/common';
 import { benchDistillObjective, type DistillSpecInput } from '@kqkd/distill';

@@ -25,7 +25,7 @@ export { startWorker, parseQueueUrl, type WorkerOptions, type WorkerEvent, type 
 export {
   BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
   type TrainOptions, type TrainResults, type TrainConfig, type TrainConfigInput, type TrainProgress, type Evaluation,
-  type BenchTrainStepOptions, type BenchTrainStepResult, type BackendName,
+  type BenchTrainStepOptions, type BenchTrainStepResult, type BenchTrainStepProfile, type BackendName,
 } from '@kqkd/train';
 export { benchDistillObjective, METHODS, METHOD_KEYS, SELECTION_RULE_KEYS, type MethodDefinition, type DistillSpecInput } from '@kqkd/distill';
 export {

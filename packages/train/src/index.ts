@@ -31,5 +31,8 @@ export { backendFactory, BACKENDS, DEFAULT_BACKEND, type BackendName } from './b
 export { createNativeBackend, type NativeBackendOptions } from './backends/native.js';
 export { createWebTrainingBackend } from './backends/web-training.js';
 export { HostOptimizer, scheduleRate, optimizerConfigOf, type HostOptimizerOptions, type HostOptimizerSlot } from './optimizer/host-optimizer.js';
-export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult } from './bench.js';
+export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult, type BenchTrainStepProfile } from './bench.js';
+export {
+  summarizeOrtProfile, type OrtProfileSummary, type OrtProfileOp, type OrtProfileNode, type SummarizeOrtProfileOptions,
+} from './profile.js';
 export { evaluateModel, predictions, type EvaluateOptions, type Evaluation } from './evaluate.js';

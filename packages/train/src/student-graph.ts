@@ -50,6 +50,11 @@ export interface BackendOptions {
   accumulationSteps?: number;
   /** What the student is trained for besides plain cross-entropy (a distillation method); absent = CE. */
   objective?: TrainingObjective;
+  /**
+   * Native backend only: ONNX Runtime profiles the training session into `<profilePrefix>_<time>.json` (Chrome trace);
+   * the backend's `endProfiling()` stops it and returns the file.
+   */
+  profilePrefix?: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchTrainStep, type BenchDistillSpec } from '@kqkd/kqkd';
+import { BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, benchTrainStep, type BenchDistillSpec, type BenchTrainStepProfile } from '@kqkd/kqkd';
 import { intFlag, withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
 
@@ -17,6 +17,8 @@ interface BenchFlags {
   optimizer: 'adamw' | 'sgd';
   device: 'cpu' | 'cuda';
   distill?: string;
+  /** true (bare flag): a temporary folder; a string: the folder that keeps the trace. */
+  profile?: boolean | string;
   json?: boolean;
 }
 
@@ -24,12 +26,41 @@ interface BenchFlags {
 const FLAGS = {
   model: '--model', input: '--input', classes: '--classes', batch: '--batch', steps: '--steps', warmupSteps: '--warmup', backend: '--backend',
   threads: '--threads', width: '--width', optimizer: '--optimizer', executionProvider: '--device', distill: '--distill',
+  profile: '--profile',
 };
 
 /** "fkd-kq (4 pairs)" for a distillation spec. */
 function describeObjective(spec: unknown): string {
   const d = spec as { method?: string; pairs?: unknown[] };
   return `${d.method ?? 'objective'}${d.pairs ? ` (${d.pairs.length} pairs)` : ''}`;
+}
+
+/** Op types and nodes printed by --profile (the JSON has every op type and the API's top nodes). */
+const PROFILE_OPS = 12;
+const PROFILE_NODES = 10;
+
+/** The --profile tables: the top op types and nodes of the timed steps by kernel time. */
+function profileText(p: BenchTrainStepProfile): string {
+  const pct = (s: number) => `${(100 * s).toFixed(1).padStart(5)} %`;
+  const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1).padStart(9);
+  const ops = p.byOp.slice(0, PROFILE_OPS);
+  const nodes = p.topNodes.slice(0, PROFILE_NODES);
+  const opW = Math.max(7, ...ops.map((o) => o.op.length), ...nodes.map((n) => n.op.length));
+  const nodeW = Math.max(4, ...nodes.map((n) => n.name.length));
+  const lines = [
+    `profile of the ${p.steps} timed steps (warm-up excluded; ONNX Runtime's kernel times): ${p.nodeMsPerStep.toFixed(1)} ms/step in ` +
+      `nodes, ${p.runMsPerStep.toFixed(1)} ms/step per run`,
+    p.file ? `trace: ${p.file}` : 'trace: removed with its temporary folder (--profile DIR keeps it)',
+    '',
+    `${'op type'.padEnd(opW)}  ${'calls/step'.padStart(10)}  ${'ms/step'.padStart(9)}  ${'share'.padStart(7)}`,
+    ...ops.map((o) => `${o.op.padEnd(opW)}  ${String(+(o.calls / p.steps).toFixed(1)).padStart(10)}  ${ms(o.msPerStep)}  ${pct(o.share)}`),
+    ...(p.byOp.length > ops.length ? [`(${p.byOp.length - ops.length} more op types: ` +
+      `${pct(p.byOp.slice(ops.length).reduce((a, o) => a + o.share, 0)).trim()})`] : []),
+    '',
+    `${'node'.padEnd(nodeW)}  ${'op'.padEnd(opW)}  ${'ms/step'.padStart(9)}  ${'share'.padStart(7)}`,
+    ...nodes.map((n) => `${n.name.padEnd(nodeW)}  ${n.op.padEnd(opW)}  ${ms(n.msPerStep)}  ${pct(n.share)}`),
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 export function registerBench(program: Command): void {
@@ -51,6 +82,8 @@ export function registerBench(program: Command): void {
       .choices(['cpu', 'cuda']).default('cpu'))
     .option('--distill <json>', 'time the distillation step instead of CE, teacher features random: a JSON object ' +
       '{"method":"fkd-kq","pairs":[{"student":1,"teacher":12,"teacherShape":[256,8,8]},…],"teacherClasses":10} (a training config\'s distill, no teacherSha256)')
+    .option('--profile [dir]', 'profile the timed steps with ONNX Runtime (native backend): kernel time per op type and node; ' +
+      'the trace (Chrome-trace JSON) is kept in DIR if given, else removed')
     .option('--json', 'print one JSON object')
     .action(async (flags: BenchFlags) => {
       const input = flags.input.toLowerCase().split(/[x×,]/).map((d) => Number(d));
@@ -73,13 +106,16 @@ export function registerBench(program: Command): void {
         steps: intFlag('--steps', flags.steps, 1), warmupSteps: intFlag('--warmup', flags.warmup, 0), backend: flags.backend,
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
-        ...(distill ? { distill } : {}), ...(commandSignal() ? { signal: commandSignal() } : {}),
+        ...(distill ? { distill } : {}), ...(flags.profile !== undefined ? { profile: flags.profile } : {}),
+        ...(commandSignal() ? { signal: commandSignal() } : {}),
       }));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
         process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.objective ? `, ${describeObjective(r.objective.spec)} step` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
-          `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step)\n`);
+          `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step` +
+          `${r.profile ? ', profiler on' : ''})\n`);
+        if (r.profile) process.stdout.write(`\n${profileText(r.profile)}`);
       }
     });
 }

@@ -38,7 +38,7 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
   const session: NativeTrainingSession = await createNativeTrainingSession({
     trainingModel: encodeModel(lowered), parameters: params.filter((p) => loweredInputs.has(p.name)),
     ...(o.threads !== undefined ? { threads: o.threads } : {}), executionProvider: o.executionProvider ?? 'cpu',
-    loss: graphs.trainingOutputs[0],
+    loss: graphs.trainingOutputs[0], ...(o.profilePrefix !== undefined ? { profilePrefix: o.profilePrefix } : {}),
   });
   // The live buffers: the session's for graph inputs, host copies for anything the lowered graph does not read.
   const live = (name: string, fallback: Float32Array) => session.parameters[name] ?? fallback;
@@ -103,6 +103,7 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
     },
     state: readState,
     exportInference: async () => exportInferenceBytes(o, await readState()),
+    ...(o.profilePrefix !== undefined ? { endProfiling: () => session.endProfiling() } : {}),
     async release() {
       await session.release();
       await evalSession.release();

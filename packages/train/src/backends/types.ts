@@ -25,6 +25,8 @@ export interface TrainBackend {
   state(): Promise<ModelState>;
   /** A plain inference ONNX model (BatchNorm in inference mode with the trained running statistics). */
   exportInference(): Promise<Uint8Array>;
+  /** Present when the backend was built with `profilePrefix`: stops profiling, returns the profile file. */
+  endProfiling?(): string;
   release(): Promise<void>;
 }
 

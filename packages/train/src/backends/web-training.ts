@@ -35,6 +35,8 @@ function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
 }
 
 export async function createWebTrainingBackend(o: BackendOptions): Promise<TrainBackend> {
+  // The training build's wasm sessions expose no profiler to Node.
+  if (o.profilePrefix !== undefined) throw new KqkdError('profilePrefix', 'backend "native" (ONNX Runtime profiling)', 'backend "web-training"');
   if (o.schedule.kind === 'one-cycle' && o.schedule.cycleMomentum) {
     // ORT's AdamWOptimizer takes beta1 as a node attribute: the web training build cannot change it per step.
     throw new KqkdError('backend "web-training"', 'a schedule with a fixed beta1 (set oneCycle.cycleMomentum to false), or backend "native", which cycles beta1 as PyTorch does',
