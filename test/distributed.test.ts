@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFashionMnist } from '@kqkd/data';
 
 const repo = resolve(__dirname, '..');
 const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
@@ -82,13 +83,7 @@ async function startRedis(port: number): Promise<Proc> {
 /** A Fashion-MNIST-format folder of 16×16 images: class c = a bright column c + 3 and a row 12 − c over seeded noise. */
 function writeDataset(dir: string): void {
   const side = 16;
-  const idx = (type: number, dims: number[], data: Uint8Array) => {
-    const head = Buffer.alloc(4 + 4 * dims.length);
-    head.writeUInt32BE(0x0800 | dims.length, 0);
-    dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-    return Buffer.concat([head, Buffer.from(data)]);
-  };
-  for (const [prefix, count, seed] of [['train', 240, 1], ['t10k', 100, 2]] as const) {
+  for (const [split, count, seed] of [['train', 240, 1], ['test', 100, 2]] as const) {
     let s = seed;
     const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s >>> 24; };
     const images = new Uint8Array(count * side * side);
@@ -98,8 +93,7 @@ function writeDataset(dir: string): void {
       labels[n] = c;
       for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) images[(n * side + y) * side + x] = Math.min(255, (x === c + 3 || y === 12 - c ? 170 : 20) + (rand() >> 2));
     }
-    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte`), idx(0x08, [count, side, side], images));
-    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte`), idx(0x08, [count], labels));
+    writeFashionMnist(dir, split, { images, labels, count, height: side, width: side, channels: 1 });
   }
 }
 

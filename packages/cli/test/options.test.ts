@@ -66,6 +66,17 @@ describe('flags → API options', () => {
     expect(calls.runExperiment[0].signal).toBeInstanceOf(AbortSignal);
   });
 
+  it('kqkd experiment --parallel: a count or auto; anything else names the flag', async () => {
+    await runCli(['experiment', '--preset', 'quick', '--parallel', '3', '--quiet', '--out', join(dir, 'p1')]);
+    await runCli(['experiment', '--preset', 'quick', '--parallel', 'auto', '--quiet', '--out', join(dir, 'p2')]);
+    await runCli(['experiment', '--preset', 'quick', '--quiet', '--out', join(dir, 'p3')]);
+    expect(calls.runExperiment.map((c) => c.parallel)).toEqual([3, 'auto', undefined]);
+    const bad = await runCli(['experiment', '--preset', 'quick', '--parallel', 'two', '--quiet', '--out', join(dir, 'p4')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--parallel/);
+    expect(calls.runExperiment).toHaveLength(3);
+  });
+
   it('kqkd bench train-step --device --threads --distill: executionProvider, threads and the distillation spec', async () => {
     const distill = { method: 'fkd-kq', pairs: [{ student: 1, teacher: 2, teacherShape: [8, 4, 4] }], teacherClasses: 10 };
     const r = await runCli(['bench', 'train-step', '--device', 'cuda', '--threads', '4', '--distill', JSON.stringify(distill), '--json']);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KqkdError, expectOneOf, invalidArgument } from '@kqkd/common';
-import { readIdx } from './idx.js';
+import { KqkdError, expectOneOf, invalidArgument, writeFileAtomic } from '@kqkd/common';
+import { encodeIdx, readIdx } from './idx.js';
 
 /** Where the Debian package `dataset-fashion-mnist` installs the files. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
@@ -68,4 +68,16 @@ export function loadFashionMnist(options: LoadFashionMnistOptions): ImageDataset
     images: images.data, labels: labels.data, count, height, width, channels: 1,
     classes: FASHION_MNIST_CLASSES.length, classNames: FASHION_MNIST_CLASSES,
   };
+}
+
+/**
+ * Writes an image set in Fashion-MNIST's layout (`train-…` or `t10k-images-idx3-ubyte` and the labels), uncompressed:
+ * a subset or any grayscale set then loads with `dataset.dir` like the original.
+ */
+export function writeFashionMnist(dir: string, split: 'train' | 'test', set: Pick<ImageDataset, 'images' | 'labels' | 'count' | 'height' | 'width' | 'channels'>): void {
+  expectOneOf('split', split, ['train', 'test'] as const);
+  if (set.channels !== 1) invalidArgument('set.channels', '1 (Fashion-MNIST files hold grayscale images)', set.channels);
+  const prefix = split === 'train' ? 'train' : 't10k';
+  writeFileAtomic(join(dir, `${prefix}-images-idx3-ubyte`), encodeIdx({ dims: [set.count, set.height, set.width], data: set.images.subarray(0, set.count * set.height * set.width) }));
+  writeFileAtomic(join(dir, `${prefix}-labels-idx1-ubyte`), encodeIdx({ dims: [set.count], data: set.labels.subarray(0, set.count) }));
 }

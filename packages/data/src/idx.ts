@@ -61,6 +61,37 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   return { dims, data: out };
 }
 
+const TYPE_OF: Record<string, number> = { Uint8Array: 0x08, Int8Array: 0x09, Int16Array: 0x0b, Int32Array: 0x0c, Float32Array: 0x0d, Float64Array: 0x0e };
+
+/** IDX bytes (uncompressed) of an array: the inverse of parseIdx. */
+export function encodeIdx(a: IdxArray): Uint8Array {
+  const type = TYPE_OF[a.data?.constructor?.name];
+  if (type === undefined) throw new KqkdError('idx.data', 'a Uint8Array, Int8Array, Int16Array, Int32Array, Float32Array or Float64Array', String(a.data?.constructor?.name));
+  if (!Array.isArray(a.dims) || a.dims.length === 0 || a.dims.length > 255 || a.dims.some((d) => !Number.isInteger(d) || d < 0 || d > 0xffffffff)) {
+    throw new KqkdError('idx.dims', '1 to 255 dimensions, each an integer 0…2³²−1', JSON.stringify(a.dims));
+  }
+  const count = a.dims.reduce((p, d) => p * d, 1);
+  if (count !== a.data.length) throw new KqkdError('idx.data', `${count} values for dims [${a.dims.join(', ')}]`, `${a.data.length}`);
+  const size = TYPES[type].size;
+  const header = 4 + 4 * a.dims.length;
+  const out = new Uint8Array(header + count * size);
+  const view = new DataView(out.buffer);
+  out[2] = type;
+  out[3] = a.dims.length;
+  a.dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  if (size === 1) out.set(new Uint8Array(a.data.buffer, a.data.byteOffset, count), header);
+  else {
+    for (let i = 0, off = header; i < count; i++, off += size) {
+      const v = a.data[i];
+      if (type === 0x0b) view.setInt16(off, v, false);
+      else if (type === 0x0c) view.setInt32(off, v, false);
+      else if (type === 0x0d) view.setFloat32(off, v, false);
+      else view.setFloat64(off, v, false);
+    }
+  }
+  return out;
+}
+
 /** Reads an IDX file (raw or .gz). */
 export function readIdx(path: string): IdxArray {
   let bytes: Uint8Array;

@@ -2,9 +2,9 @@
  * @kqkd/data — datasets as typed arrays: Fashion-MNIST (IDX), CIFAR-10/100 (binary), Tiny ImageNet (JPEG folders),
  * .npy files, a registry with streaming normalised batches, seeded shuffling and class-balanced samples.
  */
-export { parseIdx, readIdx, type IdxArray, type IdxData } from './idx.js';
+export { encodeIdx, parseIdx, readIdx, type IdxArray, type IdxData } from './idx.js';
 export {
-  loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD,
+  loadFashionMnist, writeFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD,
   type ImageDataset, type LoadFashionMnistOptions,
 } from './fashion-mnist.js';
 export {

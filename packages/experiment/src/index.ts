@@ -10,6 +10,6 @@ export {
   type StudentJob, type StudentRunPlan, type StudentRunOptions,
 } from './student-run.js';
 export { experimentResults, methodResult, writeExperimentResults, RESULTS_FILE, RESULTS_MD } from './results.js';
-export { runExperiment, inExperimentFolder, EXPERIMENT_FILES, type RunExperimentOptions } from './run.js';
+export { runExperiment, inExperimentFolder, autoParallel, EXPERIMENT_FILES, type RunExperimentOptions } from './run.js';
 export { LR_POLICIES, methodLearningRate, paperCodeLearningRate, type LrPolicy } from './lr-policy.js';
 export * from './report.js';

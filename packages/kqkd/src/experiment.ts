@@ -103,8 +103,17 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
 export interface RunExperimentApiOptions extends ResolveExperimentOptions {
   /** The experiment folder (created; re-running resumes). */
   out: string;
-  /** Intra-op threads of every ONNX Runtime session. */
+  /**
+   * Intra-op threads of every ONNX Runtime session. Default: ONNX Runtime's choice for the teacher, KQ and the cache;
+   * for the student runs, the cores divided among the runs trained at once.
+   */
   threads?: number;
+  /**
+   * Student runs trained at once on worker threads of this process (default 'auto': one per core, at most 8 and at
+   * most the number of runs). Small students barely use a second core, so side-by-side runs finish sooner; given the
+   * same `threads`, the results equal one-at-a-time results. Not with `queue` (each worker runs one job at a time).
+   */
+  parallel?: number | 'auto';
   onProgress?: (e: ExperimentProgress) => void;
   signal?: AbortSignal;
   /** Use `out` even if it holds files kqkd did not write, or another experiment (they are written over). */
@@ -133,8 +142,9 @@ export async function runExperiment(o: RunExperimentApiOptions): Promise<Experim
     for (const k of ['attempts', 'backoffSeconds', 'redisWaitSeconds'] as const) {
       if (o[k] !== undefined) throw new KqkdError(k, 'nothing without queue (it sets how queued runs are retried)', String(o[k]));
     }
-    return run(common);
+    return run({ ...common, parallel: o.parallel ?? 'auto' });
   }
+  if (o.parallel !== undefined) throw new KqkdError('parallel', 'nothing with queue (start more workers instead)', String(o.parallel));
   return runQueuedExperiment({
     ...common, queue: o.queue, ...(o.attempts !== undefined ? { attempts: o.attempts } : {}),
     ...(o.backoffSeconds !== undefined ? { backoffSeconds: o.backoffSeconds } : {}), ...(o.redisWaitSeconds !== undefined ? { redisWaitSeconds: o.redisWaitSeconds } : {}),

@@ -210,4 +210,13 @@ describe('runExperiment', () => {
     expect(trainCalls).toHaveLength(1); // the student run (the teacher is imported)
     expect(trainCalls[0]).toMatchObject({ threads: 1, runDir: expect.stringContaining(join(out, 'runs')) });
   }, 300_000);
+
+  it('parallel: a count ≥ 1 or auto, and not with queue (workers run one job each)', async () => {
+    const out = join(dir, 'never');
+    const queued = await runExperiment({ preset: 'quick', out, queue: 'redis://127.0.0.1:1', parallel: 2 }).catch((e: unknown) => e);
+    expect(queued).toMatchObject({ argument: 'parallel', expected: expect.stringContaining('queue') });
+    const zero = await runExperiment({ preset: 'quick', out, parallel: 0 }).catch((e: unknown) => e);
+    expect(zero).toMatchObject({ argument: 'parallel' });
+    expect(existsSync(out)).toBe(false);
+  });
 });

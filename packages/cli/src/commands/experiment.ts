@@ -18,6 +18,7 @@ interface ExperimentFlags {
   lrPolicy?: LrPolicy;
   out: string;
   threads?: string;
+  parallel?: string;
   quiet?: boolean;
   force?: boolean;
   queue?: string;
@@ -28,7 +29,7 @@ interface ExperimentFlags {
 /** API option names → the flags that set them. */
 const FLAGS = {
   'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
-  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', out: '--out', queue: '--queue', attempts: '--attempts',
+  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', parallel: '--parallel', out: '--out', queue: '--queue', attempts: '--attempts',
   redisWaitSeconds: '--redis-wait',
 };
 
@@ -61,7 +62,10 @@ export function registerExperiment(program: Command): void {
     .option('--data-dir <dir>', 'dataset folder (CIFAR-10/100, Tiny ImageNet)')
     .addOption(new Option('--lr-policy <name>', 'peak LR per method: shared (every method at training.optimizer.lr) or paper-code ' +
       '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT)').choices([...LR_POLICIES]))
-    .option('--threads <n>', 'onnxruntime intra-op threads of every session: teacher training and evaluation, KQ scoring, the teacher cache and the student runs')
+    .option('--threads <n>', 'onnxruntime intra-op threads of every session: teacher training and evaluation, KQ scoring, the teacher cache and ' +
+      'each student run (default: onnxruntime\'s choice; for student runs, the cores divided among --parallel)')
+    .option('--parallel <n>', 'student runs trained at once, each on its own thread: a number or auto (one per core, at most 8; ' +
+      'small students barely use a second core, so this finishes sooner). Not with --queue')
     .requiredOption('--out <dir>', 'experiment folder')
     .option('--force', 'use --out even if it holds files kqkd did not write, or another experiment (they are written over)')
     .option('--queue <url>', 'queue the student runs on this Redis for `kqkd worker`s on other machines: redis://[user:password@]host[:port][/db] ' +
@@ -76,11 +80,14 @@ export function registerExperiment(program: Command): void {
       const out = resolve(flags.out);
       const progress = createProgress(flags.quiet);
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
+      // With runs side by side, batch progress of different runs would fight over one bar: print epoch lines only.
+      let sideBySide = false;
       let bar = false;
       let barLabel = '';
       const stopBar = () => { if (bar) { progress.stop(); bar = false; } };
       const onProgress = (e: ExperimentProgress) => {
         if (e.kind === 'stage') {
+          if (e.stage === 'students') sideBySide = true;
           stopBar();
           say(`[${e.stage}] ${e.detail ?? ''}`);
         } else if (e.kind === 'progress') {
@@ -95,6 +102,7 @@ export function registerExperiment(program: Command): void {
           const ev = e.event;
           const label = e.who === 'teacher' ? 'teacher' : `run ${e.index + 1}/${e.total} ${e.who}`;
           if (ev.kind === 'batch') {
+            if (sideBySide && e.who !== 'teacher') return;
             const l = `${label} epoch ${ev.epoch}/${ev.epochs}`;
             if (!bar || barLabel !== l) { stopBar(); progress.start(ev.batches, l); bar = true; barLabel = l; }
             progress.update(ev.batch, `loss ${ev.loss.toFixed(4)} | ${ev.imagesPerSecond.toFixed(0)} img/s`);
@@ -107,13 +115,14 @@ export function registerExperiment(program: Command): void {
         }
       };
       const threads = flags.threads !== undefined ? intFlag('--threads', flags.threads, 1) : undefined;
+      const parallel = flags.parallel === undefined || flags.parallel === 'auto' ? flags.parallel : intFlag('--parallel', flags.parallel, 1);
       const signal = commandSignal();
       const queued = {
         ...(flags.queue !== undefined ? { queue: flags.queue } : {}), ...(flags.attempts !== undefined ? { attempts: Number(flags.attempts) } : {}),
         ...(flags.redisWait !== undefined ? { redisWaitSeconds: Number(flags.redisWait) } : {}),
       };
       const r = await withFlagNames(FLAGS, () => runExperiment({
-        ...options, ...queued, out, onProgress, ...(threads ? { threads } : {}), ...(signal ? { signal } : {}), ...(flags.force ? { force: true } : {}),
+        ...options, ...queued, out, onProgress, ...(threads ? { threads } : {}), ...(parallel !== undefined ? { parallel } : {}), ...(signal ? { signal } : {}), ...(flags.force ? { force: true } : {}),
       }));
       stopBar();
       say('');
