@@ -16,7 +16,7 @@ import {
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
-import { decodeModel, readModelFile, type ModelProto } from '@kqkd/onnx';
+import { decodeModel, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
 import { evaluateModel, evaluationSplit, openSplits, train, MODEL_ONNX, type ExtraFeeds, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
 import { experimentHash, type ExperimentConfig } from './config.js';
 import { PAPER_STUDENT_LAYERS } from './presets.js';
@@ -175,6 +175,7 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   }
   const teacherSha = sha256(teacherBytes);
   const teacherModel = decodeModel(teacherBytes, c.teacher.onnx ? `teacher.onnx "${c.teacher.onnx}"` : 'teacher model');
+  parameters ??= countParameters(teacherModel);
   const logitsTensor = teacherModel.graph!.output![0].name!;
   if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
 

@@ -158,11 +158,16 @@ function kqSection(r: ExperimentResults): string[] {
 }
 
 function methodsSection(r: ExperimentResults): string[] {
-  const rows = Object.entries(r.methods).map(([key, m]) => [
+  // The teacher first, so the students read against it (an imported teacher is evaluated once, as given).
+  const t = r.teacher;
+  const teacherRow = [
+    'teacher', teacherTitle(r), '—', '—', fixed(t.top1Best ?? t.top1), fixed(t.top1), '—', '—',
+  ];
+  const rows = [teacherRow, ...Object.entries(r.methods).map(([key, m]) => [
     `\`${key}\``, m.title, layerList(m.teacherLayers), String(m.peakLr),
     meanStd(m.top1Best), meanStd(m.top1Last), m.runs.some((r) => r.failed) ? `${m.runs.filter((r) => !r.failed).length} (${m.runs.filter((r) => r.failed).length} failed)` : String(m.runs.length),
     fixed(m.runs.length ? m.runs.reduce((s, run) => s + (run.seconds ?? 0), 0) / m.runs.length : null),
-  ]);
+  ])];
   return [
     '## Methods', '',
     ...table(
@@ -209,7 +214,6 @@ export function renderResultsMarkdown(results: ExperimentResults): string {
   const lines = [
     `# kqkd experiment: ${results.student.model} from ${teacherTitle(results)} on ${results.dataset.name}`, '',
     `Preset: ${results.preset ?? 'none'} · config hash \`${results.configHash}\` · ${fixed(results.seconds)} s in all`, '',
-    `Accuracy: ${results.accuracy}`, '',
     '**Best epoch** = a run\'s highest test top-1 over its epochs; **last epoch** = its test top-1 after the final ' +
       'epoch. Both are in percent, mean ± sample std (n − 1) over the runs; "—" where there is one run.',
     '',

@@ -191,6 +191,9 @@ describe('Markdown report', () => {
     expect(md).toContain('| `ce` | CE (student alone) | — | 0.01 | 66.50 ± 0.71 | 65.00 ± 1.41 | 2 | 60.00 |');
     expect(md).toContain('| `vkd` | VKD | — | 0.01 | 69.00 ± — | 68.00 ± — | 1 | 80.00 |');
     expect(md).toContain('Peak learning rates: policy `paper-code`');
+    // the teacher's row first, beside the students'
+    const rows = md.split('\n').filter((l) => /^\| (teacher|`)/.test(l) && l.includes('seconds') === false && /\d+\.\d\d \|/.test(l));
+    expect(rows[0]).toBe('| teacher | resnet34 | — | — | 91.50 | 91.23 | — | — |');
   });
   it('ARI and efficiency with their definitions, which accuracy is which, and the pictures', () => {
     expect(md).toContain('ARI of `ours` = **2.80**');

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
-import { decodeModel, encodeModel, findGeneralizedLayers, GENERALIZED_LAYERS_METADATA_KEY, GraphBuilder } from '@kqkd/onnx';
+import { countParameters, decodeModel, encodeModel, findGeneralizedLayers, GENERALIZED_LAYERS_METADATA_KEY, GraphBuilder } from '@kqkd/onnx';
 import { buildZooModel, getModel, listModels, ZOO, ZOO_NAMES } from '../src/index.js';
 
 interface Ref { params: number; statistics: number; layers: number; shapes: number[][] }
@@ -50,6 +50,8 @@ describe('generalized layers and parameter counts match METHOD.md §7 and PyTorc
           expect(m.layers.map((l) => l.index)).toEqual(m.layers.map((_, i) => i));
           expect(m.layers.map((l) => l.shape), name).toEqual(ref.shapes);
           expect({ params: m.params, statistics: m.statistics }, name).toEqual({ params: ref.params, statistics: ref.statistics });
+          // what kqkd reports for an imported ONNX teacher, read from the graph alone
+          expect(countParameters(m.model), `${name} countParameters`).toBe(ref.params);
           expect(new Set(m.layers.map((l) => l.tensor)).size).toBe(m.layers.length);
           expect(m.logits.shape).toEqual(['N', c.classes]);
         }

@@ -6,7 +6,7 @@ export {
 export { type Dim, type Shape, type TensorType, formatShape, valueInfoType, makeValueInfo } from './shapes.js';
 export {
   loadModel, readModelFile, saveModel, decodeModel, encodeModel, cloneModel, graphInputs, graphOutputs, tensorTypes,
-  topologicalNodes, type TensorInfo,
+  topologicalNodes, countParameters, type TensorInfo,
 } from './io.js';
 export {
   GraphBuilder, DEFAULT_OPSET, IR_VERSION, MS_DOMAIN, STOP_GRADIENT, FROZEN_STATS,

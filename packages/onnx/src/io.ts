@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { fsErrorText, KqkdError, invalidArgument, writeFileAtomic } from '@kqkd/common';
-import { onnx, type ModelProto, type NodeProto } from './proto.js';
+import { DataType, onnx, toInt, type ModelProto, type NodeProto } from './proto.js';
 import { graphTensorTypes, valueInfoType, type TensorType } from './shapes.js';
 
 /** Decodes an ONNX ModelProto from bytes; `source` names the file in errors. */
@@ -156,4 +156,23 @@ export function topologicalNodes(model: ModelProto): NodeProto[] {
     throw new KqkdError('model', 'an acyclic ONNX graph', `a graph where ${nodes.length - order.length} nodes are on a cycle`);
   }
   return order;
+}
+
+/**
+ * The learned parameters of an inference model: the values of its floating-point initializers, leaving out what is
+ * not learned by gradient — BatchNormalization's running mean and variance, scalar constants (Clip bounds, scale
+ * factors) — and integer tensors (shapes, indices).
+ */
+export function countParameters(model: ModelProto): number {
+  const statistics = new Set<string>();
+  for (const n of model.graph?.node ?? []) {
+    if (n.opType === 'BatchNormalization') for (const i of [3, 4]) if (n.input?.[i]) statistics.add(n.input[i]);
+  }
+  const floating = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, 16 /* BFLOAT16 */]);
+  let total = 0;
+  for (const t of model.graph?.initializer ?? []) {
+    if (statistics.has(t.name ?? '') || !floating.has(t.dataType ?? 0) || (t.dims ?? []).length === 0) continue;
+    total += (t.dims ?? []).reduce((p: number, d) => p * toInt(d), 1);
+  }
+  return total;
 }

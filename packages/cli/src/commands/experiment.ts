@@ -82,6 +82,9 @@ export function registerExperiment(program: Command): void {
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
       // With runs side by side, batch progress of different runs would fight over one bar: print epoch lines only.
       let sideBySide = false;
+      // …and, every 20 s, one line with where each running run is.
+      const running = new Map<string, string>();
+      let lastStatus = performance.now();
       let bar = false;
       let barLabel = '';
       const stopBar = () => { if (bar) { progress.stop(); bar = false; } };
@@ -102,14 +105,22 @@ export function registerExperiment(program: Command): void {
           const ev = e.event;
           const label = e.who === 'teacher' ? 'teacher' : `run ${e.index + 1}/${e.total} ${e.who}`;
           if (ev.kind === 'batch') {
-            if (sideBySide && e.who !== 'teacher') return;
+            if (sideBySide && e.who !== 'teacher') {
+              running.set(e.who, `${e.who} epoch ${ev.epoch}/${ev.epochs} batch ${ev.batch}/${ev.batches}`);
+              if (performance.now() - lastStatus >= 20_000) {
+                lastStatus = performance.now();
+                say(`[students] ${[...running.values()].join('; ')}`);
+              }
+              return;
+            }
             const l = `${label} epoch ${ev.epoch}/${ev.epochs}`;
             if (!bar || barLabel !== l) { stopBar(); progress.start(ev.batches, l); bar = true; barLabel = l; }
             progress.update(ev.batch, `loss ${ev.loss.toFixed(4)} | ${ev.imagesPerSecond.toFixed(0)} img/s`);
           } else if (ev.kind === 'epoch') {
             stopBar();
             say(`${label} epoch ${ev.metrics.epoch}: test top-1 ${ev.metrics.testTop1.toFixed(2)}% (best ${ev.best.testTop1.toFixed(2)}%), ${ev.metrics.seconds.toFixed(1)} s`);
-          } else if (ev.kind === 'done' && !ev.recomputed) {
+          } else if (ev.kind === 'done') running.delete(e.who);
+          if (ev.kind === 'done' && !ev.recomputed) {
             say(`${label}: finished earlier (best ${ev.results.top1Best.toFixed(2)}%, last ${ev.results.top1Last.toFixed(2)}%), not recomputed`);
           }
         }
