@@ -41,7 +41,12 @@ interface TrainFlags {
 /** `--augment crop=P,flip` → the config's augment block (crop padding P pixels, horizontal flip). */
 export function parseAugmentFlag(value: string): NonNullable<TrainConfigInput['augment']> {
   const out: NonNullable<TrainConfigInput['augment']> = {};
-  for (const raw of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+  const parts = value.split(',').map((p) => p.trim());
+  for (const raw of parts) {
+    const name = raw.split('=')[0];
+    if (parts.filter((p) => p.split('=')[0] === name).length > 1) {
+      invalidArgumentText('--augment', `each of crop, flip at most once`, `"${value}" (${name} twice)`);
+    }
     const crop = /^crop(?:=(\d+))?$/.exec(raw);
     if (crop) out.crop = { padding: crop[1] === undefined ? 4 : Number(crop[1]) };
     else if (raw === 'flip') out.flip = true;
