@@ -179,6 +179,9 @@ describe('which schedules cycle beta1', () => {
     const s: LrSchedule = { kind: 'one-cycle', maxLr: 0.01, totalSteps: 10, cycleMomentum: true };
     expect(thrown(() => momentumAt(s, -1)).argument).toBe('t');
     expect(thrown(() => momentumAt(s, 1.5)).argument).toBe('t');
+    // also where beta1 does not cycle (the answer would be undefined either way, the index is still wrong)
+    expect(thrown(() => momentumAt({ kind: 'constant', lr: 0.01 }, -1)).argument).toBe('t');
+    expect(thrown(() => momentumAt({ ...s, cycleMomentum: false }, 2.5)).argument).toBe('t');
     expect(thrown(() => momentumAt({ ...s, totalSteps: 1 }, 0)).argument).toBe('schedule.totalSteps');
     expect(thrown(() => momentumAt({ kind: 'one-cycle', maxLr: 0.01, totalSteps: 10, cycleMomentum: 'yes' as never }, 0)).argument).toBe('schedule.cycleMomentum');
   });

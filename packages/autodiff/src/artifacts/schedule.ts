@@ -99,8 +99,8 @@ function momentumRange(s: Extract<LrSchedule, { kind: 'one-cycle' }>): { base: n
  */
 export function momentumAt(schedule: LrSchedule, t: number): number | undefined {
   validateSchedule(schedule);
-  if (schedule.kind !== 'one-cycle' || !schedule.cycleMomentum) return undefined;
   if (!Number.isInteger(t) || t < 0) invalidArgument('t', 'a non-negative integer update index', t);
+  if (schedule.kind !== 'one-cycle' || !schedule.cycleMomentum) return undefined;
   const p = oneCycleParams(schedule);
   const m = momentumRange(schedule);
   const tc = Math.min(t, p.e2);
