@@ -6,7 +6,7 @@
  * - only packages/cli imports the CLI framework (commander, cli-progress), and the CLI imports nothing but
  *   @kqkd/kqkd, @kqkd/common, commander, cli-progress and Node's built-ins (it is a thin layer over the API);
  * - no file reaches into another package's internals (`@kqkd/x/src/…`, `@kqkd/x/dist/…`, or a relative path that
- *   leaves its package);
+ *   leaves its package); a subpath the package declares public in its package.json `exports` is an entry too;
  * - every @kqkd package a source file imports is a declared dependency of its package;
  * - imports and declared dependencies go down the floors (FLOORS), same-floor edges only as listed (SAME_FLOOR), and
  *   the @kqkd dependency graph has no cycle.
@@ -68,6 +68,14 @@ export function specifiers(text: string): string[] {
   return out;
 }
 
+/** The subpaths a package declares public in its package.json `exports` ("./connection" → "/connection"). */
+function publicSubpaths(root: string, pkg: string): string[] {
+  const file = join(root, 'packages', pkg, 'package.json');
+  if (!existsSync(file)) return [];
+  const exports = (JSON.parse(readFileSync(file, 'utf8')) as { exports?: Record<string, unknown> }).exports ?? {};
+  return Object.keys(exports).filter((k) => k.startsWith('./')).map((k) => k.slice(1));
+}
+
 function floorProblem(where: string, from: string, to: string): string | undefined {
   const a = FLOORS[from], b = FLOORS[to];
   if (a === undefined || b === undefined) return `${where}: @kqkd/${from} → @kqkd/${to}: a package without a floor (add it to FLOORS)`;
@@ -98,7 +106,7 @@ export function checkImports(root: string, files: readonly SourceFile[], declare
       const m = /^@kqkd\/([^/]+)(\/.*)?$/.exec(s);
       if (!m) continue;
       const [, dep, deep] = m;
-      if (deep) problems.push(`${f.path}: imports ${s} (another package's internals; import its entry)`);
+      if (deep && !publicSubpaths(root, dep).includes(deep)) problems.push(`${f.path}: imports ${s} (another package's internals; import its entry)`);
       if (dep === f.pkg) continue;
       if (!(declared[f.pkg] ?? []).includes(dep)) {
         problems.push(`${f.path}: imports @kqkd/${dep}, not a dependency ${f.pkg === 'native' ? 'of the addon (it has none)' : `in packages/${f.pkg}/package.json`}`);

@@ -19,7 +19,9 @@ export {
 } from './experiment.js';
 export { models, type ModelsOptions } from './models.js';
 export { benchTrainStep, type BenchTrainStepApiOptions, type BenchDistillSpec } from './bench.js';
-export { startWorker, parseQueueUrl, type WorkerOptions, type WorkerEvent, type WorkerSummary } from '@kqkd/queue';
+export { startWorker } from './worker.js';
+export { parseQueueUrl } from '@kqkd/queue/connection';
+export type { WorkerOptions, WorkerEvent, WorkerSummary } from '@kqkd/queue';
 
 // The types of the options and results above, and the names the command line offers as choices.
 export {

@@ -1,10 +1,17 @@
-import { Resvg } from '@resvg/resvg-js';
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '@kqkd/common';
+
+/**
+ * vega, vega-lite and resvg take about half a second to load: they load on the first picture, so commands that draw
+ * none (and the API's importers) start without them.
+ */
+let renderers: Promise<{ vega: typeof import('vega'); compile: typeof import('vega-lite').compile; Resvg: typeof import('@resvg/resvg-js').Resvg }> | undefined;
+const loadRenderers = () => (renderers ??= Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
+  .then(([vega, vegaLite, resvg]) => ({ vega, compile: vegaLite.compile, Resvg: resvg.Resvg })));
 
 /** Renders a vega-lite spec headlessly: SVG text from vega's renderer, PNG by rasterising that SVG. */
 export async function renderChart(spec: TopLevelSpec, options: { scale?: number } = {}): Promise<{ svg: string; png: Uint8Array }> {
+  const { vega, compile, Resvg } = await loadRenderers();
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
