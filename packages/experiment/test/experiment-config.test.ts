@@ -3,12 +3,13 @@
  * (`parseExperimentConfig`), each a KqkdError naming the field path, the rule and the value received; the LR policy;
  * every preset parses, and the paper presets carry the paper's layers, protocol and learning rates (METHOD.md §2, §5).
  */
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
 import { expectError } from '../../../test/support/kqkd-error.js';
 import { METHOD_KEYS } from '@kqkd/distill';
 import { EXPERIMENT_CONFIG_VERSION, parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
-import { PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig } from '../src/presets.js';
+import { COMMITTED_TEACHER, PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig } from '../src/presets.js';
 import { methodLearningRate, paperCodeLearningRate } from '../src/lr-policy.js';
 
 
@@ -102,13 +103,21 @@ describe('presets', () => {
     expectError(() => presetConfig('paper'), 'preset', PRESET_NAMES.join(', '), /paper/);
   });
 
-  it('the quick preset: ResNet34/8 → ResNet9/8 on Fashion-MNIST, the paper\'s student and baseline layers', () => {
+  it('the quick preset: the committed ResNet34/4 teacher → ResNet9/8 on Fashion-MNIST, the paper\'s layers, 3 seeds, paper-code LRs', () => {
     const c = parseExperimentConfig(presetConfig('quick'));
-    expect(c.dataset).toMatchObject({ name: 'fashion-mnist', trainLimit: 12000, testLimit: 2000 });
-    expect([c.teacher.model, c.student.model]).toEqual([{ name: 'resnet34', width: 0.125 }, { name: 'resnet9', width: 0.125 }]);
+    expect(c.dataset).toMatchObject({ name: 'fashion-mnist', trainLimit: 10000 });
+    expect(c.dataset.testLimit).toBeUndefined(); // the whole test set
+    expect(c.teacher.onnx).toBe(COMMITTED_TEACHER);
+    expect(existsSync(COMMITTED_TEACHER), COMMITTED_TEACHER).toBe(true);
+    expect(c.teacher.model).toBeUndefined(); // imported, never trained in the main job
+    expect(c.student.model).toEqual({ name: 'resnet9', width: 0.125 });
     expect(c.student.layers).toEqual([1, 2, 3, 4]);
     expect(c.teacher.baselineLayers).toEqual([3, 7, 13, 16]);
+    expect(c.teacher.paperLayers).toEqual([12, 13, 14, 15]);
     expect(c.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
+    expect(c.seeds).toBe(3);
+    expect(c.training.lrPolicy).toBe('paper-code');
+    expect(c.distill.selection).toBe('kq-last');
   });
 
   it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
