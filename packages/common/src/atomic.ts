@@ -11,6 +11,20 @@ export function injectWriteFault(fault: ((path: string) => NodeJS.ErrnoException
   writeFault = fault;
 }
 
+/** The temp-file names of `writeFileAtomic` (`.<name>.<pid>.<ms>.tmp`): debris of a process killed mid-write. */
+const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/** Whether a file name is a temp file of an atomic write (kqkd's own, never the user's). */
+export function isAtomicTemp(name: string): boolean {
+  return ATOMIC_TEMP.test(name);
+}
+
+/** The pid that wrote an atomic-write temp file, or undefined for any other name. */
+export function atomicTempPid(name: string): number | undefined {
+  const m = ATOMIC_TEMP.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
 /**
  * Writes `data` to `path` atomically: temp file in the same folder, fsync, rename; creates parent folders.
  * Several chunks (e.g. a header and a large array) are written one after the other without concatenating them.

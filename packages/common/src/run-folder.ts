@@ -7,7 +7,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { atomicTempPid, isAtomicTemp, writeFileAtomic } from './atomic.js';
 import { FolderBusyError, KqkdError } from './errors.js';
 import { checkOutputFolder, fsErrorText } from './fs.js';
 
@@ -115,6 +115,12 @@ export interface FolderClaim {
  */
 export function claimFolder(dir: string, arg: string, c: FolderClaim): { resumed: boolean } {
   const path = join(dir, MARKER_FILE);
+  // A process killed in the middle of an atomic write leaves its temp file; the caller holds the folder's lock, so
+  // another process's temp files here are debris (the files they were for are intact).
+  for (const n of readdirSync(dir)) {
+    const pid = atomicTempPid(n);
+    if (pid !== undefined && pid !== process.pid) rmSync(join(dir, n), { force: true });
+  }
   if (existsSync(path)) {
     let marker: { kind?: string; configHash?: string } = {};
     try {
@@ -129,7 +135,7 @@ export function claimFolder(dir: string, arg: string, c: FolderClaim): { resumed
         'choose another folder, or pass --force to write over it');
     }
   } else if (!(c.adopt?.() ?? false)) {
-    const foreign = readdirSync(dir).filter((n) => n !== LOCK_FILE && !n.startsWith('.kqkd-write-probe') && !c.ownFiles.includes(n));
+    const foreign = readdirSync(dir).filter((n) => n !== LOCK_FILE && !n.startsWith('.kqkd-write-probe') && !isAtomicTemp(n) && !c.ownFiles.includes(n));
     const ours = readdirSync(dir).filter((n) => c.ownFiles.includes(n));
     if ((foreign.length > 0 || ours.length > 0) && !c.force) {
       const list = [...foreign, ...ours].slice(0, 5).map((n) => `"${n}"`).join(', ');

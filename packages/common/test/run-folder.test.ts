@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireRunLock, FolderBusyError, LOCK_FILE } from '../src/index.js';
+import { acquireRunLock, FolderBusyError, isAtomicTemp, LOCK_FILE, MARKER_FILE, ownFolder } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -48,5 +48,28 @@ describe('acquireRunLock', () => {
     // …but not from a live process of the same job on this host (the job's earlier holder is still training).
     const here = folderWithLock('same-host', { pid: process.ppid, host: hostname(), owner: 'queue-job:j1' });
     expect(() => acquireRunLock(here, 'out', { owner: 'queue-job:j1' })).toThrow(FolderBusyError);
+  });
+});
+
+describe('ownFolder after a kill in the middle of an atomic write', () => {
+  it('the temp file another (killed) process left is debris: removed, and the folder is claimed; a user file is still refused', () => {
+    const dir = join(root, 'debris');
+    mkdirSync(dir);
+    const claim = { kind: 'train', configHash: 'abc', ownFiles: ['metrics.jsonl'] };
+    // what writeFileAtomic leaves when SIGKILL comes between its open and its rename (here: the folder marker)
+    const debris = `.${MARKER_FILE}.${DEAD_PID}.1796368923380.tmp`;
+    writeFileSync(join(dir, debris), '{"format":"kqkd-fo');
+    expect(isAtomicTemp(debris)).toBe(true);
+    expect(isAtomicTemp('notes.tmp')).toBe(false);
+    const owned = ownFolder(dir, 'runDir', claim);
+    expect(owned.resumed).toBe(false);
+    expect(existsSync(join(dir, debris))).toBe(false);
+    expect(JSON.parse(readFileSync(join(dir, MARKER_FILE), 'utf8'))).toMatchObject({ kind: 'train', configHash: 'abc' });
+    owned.release();
+
+    const other = join(root, 'user-file');
+    mkdirSync(other);
+    writeFileSync(join(other, 'notes.tmp'), 'mine');
+    expect(() => ownFolder(other, 'runDir', claim)).toThrow(/files kqkd did not write for it \("notes\.tmp"\)/);
   });
 });
