@@ -10,11 +10,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFashionMnist } from '@kqkd/data';
+import { freePort } from './support/redis-server.js';
 
 const repo = resolve(__dirname, '..');
 const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
@@ -62,16 +62,6 @@ function start(command: string, args: string[]): Proc {
 }
 const kqkd = (args: string[]) => start(process.execPath, [bin, ...args]);
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
 
 async function startRedis(port: number): Promise<Proc> {
   const redis = start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);

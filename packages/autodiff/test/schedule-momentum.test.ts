@@ -4,6 +4,7 @@
  * (`momentumAt`); values worked by hand; which schedules cycle beta1 at all; and the validation of the momentum range.
  */
 import { describe, expect, it } from 'vitest';
+import { kqkdError as thrown } from '../../../test/support/kqkd-error.js';
 import { KqkdError } from '@kqkd/common';
 import { learningRateAt, momentumAt, validateSchedule, type LrSchedule } from '../src/index.js';
 
@@ -61,16 +62,6 @@ const expectRel = (got: number | undefined, want: number, tol: number, what: str
   expect(rel(got!, want), `${what}: ${got} vs ${want}`).toBeLessThanOrEqual(tol);
 };
 
-/** The KqkdError `fn` throws (fails the test if it throws nothing or something else). */
-function thrown(fn: () => unknown): KqkdError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KqkdError);
-    return e as KqkdError;
-  }
-  throw new Error('expected a KqkdError, nothing was thrown');
-}
 
 describe('one-cycle: learning rate and beta1 at every step = PyTorch OneCycleLR (float64, ≤ 1e-12 relative)', () => {
   const cases: TorchOneCycle[] = [

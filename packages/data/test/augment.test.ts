@@ -6,6 +6,7 @@
  * whether prefetched, resumed mid-epoch or not); the plumbing into `batches`; and the validation errors.
  */
 import { describe, expect, it } from 'vitest';
+import { kqkdError as thrown } from '../../../test/support/kqkd-error.js';
 import { KqkdError, createRng, type Rng } from '@kqkd/common';
 import {
   augmentBatch, augmentImages, augmentSeed, augments, batches, datasetFromImages, toFloatBatch, validateAugmentSpec,
@@ -66,16 +67,6 @@ function augmentOne(img: Uint8Array, g: { height: number; width: number; channel
   return { out, calls: rng.calls };
 }
 
-/** The KqkdError `fn` throws. */
-function thrown(fn: () => unknown): KqkdError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KqkdError);
-    return e as KqkdError;
-  }
-  throw new Error('expected a KqkdError, nothing was thrown');
-}
 
 // ------------------------------------------------------------------ hand-worked images
 

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { kqkdError } from '../../../test/support/kqkd-error.js';
 import { KqkdError } from '@kqkd/common';
 import { writeNpy } from '@kqkd/data';
 import { scoreLayers } from '@kqkd/kq';
@@ -26,15 +27,6 @@ const dir = mkdtempSync(join(tmpdir(), 'kqkd-api-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const repo = resolve(__dirname, '..', '..', '..');
 
-function kqkdError(fn: () => unknown): KqkdError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(KqkdError);
-    return err as KqkdError;
-  }
-  throw new Error('expected a KqkdError');
-}
 
 async function rejected(p: Promise<unknown>): Promise<KqkdError> {
   const err = await p.then(() => undefined, (e: unknown) => e);

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker, type WorkerEvent } from '../src/worker.js';
 import { JOB_FORMAT, JOB_VERSION, QUEUE_NAME } from '../src/jobs.js';
-import { startRedis } from './redis-server.js';
+import { startRedis } from '../../../test/support/redis-server.js';
 
 let redis: Awaited<ReturnType<typeof startRedis>>;
 let queue: Queue;
