@@ -7,3 +7,4 @@ export {
 export { RULES as GRADIENT_RULES, NON_DIFFERENTIABLE, type GradRule, type GradContext } from './gradients.js';
 export * from './artifacts/index.js';
 export { lowerTrainingGraph, LOWERED_OPS, KEPT_MICROSOFT_OPS, type LowerOptions } from './lower/index.js';
+export { nchwcProbeModel, nchwcKind, NCHWC_DOMAIN } from './lower/nchwc.js';

@@ -12,13 +12,13 @@ export interface Block {
 }
 
 /** conv-BN-ReLU stem, a residual block (conv-BN-ReLU-conv-BN + skip, ReLU), global average pool, linear, CE. */
-export function residualBlock(): Block {
+export function residualBlock(channels = 4): Block {
   const b = new GraphBuilder({ seed: 7 });
   const x = b.input('x', [4, 3, 6, 6]);
-  const stem = b.relu(b.batchNorm(b.conv(x, 4, { name: 'stem' }), { name: 'stem_bn' }));
+  const stem = b.relu(b.batchNorm(b.conv(x, channels, { name: 'stem' }), { name: 'stem_bn' }));
   const out = b.scope('block1', () => {
-    const h = b.relu(b.batchNorm(b.conv(stem, 4, { name: 'conv1' }), { name: 'bn1' }));
-    const r = b.batchNorm(b.conv(h, 4, { name: 'conv2' }), { name: 'bn2' });
+    const h = b.relu(b.batchNorm(b.conv(stem, channels, { name: 'conv1' }), { name: 'bn1' }));
+    const r = b.batchNorm(b.conv(h, channels, { name: 'conv2' }), { name: 'bn2' });
     return b.relu(b.add(r, stem, 'add'));
   });
   const logits = b.gemm(b.flatten(b.globalAveragePool(out)), 3, 'fc');

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { createInferenceSession } from '@kqkd/runtime';
 import { GraphBuilder, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
-import { buildTrainingGraphs, lowerTrainingGraph, LOWERED_OPS, type TrainingGraphs, type TrainingGraphsOptions } from '../src/index.js';
+import {
+  buildTrainingGraphs, lowerTrainingGraph, nchwcKind, nchwcProbeModel, LOWERED_OPS, NCHWC_DOMAIN, type TrainingGraphs, type TrainingGraphsOptions,
+} from '../src/index.js';
 import { analyticGradients, projectLoss, randn, type Feed } from './gradcheck.js';
 import { attentionBlock, depthwiseBlock, residualBlock } from './blocks.js';
 
@@ -48,17 +50,20 @@ function compare(a: Float32Array, b: Float32Array, what: string, rtol = RTOL_MAX
   return worst / (scale || 1);
 }
 
-interface EquivOptions { convWeightGradient?: 'auto' | 'matmul' | 'conv' | 'gemm'; convInputGradient?: 'auto' | 'conv' | 'convtranspose'; maxCoords?: number; fd?: boolean; h?: number; rtol?: number; expectOps?: string[]; lowerGelu?: boolean }
+interface EquivOptions { convWeightGradient?: 'auto' | 'matmul' | 'conv' | 'gemm'; convInputGradient?: 'auto' | 'conv' | 'convtranspose'; maxCoords?: number; fd?: boolean; h?: number; rtol?: number; expectOps?: string[]; lowerGelu?: boolean; nchwcBlockSize?: number }
 
 /** Builds the training graphs, checks native == web (loss, gradients, BN statistics) and native == FD. */
 async function equivalence(opts: TrainingGraphsOptions, feeds: Record<string, Feed>, o: EquivOptions = {}) {
   const g = buildTrainingGraphs({ ...opts, exposeGradients: true });
   const trainingOps = new Set((g.trainingModel.graph!.node ?? []).map((n) => n.opType ?? ''));
   for (const op of o.expectOps ?? []) expect(trainingOps.has(op), `training model contains ${op}`).toBe(true);
-  const lowered = lowerTrainingGraph(g.trainingModel, { lowerGelu: o.lowerGelu, convWeightGradient: o.convWeightGradient, convInputGradient: o.convInputGradient });
+  const lowered = lowerTrainingGraph(g.trainingModel, {
+    lowerGelu: o.lowerGelu, convWeightGradient: o.convWeightGradient, convInputGradient: o.convInputGradient, nchwcBlockSize: o.nchwcBlockSize,
+  });
   for (const n of lowered.graph!.node ?? []) {
     expect((LOWERED_OPS as readonly string[]).includes(n.opType ?? ''), `lowered model still has ${n.opType}`).toBe(false);
     if (n.domain === 'com.microsoft') expect(n.opType).toBe('Gelu');
+    if (n.domain === NCHWC_DOMAIN) expect(['ReorderInput', 'Conv', 'ReorderOutput']).toContain(n.opType);
   }
   const web = await analyticGradients(g, feeds);
   const native = await nativeRun(g, lowered, feeds);
@@ -242,5 +247,71 @@ describe('lowering: composite blocks (native vs web vs FD)', () => {
   it('attention block: LN, q/k/v, softmax(qkᵀ/√d)v, projection, residual, GELU MLP', async () => {
     const { b, loss, feeds } = attentionBlock();
     await equivalence({ model: b, loss }, feeds, { maxCoords: 6 });
+  }, T);
+});
+
+/** The NCHWc block size of the onnxruntime-node build under test (0: no NCHWc kernels on this CPU). */
+async function runtimeBlockSize(): Promise<number> {
+  try {
+    const session = await createInferenceSession(encodeModel(nchwcProbeModel()), { threads: 1 });
+    const { y } = await session.run({ x: { data: new Float32Array([1, 2, 3, 4]), shape: [1, 4, 1, 1] } });
+    await session.release();
+    return y.shape[1];
+  } catch {
+    return 0;
+  }
+}
+
+describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradients as the training build, and FD', () => {
+  it('the probe reports the block of an x86-64 build with AVX2 (8) or AVX-512 (16)', async () => {
+    const block = await runtimeBlockSize();
+    // CI and the developer machines are x86-64 with AVX2 at least; a machine without it would report 0 (no kernels).
+    expect([8, 16]).toContain(block);
+  }, T);
+
+  it('which convolutions qualify', () => {
+    expect(nchwcKind([2, 16, 8, 8], [32, 16, 3, 3], 1, 16)).toBe('blocked');
+    expect(nchwcKind([2, 3, 8, 8], [16, 3, 3, 3], 1, 16)).toBe('plain-input'); // the RGB stem
+    expect(nchwcKind([2, 16, 8, 8], [32, 16, 1, 1], 1, 16)).toBe(null); // pointwise: already a plain GEMM
+    expect(nchwcKind([2, 16, 8, 8], [16, 1, 3, 3], 16, 16)).toBe(null); // grouped
+    expect(nchwcKind([2, 24, 8, 8], [32, 24, 3, 3], 1, 16)).toBe(null); // 24 channels: would need padding
+    expect(nchwcKind([2, 16, 8, 8], [24, 16, 3, 3], 1, 16)).toBe(null);
+    expect(nchwcKind([2, 16, 8, 8], [32, 16, 3, 3], 1, 0)).toBe(null); // no kernels
+  });
+
+  it('stem (3 channels), stride 1 with bias, stride 2, dilation 2: forward and stride-1 dX convs become nchwc Conv', async () => {
+    const block = await runtimeBlockSize();
+    expect(block).toBeGreaterThan(0);
+    const C = block;
+    const b = new GraphBuilder({ seed: 8 });
+    const x = b.input('x', [2, 3, 9, 9]);
+    // tanh, not ReLU: smooth, so central differences (h = 1e-3) do not straddle kinks
+    let h = b.tanh(b.conv(x, C, { kernel: 3, pad: 1, name: 'stem' }));
+    h = b.tanh(b.conv(h, C, { kernel: 3, pad: 1, bias: true, name: 'c1' }));
+    h = b.tanh(b.conv(h, 2 * C, { kernel: 3, stride: 2, pad: 1, name: 's2' }));
+    h = b.conv(h, 2 * C, { kernel: 3, dilation: 2, pad: 2, name: 'd2' });
+    const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, h) };
+    const feeds = { x: { data: randn(2 * 3 * 81, 12), dims: [2, 3, 9, 9] } };
+    const r = await equivalence(opts, feeds, { expectOps: ['ConvGrad'], maxCoords: 6, nchwcBlockSize: block });
+    const nodes = r.lowered.graph!.node ?? [];
+    const blocked = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').map((n) => n.name);
+    // 4 forward convs + the stride-1 dX of c1 and d2 (the stem's dX is not needed: x is an input; s2's is a ConvTranspose)
+    expect(blocked.length).toBe(6);
+    expect(nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'ReorderInput').length).toBe(5); // all but the stem
+    expect(nodes.some((n) => n.domain === '' && n.opType === 'Conv')).toBe(false);
+    expect(r.lowered.opsetImport!.some((o) => o.domain === NCHWC_DOMAIN)).toBe(true);
+  }, T);
+
+  it('residual block (BN, skip) with one block of channels; with 4 channels every conv keeps its standard form', async () => {
+    const block = await runtimeBlockSize();
+    const wide = residualBlock(block);
+    const r = await equivalence({ model: wide.b, loss: wide.loss }, wide.feeds, { maxCoords: 6, nchwcBlockSize: block });
+    const web = await webOutputs(r.g, wide.feeds);
+    for (const s of r.g.batchNormStatistics) compare(r.native[s.output], web[s.output], `BN statistic ${s.output}`);
+    // stem (plain input), conv1, conv2 forward + the stride-1 dX of conv1 and conv2
+    expect((r.lowered.graph!.node ?? []).filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').length).toBe(5);
+    const narrow = residualBlock(4);
+    const n = await equivalence({ model: narrow.b, loss: narrow.loss }, narrow.feeds, { maxCoords: 6, nchwcBlockSize: block });
+    expect((n.lowered.graph!.node ?? []).some((x) => x.domain === NCHWC_DOMAIN)).toBe(false);
   }, T);
 });

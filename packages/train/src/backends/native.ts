@@ -21,6 +21,7 @@ import {
   type BackendOptions, type ModelState,
 } from '../student-graph.js';
 import type { TrainBackend } from './types.js';
+import { nchwcBlockSize } from './nchwc.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** The lowering pass (default: @kqkd/autodiff `lowerTrainingGraph`); tests may inject one. */
@@ -29,7 +30,9 @@ export interface NativeBackendOptions extends BackendOptions {
 
 export async function createNativeBackend(o: NativeBackendOptions): Promise<TrainBackend> {
   const { graphs, B, A } = trainingGraphsFor(o);
-  const lowered = (o.lower ?? lowerTrainingGraph)(graphs.trainingModel);
+  // Blocked (NCHWc) convolution kernels where ONNX Runtime's CPU build has them: ./nchwc.ts
+  const block = (o.executionProvider ?? 'cpu') === 'cpu' ? await nchwcBlockSize() : 0;
+  const lowered = (o.lower ?? ((m: ModelProto) => lowerTrainingGraph(m, { nchwcBlockSize: block })))(graphs.trainingModel);
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
 
   const value = initialValues(graphs.parameters, o.state);

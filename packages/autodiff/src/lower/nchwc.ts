@@ -1,0 +1,92 @@
+/**
+ * NCHWc convolutions for the lowered training graph. ONNX Runtime's CPU build has blocked-layout convolution kernels
+ * (domain com.microsoft.nchwc: ReorderInput → Conv → ReorderOutput, MLAS "NCHWc" direct kernels, no im2col) that
+ * its own layout transformer only uses when the weights are constant initializers. In a training session the
+ * weights are graph inputs, so standard Conv nodes run as im2col + SGEMM. This pass writes the blocked form
+ * explicitly: the weights are reordered by Reshape + Transpose inside the graph (cheap: weights are small), the
+ * activations by ReorderInput/ReorderOutput around each convolution (one copy each way), and the convolution itself
+ * runs on the faster kernels — measured 10–30 % faster per ResNet convolution on AVX-512 including both reorders.
+ *
+ * The block size is a property of the CPU (MLAS: 16 with AVX-512F, 8 with AVX2, none otherwise) and must match
+ * what the runtime uses, so it is never guessed: `nchwcProbeModel` lets the caller ask ONNX Runtime (a ReorderInput
+ * of 4 channels pads them to one block).
+ */
+import { DataType, makeValueInfo, type ModelProto } from '@kqkd/onnx';
+import type { AttrValue, Emitter } from '../emitter.js';
+
+export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
+
+/** The smallest model that reveals the NCHWc block size: y = ReorderInput(x), x [1, 4, 1, 1] → y [1, block, 1, 1]. */
+export function nchwcProbeModel(): ModelProto {
+  return {
+    irVersion: 8,
+    producerName: 'kqkd-nchwc-probe',
+    opsetImport: [{ domain: '', version: 17 }, { domain: NCHWC_DOMAIN, version: 1 }],
+    graph: {
+      name: 'nchwc_probe',
+      node: [{ name: 'reorder', opType: 'ReorderInput', domain: NCHWC_DOMAIN, input: ['x'], output: ['y'], attribute: [] }],
+      input: [makeValueInfo('x', { elemType: DataType.FLOAT, shape: [1, 4, 1, 1] })],
+      output: [makeValueInfo('y', { elemType: DataType.FLOAT, shape: null })],
+    },
+  };
+}
+
+/** One 2-D convolution to emit: y = Conv(x, w[, b]) with the given static shapes and ONNX attributes. */
+export interface ConvSite {
+  em: Emitter;
+  /** Base for the names of the generated tensors. */
+  name: string;
+  x: string;
+  w: string;
+  b?: string;
+  y: string;
+  xShape: number[];
+  wShape: number[];
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** [begin…, end…] */
+  pads: number[];
+  group: number;
+}
+
+/**
+ * How a convolution can run on the NCHWc kernels with block size `block`: "blocked" (input channels a multiple of the
+ * block: input reordered, weights OIHWBiBo), "plain-input" (fewer input channels than one block, e.g. the RGB stem:
+ * input stays NCHW, weights OIHWBo), or null: not 2-D, grouped, channel counts the kernels would need padded, or 1×1 —
+ * a pointwise convolution is already one GEMM without im2col in the standard kernel, and the two reorders around it
+ * cost more than they save (MobileNetV2's step was 1.6× slower with them).
+ */
+export function nchwcKind(xShape: number[], wShape: number[], group: number, block: number): 'blocked' | 'plain-input' | null {
+  if (block < 4 || xShape.length !== 4 || wShape.length !== 4 || group !== 1) return null;
+  if (wShape[2] * wShape[3] === 1) return null;
+  const [O, C] = [wShape[0], wShape[1]];
+  if (O % block !== 0) return null;
+  if (C % block === 0) return 'blocked';
+  return C < block ? 'plain-input' : null;
+}
+
+/**
+ * Emits `site` as ReorderInput → nchwc Conv → ReorderOutput when `nchwcKind` allows it (returns true), else returns
+ * false and emits nothing. MLAS's filter layouts, written as Reshape + Transpose of W [O, C, kh, kw]:
+ * OIHWBiBo = [O/B, C/B, kh, kw, bi, bo]; OIHWBo = [O/B, C, kh, kw, bo]. Both are then viewed as [O, C, kh, kw].
+ */
+export function emitNchwcConv(site: ConvSite, block: number): boolean {
+  const kind = nchwcKind(site.xShape, site.wShape, site.group, block);
+  if (!kind) return false;
+  const { em, name } = site;
+  const [O, C, kh, kw] = site.wShape;
+  const blocks = kind === 'blocked'
+    ? { shape: [O / block, block, C / block, block, kh, kw], perm: [0, 2, 4, 5, 3, 1] }
+    : { shape: [O / block, block, C, kh, kw], perm: [0, 2, 3, 4, 1] };
+  const w6 = em.op('Reshape', [site.w, em.constI64(`${name}.w_blocks.shape`, blocks.shape)], `${name}.w_blocks`);
+  const wt = em.op('Transpose', [w6], `${name}.w_nchwc_t`, { perm: blocks.perm });
+  const wb = em.op('Reshape', [wt, em.constI64(`${name}.w_nchwc.shape`, site.wShape)], `${name}.w_nchwc`);
+  const xb = kind === 'blocked' ? em.op('ReorderInput', [site.x], `${name}.x_nchwc`, {}, NCHWC_DOMAIN) : site.x;
+  const attrs: Record<string, AttrValue> = {
+    kernel_shape: site.kernel, strides: site.strides, dilations: site.dilations, pads: site.pads, group: 1,
+  };
+  const yb = em.op('Conv', site.b ? [xb, wb, site.b] : [xb, wb], `${name}.y_nchwc`, attrs, NCHWC_DOMAIN);
+  em.node('ReorderOutput', [yb], [site.y], { channels: O }, NCHWC_DOMAIN);
+  return true;
+}
