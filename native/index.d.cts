@@ -40,6 +40,11 @@ export interface NativeAddon {
   adamwUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, scalars: Readonly<Record<'adamMode' | 'alpha' | 'beta' | 'oneMinusAlpha' | 'oneMinusBeta' | 'epsilon' | 'lrCorrected' | 'lrWeightDecay' | 'lr' | 'weightDecay' | 'alphaCorrection' | 'betaCorrection', number>>, threads: number): void;
   /** The thread count `threads` resolves to (0 = automatic). */
   optimThreads(threads?: number): number;
+  /**
+   * The whole file as an ArrayBuffer over a private copy-on-write memory mapping: no read, no copy; writes through it
+   * never reach the file; unmapped when the buffer is collected. Throws an Error naming the path and the reason.
+   */
+  mapFile(path: string): ArrayBuffer;
 }
 
 /** The addon; throws (code KQKD_NATIVE_NOT_BUILT, with the build command) when it is not built. */

@@ -37,7 +37,11 @@ const files = [
     date: '2026-01-01T16:00:00.000Z',
     setups: [{ workers: 1, threads: 1, speedup: 1 }, { workers: 2, threads: 1, speedup: 1.874 }, { workers: 1, threads: 2, speedup: 1.25 }],
   }) },
-  { name: 'score-process', text: jsonl({ date: '2026-01-01T17:00:00.000Z', ratio: 1.25 }) },
+  { name: 'new-bench', text: jsonl({ date: '2026-01-01T17:00:00.000Z', ratio: 1.25 }) },
+  { name: 'score-process', text: jsonl({
+    date: '2026-01-01T18:00:00.000Z', rows: 5000, dim: 16384, classes: 10, threads: 2, ratio: 1.61,
+    kqkdWholeSeconds: { median: 3.3 }, numpyWholeSeconds: { median: 4.2 },
+  }) },
 ];
 
 describe('benchmark summary (tools/bench/summary-lib.mjs)', () => {
@@ -49,6 +53,7 @@ describe('benchmark summary (tools/bench/summary-lib.mjs)', () => {
       ['geometry-cpu', 'N=5000 D=4096 C=10', 1.351, { op: '≤', value: 1.3 }, 'no'],
       ['kq-scale', 'N=50000 D=4096', 0.5572, { op: '≤', value: 1 }, 'yes'],
       ['geometry-vs-pytorch', 'N=5000 D=4096 C=100', 2.4462, null, 'n/a'],
+      ['score-process', 'N=5000 D=16384 C=10, 2 threads', 1.61, { op: '≤', value: 1.5 }, 'no'],
       ['extract', 'resnet34 3×32×32, 5000 samples, batch 100', 1.4434, { op: '≥', value: 1.5 }, 'no'],
       ['train-step', 'small-cnn 3×32×32, batch 128', 1.09, { op: '≥', value: 1 }, 'yes'],
       ['train-step', 'resnet9 3×32×32, batch 128', null, { op: '≥', value: 1 }, 'skipped'],
@@ -57,7 +62,7 @@ describe('benchmark summary (tools/bench/summary-lib.mjs)', () => {
       ['experiment-quick', 'quick preset', 779.4 / 900, { op: '≤', value: 1 }, 'yes'],
       ['experiment-quick', 'smoke: --epochs 1', 120 / 900, null, 'n/a'],
       ['queue-throughput', 'all setups', 1.874, null, 'n/a'],
-      ['score-process', 'latest', 1.25, null, 'n/a'],
+      ['new-bench', 'latest', 1.25, null, 'n/a'],
     ]);
     expect(summary.unparsableLines).toEqual({ 'geometry-cpu': 1 });
   });
@@ -79,6 +84,8 @@ describe('benchmark summary (tools/bench/summary-lib.mjs)', () => {
       '| kq-scale | N=50000 D=4096 | peak RSS / (N·D·4 B + 1 GiB) | 0.56 | ≤ 1 | yes | 2026-01-01 08:00 |  |',
       '| geometry-vs-pytorch | N=5000 D=4096 C=100 | PyTorch / kqkd seconds (median) | 2.45 | – | n/a | 2026-01-01 08:30 | ' +
         'goal ≥ 50× is against the paper\'s reference (not available); this peer is vectorised PyTorch |',
+      '| score-process | N=5000 D=16384 C=10, 2 threads | kqkd score whole process / numpy X·Xᵀ (medians) | 1.61 | ≤ 1.5 | no | ' +
+        '2026-01-01 18:00 | numpy\'s whole process (start, np.load, product) 4.20 s vs kqkd 3.30 s |',
       '| extract | resnet34 3×32×32, 5000 samples, batch 100 | PyTorch / kqkd seconds (median) | 1.44 | ≥ 1.5 | no | 2026-01-01 11:00 |  |',
       '| train-step | small-cnn 3×32×32, batch 128 | native / PyTorch images/s | 1.09 | ≥ 1 | yes | 2026-01-01 10:00 | web-training / PyTorch 0.36 |',
       '| train-step | resnet9 3×32×32, batch 128 | native / PyTorch images/s | – | ≥ 1 | skipped | 2026-01-01 10:05 | skipped: PyTorch reference not available |',
@@ -89,7 +96,7 @@ describe('benchmark summary (tools/bench/summary-lib.mjs)', () => {
       '| experiment-quick | smoke: --epochs 1 | seconds / budget | 0.13 | – | n/a | 2026-01-01 15:00 | smoke run, not the benchmark |',
       '| queue-throughput | all setups | runs/hour, 2 workers × 1 thread / 1 × 1 | 1.87 | – | n/a | 2026-01-01 16:00 | ' +
         'no goal set (the model: ≈ the cores); 1 × 2 threads 1.25 |',
-      '| score-process | latest | ratio | 1.25 | – | n/a | 2026-01-01 17:00 | no headline defined for this benchmark |',
+      '| new-bench | latest | ratio | 1.25 | – | n/a | 2026-01-01 17:00 | no headline defined for this benchmark |',
       '',
       'Unparsable lines skipped: geometry-cpu.jsonl 1.',
       '',

@@ -4,7 +4,7 @@
 
 /** Table order: the drivers of tools/bench and native/bench; other files follow in name order. */
 export const BENCHMARK_ORDER = [
-  'geometry-cpu', 'kq-scale', 'geometry-vs-pytorch', 'extract', 'train-step', 'train-step-fkd', 'optimizer-step',
+  'geometry-cpu', 'kq-scale', 'geometry-vs-pytorch', 'score-process', 'extract', 'train-step', 'train-step-fkd', 'optimizer-step',
   'experiment-quick', 'queue-throughput',
 ];
 
@@ -34,6 +34,14 @@ const HEADLINES = {
     headline: (l) => ({
       what: 'PyTorch / kqkd seconds (median)', ratio: num(l.ratio), goal: null,
       note: 'goal ≥ 50× is against the paper\'s reference (not available); this peer is vectorised PyTorch',
+    }),
+  },
+  'score-process': {
+    key: (l) => `N=${l.rows} D=${l.dim} C=${l.classes}, ${l.threads} threads`,
+    headline: (l) => ({
+      what: 'kqkd score whole process / numpy X·Xᵀ (medians)', ratio: num(l.ratio), goal: { op: '≤', value: 1.5 },
+      note: num(l.numpyWholeSeconds?.median) !== null && num(l.kqkdWholeSeconds?.median) !== null
+        ? `numpy's whole process (start, np.load, product) ${l.numpyWholeSeconds.median.toFixed(2)} s vs kqkd ${l.kqkdWholeSeconds.median.toFixed(2)} s` : '',
     }),
   },
   extract: {

@@ -1,5 +1,6 @@
-// N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo, and the
-// host optimizer step adamwUpdate (synchronous: a few ms on a ResNet9-sized tensor set).
+// N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo, the
+// host optimizer step adamwUpdate (synchronous: a few ms on a ResNet9-sized tensor set), and mapFile (a file as an
+// ArrayBuffer without reading it: feature files of hundreds of MB go straight from the page cache to BLAS).
 // The TypeScript layer validates for users; this file re-checks types only so a wrong call is a TypeError,
 // never a crash. Feature buffers are borrowed, never copied: the worker holds references to the typed arrays
 // so the GC cannot free them while the computation runs on the thread pool.
@@ -7,8 +8,15 @@
 
 #include <cblas.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 #include <utility>
@@ -255,12 +263,47 @@ Napi::Value OptimThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kqkd::optim::resolveOptimThreads(static_cast<int>(threads)));
 }
 
+// mapFile(path): the whole file as an ArrayBuffer backed by a private copy-on-write mapping (writes through the
+// buffer never reach the file; pages are shared with the page cache until written). Not pre-faulted: the first pass
+// over the data (the engine's parallel finite check) takes the page faults on all its threads. Unmapped when the
+// buffer is garbage-collected.
+// Errors name the path and the system's reason; an empty file is an empty buffer (mmap refuses length 0).
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "Expected a file path (string) for path");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Napi::Error::New(env, "mapFile: cannot open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    ::close(fd);
+    throw Napi::Error::New(env, "mapFile: " + path + " is not a regular file" + (err ? std::string(": ") + std::strerror(err) : ""));
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  void* data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  const int err = errno;
+  ::close(fd);  // the mapping keeps the file open
+  if (data == MAP_FAILED) throw Napi::Error::New(env, "mapFile: cannot map " + path + ": " + std::strerror(err));
+  return Napi::ArrayBuffer::New(
+      env, data, size, [](Napi::Env, void* p, size_t* length) {
+        ::munmap(p, *length);
+        delete length;
+      },
+      new size_t(size));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("computeGeometry", Napi::Function::New(env, ComputeGeometry, "computeGeometry"));
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable, "cudaAvailable"));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
   exports.Set("adamwUpdate", Napi::Function::New(env, AdamwUpdate, "adamwUpdate"));
   exports.Set("optimThreads", Napi::Function::New(env, OptimThreads, "optimThreads"));
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
   return exports;
 }
 

@@ -23,6 +23,13 @@ std::string str(const T& value) {
   return s.str();
 }
 
+// A feature value as JavaScript prints it (NaN, Infinity, -Infinity): the TypeScript layer's messages and these agree.
+std::string valueStr(float v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return str(v);
+}
+
 // Index list checks shared by M and P: non-null, non-empty, in range, distinct.
 GeometryError checkIndices(const char* argument, const int64_t* idx, int64_t count, int64_t rows) {
   if (count <= 0) return fail(argument, "a non-empty index list", "length " + str(count));
@@ -91,7 +98,7 @@ GeometryError validate(const GeometryInput& in) {
 
   // ---- values ----
   if (const int64_t bad = firstNonFinite(in.features, in.rows, in.dim); bad >= 0)
-    return fail("features", "finite values", str(in.features[bad]) + " at row " + str(bad / in.dim) + ", column " +
+    return fail("features", "finite values", valueStr(in.features[bad]) + " at row " + str(bad / in.dim) + ", column " +
                                                  str(bad % in.dim));
 
   // ---- per-class counts (KQ-SPEC.md section 5) ----

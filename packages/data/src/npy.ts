@@ -17,13 +17,14 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-const DTYPES: Record<NpyDtype, { code: string; size: number; make: (n: number) => NpyData }> = {
-  float32: { code: 'f4', size: 4, make: (n) => new Float32Array(n) },
-  float64: { code: 'f8', size: 8, make: (n) => new Float64Array(n) },
-  int32: { code: 'i4', size: 4, make: (n) => new Int32Array(n) },
-  int64: { code: 'i8', size: 8, make: (n) => new BigInt64Array(n) },
-  uint8: { code: 'u1', size: 1, make: (n) => new Uint8Array(n) },
-  bool: { code: 'b1', size: 1, make: (n) => new Uint8Array(n) },
+type DtypeSpec = { code: string; size: number; make: (n: number) => NpyData; view: (b: ArrayBuffer, offset: number, n: number) => NpyData };
+const DTYPES: Record<NpyDtype, DtypeSpec> = {
+  float32: { code: 'f4', size: 4, make: (n) => new Float32Array(n), view: (b, o, n) => new Float32Array(b, o, n) },
+  float64: { code: 'f8', size: 8, make: (n) => new Float64Array(n), view: (b, o, n) => new Float64Array(b, o, n) },
+  int32: { code: 'i4', size: 4, make: (n) => new Int32Array(n), view: (b, o, n) => new Int32Array(b, o, n) },
+  int64: { code: 'i8', size: 8, make: (n) => new BigInt64Array(n), view: (b, o, n) => new BigInt64Array(b, o, n) },
+  uint8: { code: 'u1', size: 1, make: (n) => new Uint8Array(n), view: (b, o, n) => new Uint8Array(b, o, n) },
+  bool: { code: 'b1', size: 1, make: (n) => new Uint8Array(n), view: (b, o, n) => new Uint8Array(b, o, n) },
 };
 
 interface Header {
@@ -102,7 +103,16 @@ function openNpy(path: string): number {
 }
 
 /** Reads a `.npy` file: one allocation of the result, data read straight into it. */
-export function readNpy(path: string): NpyArray {
+export interface ReadNpyOptions {
+  /**
+   * Maps a whole file into memory as an ArrayBuffer (@kqkd/native `mapFile`): little-endian numeric data is then a
+   * view of the mapping — no read, no copy, pages shared with the page cache — instead of a copy read into a fresh
+   * array. Files it cannot serve that way (big-endian, bool, unaligned data) are read as usual.
+   */
+  mapFile?: (path: string) => ArrayBuffer;
+}
+
+export function readNpy(path: string, options: ReadNpyOptions = {}): NpyArray {
   const fd = openNpy(path);
   try {
     const size = fstatSync(fd).size;
@@ -113,6 +123,11 @@ export function readNpy(path: string): NpyArray {
     if (size !== expected) {
       fail(path, `${expected} bytes for ${header.dtype} shape (${header.shape.join(', ')})`,
         `${size} bytes (${size < expected ? 'truncated' : 'trailing data'})`);
+    }
+    if (options.mapFile && !header.bigEndian && header.dtype !== 'bool' && header.dataOffset % spec.size === 0) {
+      const mapped = options.mapFile(path);
+      // The file could change between the size check and the mapping: only a mapping of the checked size is used.
+      if (mapped.byteLength === size) return { dtype: header.dtype, shape: header.shape, data: spec.view(mapped, header.dataOffset, count) };
     }
     const data = spec.make(count);
     const target = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

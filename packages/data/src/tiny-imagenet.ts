@@ -8,7 +8,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import sharp, { type OutputInfo } from 'sharp';
+import type { OutputInfo } from 'sharp';
+
+/** sharp (libvips, ~90 ms to load) loads on the first Tiny ImageNet image, not with the package. */
+let sharpModule: Promise<typeof import('sharp')> | undefined;
+const loadSharp = async () => (await (sharpModule ??= import('sharp'))).default;
 import { KqkdError, expectInteger, expectOneOf, invalidArgument, writeFileAtomic } from '@kqkd/common';
 import { npyHeader, readNpyHeader } from './npy.js';
 
@@ -200,7 +204,7 @@ export async function decodeTinyImageNetImage(path: string, dst: Uint8Array, off
   }
   let decoded: { data: Buffer; info: OutputInfo };
   try {
-    decoded = await sharp(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
+    decoded = await (await loadSharp())(bytes, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
     const reasons = [...new Set((err as Error).message.split(/\n/).map((l) => l.trim()).filter((l) => l.length > 0))];
     fail(path, 'a decodable JPEG image', `unreadable image data (${reasons.join('; ').slice(0, 300)})`);

@@ -4,6 +4,7 @@
  */
 import { expectInteger, expectOneOf, KqkdError } from '@kqkd/common';
 import { nativeAddon, type NativeGeometry } from './native.js';
+export { nativeFileMapper } from './native.js';
 import { validateGeometryInput, type GeometryInput } from './validate.js';
 
 export { validateGeometryInput, type GeometryInput, type ValidatedInput } from './validate.js';
@@ -54,7 +55,7 @@ export async function computeLayerGeometry(input: GeometryInput, options: Geomet
   const threads = expectInteger('options.threads', options.threads ?? 0, 0, 1024);
   const tileRows = expectInteger('options.tileRows', options.tileRows ?? 0, 0);
   const backend = resolveBackend(options.backend ?? 'cpu');
-  const v = validateGeometryInput(input);
+  const v = validateGeometryInput(input, { values: 'native' });
   try {
     const raw = await nativeAddon().computeGeometry(v.features, v.rows, v.dim, v.labels, v.numClasses,
       v.mainIndices, v.classIndices, { backend, threads, tileRows });

@@ -1,9 +1,18 @@
 /** The addon, through the one typed loader of @kqkd/native (shared with @kqkd/train's optimizer step). */
-import { loadAddon, type NativeAddon, type NativeGeometry } from '@kqkd/native';
+import { loadAddon, tryLoadAddon, type NativeAddon, type NativeGeometry } from '@kqkd/native';
 
 export type { NativeAddon, NativeGeometry };
 
 /** Loads the addon once; @kqkd/native throws a clear "build it with ..." error when it is missing. */
 export function nativeAddon(): NativeAddon {
   return loadAddon();
+}
+
+/**
+ * The addon's `mapFile` (a file as a copy-on-write memory mapping, @kqkd/data `readNpy`'s `mapFile` option), or
+ * undefined when the addon is not built — readers then read the file as usual.
+ */
+export function nativeFileMapper(): ((path: string) => ArrayBuffer) | undefined {
+  const { addon } = tryLoadAddon();
+  return addon ? (path: string) => addon.mapFile(path) : undefined;
 }

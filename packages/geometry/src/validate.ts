@@ -64,8 +64,12 @@ function toIndexArray(argument: string, indices: unknown, rows: number): BigInt6
   return out;
 }
 
-/** Checks everything KQ-SPEC §5 and the engine require; returns clean typed buffers for the addon. */
-export function validateGeometryInput(input: GeometryInput): ValidatedInput {
+/**
+ * Checks everything KQ-SPEC §5 and the engine require; returns clean typed buffers for the addon. `values: 'native'`
+ * leaves the one O(N·D) rule — every feature finite — to the addon, which checks it on all threads with the same
+ * message (computeLayerGeometry does that: one pass less over a layer of hundreds of MB on the main thread).
+ */
+export function validateGeometryInput(input: GeometryInput, options: { values?: 'here' | 'native' } = {}): ValidatedInput {
   if (typeof input !== 'object' || input === null) invalidArgument('input', 'an object', input);
   const { features } = input;
   if (!(features instanceof Float32Array)) invalidArgument('features', 'a Float32Array', features);
@@ -74,19 +78,23 @@ export function validateGeometryInput(input: GeometryInput): ValidatedInput {
   if (features.length !== rows * dim) {
     invalidArgumentText('features', `rows × dim = ${rows} × ${dim} = ${rows * dim} values`, `${features.length} values`);
   }
-  // One pass: per-row squared norms (float32 squares cannot overflow a double, so a non-finite sum means a
-  // NaN/Inf in that row); they also answer the zero-norm rule for M below.
-  const sqNorms = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let sq = 0;
-    for (let j = r * dim, end = j + dim; j < end; j++) sq += features[j] * features[j];
-    if (!Number.isFinite(sq)) {
-      let j = 0;
-      while (Number.isFinite(features[r * dim + j])) j++;
-      invalidArgumentText('features', 'finite values', `${features[r * dim + j]} at row ${r}, column ${j}`);
+  if (options.values !== 'native') {
+    for (let r = 0; r < rows; r++) {
+      // float32 squares cannot overflow a double: a non-finite sum means a NaN/Inf in that row
+      let sq = 0;
+      for (let j = r * dim, end = j + dim; j < end; j++) sq += features[j] * features[j];
+      if (!Number.isFinite(sq)) {
+        let j = 0;
+        while (Number.isFinite(features[r * dim + j])) j++;
+        invalidArgumentText('features', 'finite values', `${features[r * dim + j]} at row ${r}, column ${j}`);
+      }
     }
-    sqNorms[r] = sq;
   }
+  /** A zero row (zero norm) has no cosine; nonzero rows usually show it in their first values. */
+  const isZeroRow = (r: number) => {
+    for (let j = r * dim, end = j + dim; j < end; j++) if (features[j] !== 0) return false;
+    return true;
+  };
   const labels = toInt32Labels(input.labels, rows);
   let maxLabel = -1;
   for (let i = 0; i < rows; i++) {
@@ -105,7 +113,7 @@ export function validateGeometryInput(input: GeometryInput): ValidatedInput {
   for (const i of mainIndices) {
     const r = Number(i);
     mainPerClass[labels[r]]++;
-    if (sqNorms[r] === 0) {
+    if (isZeroRow(r)) {
       invalidArgumentText('features', 'no zero-norm row in the main subset (KQ-SPEC §5: its cosines are undefined)',
         `an all-zero row ${r} (class ${labels[r]})`);
     }

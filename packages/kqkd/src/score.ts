@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
 import { readNpy } from '@kqkd/data';
-import type { BackendChoice } from '@kqkd/geometry';
+import { nativeFileMapper, type BackendChoice } from '@kqkd/geometry';
 import {
   explicitSubsets, MODEL_DATASETS, reportToJson, scoreLayers, scoreModel, type KqReport, type LayerFeatures, type ModelDataset,
   type ModelKqReport, type Subsets,
 } from '@kqkd/kq';
-import { kqCurvesSpec, writeChart } from '@kqkd/plots';
+import { kqCurvesSpec, preloadRenderers, writeChart } from '@kqkd/plots';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
 
 /** A stage of scoring: `done` of `total` items (layers scored, images run through the model, …). */
@@ -137,9 +137,11 @@ export function readIndicesNpy(path: string, argument: string): number[] {
 
 function featuresOf(entries: readonly (string | LayerFeatures)[]): LayerFeatures[] {
   if (!Array.isArray(entries) || entries.length === 0) invalidArgumentText('features', 'at least one layer (a .npy file or features in memory)', 'none');
+  const mapper = entries.some((e) => typeof e === 'string') ? nativeFileMapper() : undefined;
   return entries.map((e, index) => {
     if (typeof e !== 'string') return e;
-    const npy = readNpy(e);
+    // Mapped, not read: the geometry reads the page cache directly (a 5000 × 16384 layer is 328 MB).
+    const npy = readNpy(e, mapper ? { mapFile: mapper } : {});
     if (npy.dtype !== 'float32') invalidArgumentText('features', 'float32 features', `${npy.dtype} in ${e}`);
     if (npy.shape.length < 1) invalidArgumentText('features', 'an array [N, ...]', `a scalar in ${e}`);
     // [N] is one feature per sample.
@@ -199,6 +201,7 @@ async function scoreFeatures(o: ScoreFeaturesOptions): Promise<ScoreResult> {
   const labels = typeof o.labels === 'string' ? readLabelsNpy(o.labels) : o.labels;
   const layers = featuresOf(o.features);
   const progress = o.onProgress ?? (() => {});
+  if (o.out) preloadRenderers(); // the pictures' libraries load while the native geometry runs
   const report = await scoreLayers(layers, labels, {
     ...commonOf(o), datasetSize, ...(subsets ? { subsets } : {}),
     onProgress: (e) => {
@@ -218,6 +221,7 @@ async function scoreOfModel(o: ScoreModelApiOptions): Promise<ScoreResult> {
   const progress = o.onProgress ?? (() => {});
   // The streamed per-layer features go next to the outputs (same disk), or to a temporary folder.
   const work = o.out ? join(resolve(o.out), '.features') : mkdtempSync(join(tmpdir(), 'kqkd-score-'));
+  if (o.out) preloadRenderers();
   try {
     const report = await scoreModel({
       ...commonOf(o), model: o.model, dataset: o.data, ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.layers ? { layers: o.layers } : {}),

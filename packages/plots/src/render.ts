@@ -9,6 +9,15 @@ let renderers: Promise<{ vega: typeof import('vega'); compile: typeof import('ve
 const loadRenderers = () => (renderers ??= Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
   .then(([vega, vegaLite, resvg]) => ({ vega, compile: vegaLite.compile, Resvg: resvg.Resvg })));
 
+/**
+ * Starts loading the renderers now (they load on the main thread, ~0.3 s): a command that will draw after a long
+ * native computation calls this first, so the loading overlaps the computation instead of following it. Errors
+ * surface at the first render.
+ */
+export function preloadRenderers(): void {
+  loadRenderers().catch(() => {});
+}
+
 /** Renders a vega-lite spec headlessly: SVG text from vega's renderer, PNG by rasterising that SVG. */
 export async function renderChart(spec: TopLevelSpec, options: { scale?: number } = {}): Promise<{ svg: string; png: Uint8Array }> {
   const { vega, compile, Resvg } = await loadRenderers();
