@@ -39,33 +39,42 @@ const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THR
 const kqkd = join(repoRoot, 'packages', 'cli', 'bin', 'kqkd.js');
 const wall = (f) => { const t = process.hrtime.bigint(); const r = f(); return { s: Number(process.hrtime.bigint() - t) / 1e9, r }; };
 
+let numpyOk = true;
+try {
+  execFileSync(python, ['-c', 'import numpy'], { stdio: 'ignore' });
+} catch {
+  numpyOk = false;
+}
 let numpyVersion = null;
 const product = [];
 const numpyWhole = [];
 const kqkdWhole = [];
 try {
   for (let r = 0; r < reps + 1; r++) {
-    const np = wall(() => execFileSync(python, ['-c', numpyScript, features], { env, encoding: 'utf8' }));
+    const np = numpyOk ? wall(() => execFileSync(python, ['-c', numpyScript, features], { env, encoding: 'utf8' })) : null;
     const out = join(dir, `out${r}`);
     const kq = wall(() => execFileSync(process.execPath, [kqkd, 'score', '--features', features, '--labels', labelsFile,
       '--dataset-size', String(rows * 10), '--threads', String(threads), '--out', out, '--quiet'], { env, encoding: 'utf8' }));
     if (r === 0) continue; // warm-up: page cache, first-run compilation
+    kqkdWhole.push(kq.s);
+    if (!np) continue;
     const [seconds, version] = np.r.trim().split(/\s+/);
     numpyVersion = version;
     product.push(Number(seconds));
     numpyWhole.push(np.s);
-    kqkdWhole.push(kq.s);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const k = stats(kqkdWhole);
+const result = { rows, dim, classes, threads, reps, versions: { node: process.version, numpy: numpyVersion }, kqkdWholeSeconds: k, goal: 1.5 };
+if (!numpyOk) {
+  result.skipped = `numpy reference not available (${python} cannot import numpy); run: npm run setup-torch -w @kqkd/bench`;
+  console.log(JSON.stringify(record('score-process', result)));
+  process.exit(0);
+}
 const p = stats(product);
-const result = {
-  rows, dim, classes, threads, reps, versions: { node: process.version, numpy: numpyVersion },
-  kqkdWholeSeconds: k, numpyProductSeconds: p, numpyWholeSeconds: stats(numpyWhole),
-  ratio: k.median / p.median, goal: 1.5,
-};
+Object.assign(result, { numpyProductSeconds: p, numpyWholeSeconds: stats(numpyWhole), ratio: k.median / p.median });
 console.log(JSON.stringify(record('score-process', result)));
 console.log(`\nkqkd score whole process ${k.median.toFixed(2)} s (median of ${reps}) vs numpy X·Xᵀ ${p.median.toFixed(2)} s ` +
   `(numpy whole process ${stats(numpyWhole).median.toFixed(2)} s): ratio ${result.ratio.toFixed(2)} (goal ≤ 1.5)`);

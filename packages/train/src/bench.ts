@@ -7,10 +7,11 @@
  * the session and the timed steps' kernel time is summed per op type and per node (profile.ts).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRng, expectInteger, KqkdError } from '@kqkd/common';
 import { backendFactory } from './backends/registry.js';
+import { nchwcBlockSize } from './backends/nchwc.js';
 import type { BackendName } from './backends/names.js';
 import { MODEL_NAMES, type ModelSpec } from './config.js';
 import type { TrainingObjective } from './objective.js';
@@ -60,6 +61,10 @@ export interface BenchTrainStepResult {
   width: number | null;
   optimizer: string;
   executionProvider: string;
+  /** The CPU model (results from different CPU kinds differ: compare ratios taken on one machine). */
+  cpu: string;
+  /** NCHWc block size of the native CPU backend's convolutions (@kqkd/autodiff nchwcBlockSize); 0 = standard Conv. */
+  nchwcBlock: number;
   setupSeconds: number;
   lastLoss: number;
   /** The objective timed (its settings and the inputs fed per step); null for plain cross-entropy. */
@@ -145,6 +150,8 @@ async function run(o: BenchTrainStepOptions, c: { classes: number; batch: number
     model: o.model, backend: o.backend, batch, steps, imagesPerSecond: batch / median,
     secondsPerStep: { median, min: sorted[0], mean }, warmupSteps: warmup, input: [...o.input], classes,
     threads: o.threads ?? null, width: o.width ?? null, optimizer, executionProvider: o.backend === 'native' ? (o.executionProvider ?? 'cpu') : 'wasm',
+    cpu: cpus()[0]?.model?.trim() || 'unknown',
+    nchwcBlock: o.backend === 'native' && (o.executionProvider ?? 'cpu') === 'cpu' ? await nchwcBlockSize() : 0,
     setupSeconds, lastLoss,
     objective: o.objective ? { key: o.objective.key, spec: o.objective.spec, inputs } : null,
     profile,

@@ -112,7 +112,8 @@ export function registerBench(program: Command): void {
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
       } else {
-        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.objective ? `, ${describeObjective(r.objective.spec)} step` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}): ` +
+        process.stdout.write(`${r.model} ${r.input.join('×')} batch ${r.batch}${r.objective ? `, ${describeObjective(r.objective.spec)} step` : ''}, ${r.backend} (${r.executionProvider}${r.threads ? `, ${r.threads} threads` : ''}` +
+          `${r.nchwcBlock ? `, NCHWc convolutions, block ${r.nchwcBlock}` : ''}) on ${r.cpu}: ` +
           `${r.imagesPerSecond.toFixed(1)} images/s (median of ${r.steps} steps, ${(r.secondsPerStep.median * 1000).toFixed(1)} ms/step` +
           `${r.profile ? ', profiler on' : ''})\n`);
         if (r.profile) process.stdout.write(`\n${profileText(r.profile)}`);
