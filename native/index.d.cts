@@ -20,6 +20,14 @@ export interface NativeGeometry {
   classGramFromMain: boolean;
 }
 
+/** Sizes of `convWeightGradient` (integers; the bottom/right pads follow from the output size). */
+export interface ConvWeightGradientShape {
+  batch: number; inChannels: number; inHeight: number; inWidth: number;
+  outChannels: number; outHeight: number; outWidth: number;
+  kernelHeight: number; kernelWidth: number; strideHeight: number; strideWidth: number;
+  padTop: number; padLeft: number; dilationHeight: number; dilationWidth: number;
+}
+
 export interface NativeAddon {
   computeGeometry(
     features: Float32Array,
@@ -45,6 +53,12 @@ export interface NativeAddon {
    * never reach the file; unmapped when the buffer is collected. Throws an Error naming the path and the reason.
    */
   mapFile(path: string): ArrayBuffer;
+  /**
+   * dW [M, C, kh, kw] of a 2-D ungrouped convolution from its input x [N, C, H, W] and output gradient dy
+   * [N, M, Ho, Wo] (im2col + OpenBLAS SGEMM; overwrites dw). Wrong types: TypeError; sizes that do not match the
+   * arrays, bad shape values or threads: RangeError. threads: 0 = OpenBLAS's default.
+   */
+  convWeightGradient(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: ConvWeightGradientShape, threads: number): void;
 }
 
 /** The addon; throws (code KQKD_NATIVE_NOT_BUILT, with the build command) when it is not built. */

@@ -1,6 +1,7 @@
 // C++ tests of the host optimizer step (src/optim/adamw.h). ctest runs one case per entry (`kqkd_test_optim <case>`).
 // The reference below is the TS emulation transcribed with JS semantics: every operation in double, then rounded
 // to float32 (Math.fround), which is what the vectorised float32 kernel must reproduce bit for bit.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "optim/adamw.h"
+#include "optim/conv_weight_grad.h"
 
 namespace {
 
@@ -114,6 +116,52 @@ void expectInvalid(F f, const char* what) {
   throw std::runtime_error(std::string("expected std::invalid_argument: ") + what);
 }
 
+// Conv weight gradient against its definition, summed in double:
+//   dW[m, c, i, j] = Σ_n Σ_{oh,ow} dY[n, m, oh, ow] · X[n, c, oh·sh + i·dh − ph, ow·sw + j·dw − pw]  (0 outside X).
+// Tolerance: float32 sums of B·Ho·Wo products of O(1) values, ~1e-6 relative each: 2e-5·max|dW|.
+void checkConvWeightGrad(const kqkd::optim::ConvWeightGradShape& g, int threads, kqkd::optim::ConvWeightGradPath path,
+                         int64_t blockFloats = 0) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::vector<float> x(g.batch * g.inChannels * g.inHeight * g.inWidth), dy(g.batch * g.outChannels * g.outHeight * g.outWidth);
+  for (float& v : x) v = normal(rng);
+  for (float& v : dy) v = normal(rng);
+  std::vector<float> dw(g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, 123.f);  // overwritten
+  kqkd::optim::convWeightGrad(g, x.data(), dy.data(), dw.data(), threads, path, blockFloats);
+  double maxRef = 0, maxErr = 0;
+  size_t k = 0;
+  for (int64_t m = 0; m < g.outChannels; ++m)
+    for (int64_t c = 0; c < g.inChannels; ++c)
+      for (int64_t i = 0; i < g.kernelHeight; ++i)
+        for (int64_t j = 0; j < g.kernelWidth; ++j, ++k) {
+          double ref = 0;
+          for (int64_t n = 0; n < g.batch; ++n)
+            for (int64_t oh = 0; oh < g.outHeight; ++oh)
+              for (int64_t ow = 0; ow < g.outWidth; ++ow) {
+                const int64_t ih = oh * g.strideHeight + i * g.dilationHeight - g.padTop;
+                const int64_t iw = ow * g.strideWidth + j * g.dilationWidth - g.padLeft;
+                if (ih < 0 || ih >= g.inHeight || iw < 0 || iw >= g.inWidth) continue;
+                ref += double(dy[((n * g.outChannels + m) * g.outHeight + oh) * g.outWidth + ow]) *
+                       double(x[((n * g.inChannels + c) * g.inHeight + ih) * g.inWidth + iw]);
+              }
+          maxRef = std::max(maxRef, std::fabs(ref));
+          maxErr = std::max(maxErr, std::fabs(ref - dw[k]));
+        }
+  CHECK(maxRef > 0, "degenerate case");
+  CHECK(maxErr <= 2e-5 * maxRef, "conv weight gradient off by " << maxErr << " (max |dW| " << maxRef << ", threads "
+                                                                 << threads << ", block " << blockFloats << ")");
+}
+
+kqkd::optim::ConvWeightGradShape convShape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t k, int64_t s,
+                                           int64_t p, int64_t d) {
+  kqkd::optim::ConvWeightGradShape g;
+  g.batch = n, g.inChannels = c, g.inHeight = h, g.inWidth = w, g.outChannels = m, g.kernelHeight = k, g.kernelWidth = k;
+  g.strideHeight = g.strideWidth = s, g.padTop = g.padLeft = p, g.dilationHeight = g.dilationWidth = d;
+  g.outHeight = (h + 2 * p - d * (k - 1) - 1) / s + 1;
+  g.outWidth = (w + 2 * p - d * (k - 1) - 1) / s + 1;
+  return g;
+}
+
 const std::map<std::string, std::function<void()>> kCases = {
     {"optim_adamw_matches_reference", [] { runSteps(1, 0.9f, 0.999f, 1e-8f, 0.01f, 1, 0.001f); }},
     {"optim_sgd_matches_reference",
@@ -150,6 +198,46 @@ const std::map<std::string, std::function<void()>> kCases = {
        size_t at = 0;
        CHECK(sameBits(p, before, &at), "rejected call modified param");
        CHECK(kqkd::optim::resolveOptimThreads(0) >= 1, "auto threads");
+     }},
+    {"conv_weight_grad_matches_reference",
+     [] {
+       // 3×3 pad 1 stride 1 (ResNet), stride 2 with odd sizes (unused last row), dilation 2, 1×1 stride 2, 5×3-like
+       // non-square input; each serial, on 2 threads, and with blocks of 1–2 samples (the accumulation across blocks).
+       for (const auto& g : {convShape(3, 5, 8, 8, 6, 3, 1, 1, 1), convShape(4, 4, 9, 7, 3, 3, 2, 1, 1),
+                             convShape(2, 3, 9, 9, 4, 3, 1, 2, 2), convShape(3, 6, 7, 7, 5, 1, 2, 0, 1),
+                             convShape(2, 2, 6, 11, 3, 2, 3, 0, 1)}) {
+         using Path = kqkd::optim::ConvWeightGradPath;
+         const int64_t perSample = g.inChannels * g.kernelHeight * g.kernelWidth * g.outHeight * g.outWidth;
+         for (int threads : {1, 2}) {
+           checkConvWeightGrad(g, threads, Path::Auto);
+           checkConvWeightGrad(g, threads, Path::Im2col);
+           checkConvWeightGrad(g, threads, Path::Im2col, perSample);          // one sample per block
+           checkConvWeightGrad(g, threads, Path::Im2col, 2 * perSample + 1);  // two, and a last partial block
+           if (g.strideHeight == 1) checkConvWeightGrad(g, threads, Path::Windows);
+         }
+       }
+     }},
+    {"conv_weight_grad_argument_checks",
+     [] {
+       std::vector<float> buf(4096);
+       auto bad = [&](kqkd::optim::ConvWeightGradShape g, const char* what) {
+         expectInvalid([&] { kqkd::optim::convWeightGrad(g, buf.data(), buf.data(), buf.data(), 1); }, what);
+       };
+       auto g = convShape(2, 3, 5, 5, 4, 3, 1, 1, 1);
+       g.batch = 0;
+       bad(g, "batch 0");
+       g = convShape(2, 3, 5, 5, 4, 3, 1, 1, 1);
+       g.strideWidth = -1;
+       bad(g, "negative stride");
+       g = convShape(2, 3, 5, 5, 4, 3, 1, 1, 1);
+       g.padTop = -1;
+       bad(g, "negative pad");
+       g = convShape(2, 3, 5, 5, 4, 3, 1, 1, 1);
+       g.inChannels = int64_t{1} << 40;
+       bad(g, "huge channels");
+       g = convShape(2, 3, 5, 5, 4, 3, 2, 1, 1);
+       expectInvalid([&] { kqkd::optim::convWeightGrad(g, buf.data(), buf.data(), buf.data(), 1, kqkd::optim::ConvWeightGradPath::Windows); },
+                     "windows at stride 2");
      }},
 };
 

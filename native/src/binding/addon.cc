@@ -24,6 +24,7 @@
 
 #include "kqkd/geometry.h"
 #include "optim/adamw.h"
+#include "optim/conv_weight_grad.h"
 
 namespace {
 
@@ -263,6 +264,65 @@ Napi::Value OptimThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kqkd::optim::resolveOptimThreads(static_cast<int>(threads)));
 }
 
+// convWeightGradient(x, dy, dw, shape, threads): dW of a 2-D ungrouped convolution from its input X [N, C, H, W] and
+// output gradient dY [N, M, Ho, Wo] into dw [M, C, kh, kw] (see src/optim/conv_weight_grad.h). shape: {batch,
+// inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight,
+// strideWidth, padTop, padLeft, dilationHeight, dilationWidth} (integers). Wrong types: TypeError; sizes that do not
+// match the arrays, bad shape values or threads: RangeError. Synchronous: the caller (a training step) waits anyway.
+Napi::Value ConvWeightGradient(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5) throw Napi::TypeError::New(env, "Expected (x, dy, dw, shape, threads)");
+  auto x = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "x", "Float32Array");
+  auto dy = typedArrayArg<Napi::Float32Array>(info, 1, napi_float32_array, "dy", "Float32Array");
+  auto dw = typedArrayArg<Napi::Float32Array>(info, 2, napi_float32_array, "dw", "Float32Array");
+  if (!info[3].IsObject()) throw Napi::TypeError::New(env, "Expected an object for shape");
+  const Napi::Object o = info[3].As<Napi::Object>();
+  auto field = [&](const char* key) -> int64_t {
+    const Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for shape.") + key);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d >= 2147483648.0)
+      throw Napi::RangeError::New(env, std::string("Expected an integer in [0, 2^31) for shape.") + key);
+    return static_cast<int64_t>(d);
+  };
+  kqkd::optim::ConvWeightGradShape g;
+  g.batch = field("batch"), g.inChannels = field("inChannels"), g.inHeight = field("inHeight"), g.inWidth = field("inWidth");
+  g.outChannels = field("outChannels"), g.outHeight = field("outHeight"), g.outWidth = field("outWidth");
+  g.kernelHeight = field("kernelHeight"), g.kernelWidth = field("kernelWidth");
+  g.strideHeight = field("strideHeight"), g.strideWidth = field("strideWidth");
+  g.padTop = field("padTop"), g.padLeft = field("padLeft");
+  g.dilationHeight = field("dilationHeight"), g.dilationWidth = field("dilationWidth");
+  const int64_t threads = integerArg(info, 4, "threads");
+  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "Expected threads in [0, 1024]");
+  try {
+    kqkd::optim::validateConvWeightGradShape(g);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("convWeightGradient: ") + e.what());
+  }
+  const auto need = [&](const Napi::Float32Array& a, int64_t n, const char* name) {
+    if (static_cast<int64_t>(a.ElementLength()) != n)
+      throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(n) + " floats for " + name + " but received " +
+                                           std::to_string(a.ElementLength()));
+  };
+  need(x, g.batch * g.inChannels * g.inHeight * g.inWidth, "x");
+  need(dy, g.batch * g.outChannels * g.outHeight * g.outWidth, "dy");
+  need(dw, g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, "dw");
+  const auto overlaps = [](const Napi::Float32Array& a, const Napi::Float32Array& b) {
+    const float* pa = a.Data();
+    const float* pb = b.Data();
+    return pa < pb + b.ElementLength() && pb < pa + a.ElementLength();
+  };
+  if (overlaps(dw, x) || overlaps(dw, dy)) throw Napi::RangeError::New(env, "Expected dw not to overlap x or dy");
+  try {
+    kqkd::optim::convWeightGrad(g, x.Data(), dy.Data(), dw.Data(), static_cast<int>(threads));
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, std::string("convWeightGradient: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "convWeightGradient: out of memory for the im2col buffer");
+  }
+  return env.Undefined();
+}
+
 // mapFile(path): the whole file as an ArrayBuffer backed by a private copy-on-write mapping (writes through the
 // buffer never reach the file; pages are shared with the page cache until written). Not pre-faulted: the first pass
 // over the data (the engine's parallel finite check) takes the page faults on all its threads. Unmapped when the
@@ -304,6 +364,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamwUpdate", Napi::Function::New(env, AdamwUpdate, "adamwUpdate"));
   exports.Set("optimThreads", Napi::Function::New(env, OptimThreads, "optimThreads"));
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("convWeightGradient", Napi::Function::New(env, ConvWeightGradient, "convWeightGradient"));
   return exports;
 }
 

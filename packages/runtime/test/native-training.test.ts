@@ -12,7 +12,7 @@ import { createNativeTrainingSession, cudaProviderInstalled, nativeGradientOutpu
 
 const N = 8, D = 5;
 
-function linearMseModel(): Uint8Array {
+function linearMseModel(options: { residualOutput?: boolean } = {}): Uint8Array {
   const g = new GraphBuilder({ name: 'linear_mse' });
   const x = g.input('x', [N, D]);
   const t = g.input('t', [N, 1]);
@@ -27,6 +27,7 @@ function linearMseModel(): Uint8Array {
   g.output(loss, 'loss');
   g.output(dW, nativeGradientOutputName('W'));
   g.output(db, nativeGradientOutputName('b'));
+  if (options.residualOutput) g.output(r, 'residual');
   return encodeModel(g.build());
 }
 
@@ -94,6 +95,37 @@ describe('createNativeTrainingSession (hand-written linear MSE gradient graph)',
       expect(kernels.length).toBeGreaterThanOrEqual(2);
     } finally {
       await s.release();
+    }
+  });
+
+  it('preallocatedOutputs: an output written into the same array every step; bad entries named', async () => {
+    const params = () => [{ name: 'W', dims: [D, 1], data: W0 }, { name: 'b', dims: [1], data: new Float32Array([0.25]) }];
+    const s = await createNativeTrainingSession({
+      trainingModel: linearMseModel({ residualOutput: true }), threads: 1, parameters: params(),
+      preallocatedOutputs: [{ name: 'residual', dims: [N, 1] }],
+    });
+    try {
+      const feeds = { x: { data: x, shape: [N, D] }, t: { data: t, shape: [N, 1] } };
+      const first = await s.step(feeds);
+      for (let i = 0; i < N; i++) {
+        let y = 0.25;
+        for (let j = 0; j < D; j++) y += x[i * D + j] * W0[j];
+        expect(first.outputs.residual.data[i]).toBeCloseTo(y - t[i], 5);
+      }
+      expect(first.outputs.residual.shape).toEqual([N, 1]);
+      const second = await s.step(feeds);
+      expect(second.outputs.residual.data).toBe(first.outputs.residual.data); // the same array, overwritten
+    } finally {
+      await s.release();
+    }
+    for (const [entry, pattern] of [
+      [{ name: 'nope', dims: [N, 1] }, /preallocatedOutputs\[0\]\.name.*"nope"/],
+      [{ name: nativeGradientOutputName('W'), dims: [D, 1] }, /preallocatedOutputs\[0\]\.name/],
+      [{ name: 'residual', dims: [N, 0] }, /preallocatedOutputs\[0\]\.dims/],
+    ] as const) {
+      await expect(createNativeTrainingSession({
+        trainingModel: linearMseModel({ residualOutput: true }), parameters: params(), preallocatedOutputs: [entry],
+      })).rejects.toThrow(pattern);
     }
   });
 

@@ -16,46 +16,62 @@ import {
   buildForward, createNativeBackend, createWebTrainingBackend, loadRunState, train,
   type BackendOptions, type RunState, type TrainOptions,
 } from '../src/index.js';
-import { lowerTrainingGraph } from '@kqkd/autodiff';
-
-const lower = (m: Parameters<typeof lowerTrainingGraph>[0]) => lowerTrainingGraph(m);
+import { hostConvWeightGradients, lowerTrainingGraph } from '@kqkd/autodiff';
+import { loadAddon } from '@kqkd/native';
 
 describe('native gradients = web-training gradients', () => {
-  it('small CNN (conv-BN-ReLU ×2, max-pool, CE), batch 8: every parameter gradient and the BN statistics', async () => {
-    const B = 8;
-    const { g, loss } = buildForward({ name: 'small-cnn', widths: [4, 8] }, [1, 28, 28], 10, 3, undefined, { batchSize: 8 });
-    const graphs = buildTrainingGraphs({ model: g, loss: loss!, exposeGradients: true, staticDims: { N: B } });
-    const rng = createRng(4);
-    const x = Float32Array.from({ length: B * 784 }, () => rng.nextNormal());
-    const y = BigInt64Array.from({ length: B }, (_, i) => BigInt(i % 10));
-    const feeds = { input: { data: x, shape: [B, 1, 28, 28] }, labels: { data: y, shape: [B] } };
-    const wasm = await createTrainingSession({
-      checkpoint: writeCheckpoint({
-        trainable: graphs.parameters.filter((p) => p.trainable), frozen: graphs.parameters.filter((p) => !p.trainable),
-      }),
-      trainingModel: encodeModel(graphs.trainingModel),
+  // in-graph: every gradient in the session; host: conv2's weight gradient (X from the max-pool) by the addon's
+  // convWeightGradient from the X and dY the session returns, the stem's (X is the input) still in the graph
+  for (const mode of ['in-graph', 'host'] as const) {
+    it(`small CNN (conv-BN-ReLU ×2, max-pool, CE), batch 8, conv weight gradients ${mode}: every parameter gradient and the BN statistics`, async () => {
+      const B = 8;
+      const { g, loss } = buildForward({ name: 'small-cnn', widths: [4, 8] }, [1, 28, 28], 10, 3, undefined, { batchSize: 8 });
+      const graphs = buildTrainingGraphs({ model: g, loss: loss!, exposeGradients: true, staticDims: { N: B } });
+      const rng = createRng(4);
+      const x = Float32Array.from({ length: B * 784 }, () => rng.nextNormal());
+      const y = BigInt64Array.from({ length: B }, (_, i) => BigInt(i % 10));
+      const feeds = { input: { data: x, shape: [B, 1, 28, 28] }, labels: { data: y, shape: [B] } };
+      const wasm = await createTrainingSession({
+        checkpoint: writeCheckpoint({
+          trainable: graphs.parameters.filter((p) => p.trainable), frozen: graphs.parameters.filter((p) => !p.trainable),
+        }),
+        trainingModel: encodeModel(graphs.trainingModel),
+      });
+      const ref = await wasm.trainStep(feeds);
+      await wasm.release();
+      const lowered = lowerTrainingGraph(graphs.trainingModel, { hostConvWeightGradient: mode === 'host' });
+      const host = hostConvWeightGradients(lowered);
+      expect(host.map((h) => [h.parameter, h.x, h.xShape, h.dyShape])).toEqual(mode === 'host' ? [['block1.conv.weight', 'block0.pool', [8, 4, 14, 14], [8, 8, 14, 14]]] : []);
+      const native = await createNativeTrainingSession({
+        trainingModel: encodeModel(lowered), threads: 1,
+        parameters: graphs.parameters.map((p) => ({ name: p.name, dims: p.dims, data: p.data, trainable: p.trainable })),
+        preallocatedOutputs: host.flatMap((h) => [{ name: h.x, dims: h.xShape }, { name: h.dy, dims: h.dyShape }]),
+      });
+      const got = await native.step(feeds);
+      await native.release();
+      for (const h of host) {
+        expect(Math.max(...got.gradients[h.parameter].map(Math.abs))).toBe(0); // the graph leaves it to the host
+        loadAddon().convWeightGradient(got.outputs[h.x].data, got.outputs[h.dy].data, got.gradients[h.parameter], {
+          batch: h.xShape[0], inChannels: h.xShape[1], inHeight: h.xShape[2], inWidth: h.xShape[3], outChannels: h.dyShape[1],
+          outHeight: h.dyShape[2], outWidth: h.dyShape[3], kernelHeight: h.weightShape[2], kernelWidth: h.weightShape[3],
+          strideHeight: h.strides[0], strideWidth: h.strides[1], padTop: h.padsBegin[0], padLeft: h.padsBegin[1],
+          dilationHeight: h.dilations[0], dilationWidth: h.dilations[1],
+        }, 2);
+      }
+      expect(got.loss).toBeCloseTo(ref[graphs.trainingOutputs[0]].data[0], 5);
+      let worst = 0;
+      for (const p of graphs.parameters.filter((q) => q.trainable)) {
+        const a = ref[gradientOutputName(p.name)].data, b = got.gradients[p.name];
+        const scale = Math.max(...a.map(Math.abs), 1e-3);
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
+      }
+      expect(worst).toBeLessThan(1e-4); // relative to the tensor's largest gradient
+      for (const s of graphs.batchNormStatistics) {
+        const a = ref[s.output].data, b = got.outputs[s.output].data;
+        for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5);
+      }
     });
-    const ref = await wasm.trainStep(feeds);
-    await wasm.release();
-    const native = await createNativeTrainingSession({
-      trainingModel: encodeModel(lower(graphs.trainingModel)), threads: 1,
-      parameters: graphs.parameters.map((p) => ({ name: p.name, dims: p.dims, data: p.data, trainable: p.trainable })),
-    });
-    const got = await native.step(feeds);
-    await native.release();
-    expect(got.loss).toBeCloseTo(ref[graphs.trainingOutputs[0]].data[0], 5);
-    let worst = 0;
-    for (const p of graphs.parameters.filter((q) => q.trainable)) {
-      const a = ref[gradientOutputName(p.name)].data, b = got.gradients[p.name];
-      const scale = Math.max(...a.map(Math.abs), 1e-3);
-      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
-    }
-    expect(worst).toBeLessThan(1e-4); // relative to the tensor's largest gradient
-    for (const s of graphs.batchNormStatistics) {
-      const a = ref[s.output].data, b = got.outputs[s.output].data;
-      for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 5);
-    }
-  });
+  }
 });
 
 describe('ten training steps of resnet9 (width 0.125) on both backends', () => {

@@ -12,6 +12,7 @@ import {
 } from '@kqkd/onnx';
 import { Emitter, MS, int64Tensor, type AttrValue } from '../emitter.js';
 import { emitNchwcConv, NCHWC_DOMAIN } from './nchwc.js';
+import { HOST_CONV_WEIGHT_GRADIENTS_KEY, type HostConvWeightGradient } from './host-weight-gradients.js';
 import { ACCUMULATION_BUFFER_SUFFIX, ACCUMULATION_OUT_SUFFIX, GRADIENT_OUTPUT_SUFFIX, LAZY_RESET_GRAD } from '../training-graphs.js';
 
 export interface LowerOptions {
@@ -45,6 +46,13 @@ export interface LowerOptions {
    * absent: standard Conv nodes. CPU execution provider only (the nchwc ops have no other kernels).
    */
   nchwcBlockSize?: number;
+  /**
+   * Leave the weight gradient of every 2-D ungrouped k×k convolution (k > 1, or strided) whose gradient is its
+   * parameter's whole gradient to the host (./host-weight-gradients.ts): the graph outputs the convolution's input X
+   * and output gradient dY instead and writes zeros to `<p>.gradient`; the caller computes dW (im2col + SGEMM in
+   * @kqkd/native) into that buffer. The list is in the model's metadata (`hostConvWeightGradients(model)`).
+   */
+  hostConvWeightGradient?: boolean;
 }
 
 /** Training-only ops this pass rewrites (domain com.microsoft, or the ONNX domain for the pool gradients). */
@@ -66,6 +74,11 @@ interface Ctx {
   shape(name: string): number[];
   elemType(name: string): number | undefined;
   constant(name: string): number[] | null;
+  /** The parameter whose whole gradient tensor `name` is (it feeds only that parameter's accumulator), if any. */
+  wholeGradientOf(name: string): string | undefined;
+  isGraphInput(name: string): boolean;
+  /** Host weight gradients collected for the metadata (hostConvWeightGradient). */
+  host: HostConvWeightGradient[];
 }
 
 const In = (c: Ctx, i: number) => c.node.input?.[i] ?? '';
@@ -356,6 +369,28 @@ function forwardConvNchwc(n: NodeProto, em: Emitter, shapeOf: (name: string) => 
   }, block);
 }
 
+/**
+ * The host path for dW (hostConvWeightGradient): only where the in-graph path would be the k·k shifted MatMuls (the
+ * expensive one) — 2-D, group 1, wide enough, not a single 1×1 stride-1 MatMul — X is computed by the graph (not a
+ * graph input) and dW is the parameter's whole gradient. Writes zeros to the dW output and records X, dY and the
+ * geometry; returns false (nothing emitted) otherwise.
+ */
+function hostWeightGradient(c: Ctx, dy: string, x: string, w: string, xs: number[], ws: number[], g: ConvGeometry, outSize: number[], group: number): boolean {
+  // Stride 1 only: the host's fast path (per-sample GEMMs over contiguous windows) needs it; strided convolutions
+  // keep the in-graph MatMuls, which beat a host im2col there.
+  if (xs.length !== 4 || group !== 1 || chooseWeightPath(xs[1], ws[0], 1) !== 'matmul' || g.s.some((v) => v !== 1)) return false;
+  const pointwise = g.k.every((k) => k === 1) && g.s.every((v) => v === 1) && [...g.pb, ...g.pe].every((v) => v === 0);
+  if (pointwise || c.isGraphInput(x) || c.isGraphInput(dy)) return false;
+  const param = c.wholeGradientOf(Out(c, 1));
+  if (param === undefined || param !== w) return false;
+  op(c, 'ConstantOfShape', [i64(c, 'dw_host.shape', ws)], 'dw_host_zeros', {}, Out(c, 1));
+  c.host.push({
+    parameter: param, x, dy, xShape: xs, dyShape: [xs[0], ws[0], ...outSize], weightShape: ws,
+    strides: g.s, padsBegin: g.pb, dilations: g.d,
+  });
+  return true;
+}
+
 const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
   ReluGrad(c) {
     const pos = op(c, 'Greater', [In(c, 1), f32(c, 'zero', 0)], 'positive');
@@ -421,6 +456,9 @@ const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
       c.em.node('ConvTranspose', [dy, w], [Out(c, 0)], {
         kernel_shape: g.k, strides: g.s, dilations: g.d, pads: [...g.pb, ...g.pe], group, output_padding: outputPadding,
       });
+    }
+    if (Out(c, 1) && o.hostConvWeightGradient && hostWeightGradient(c, dy, x, w, xs, ws, g, outSize, group)) {
+      return finishConvBias(c, dy, sp);
     }
     if (Out(c, 1)) {
       // dW[m, c, κ] = Σ_n Σ_o dY[n, m, o] · X[n, g·Cg + c, o·s + κ·d − p]: a Conv whose batch is X's channel-in-group,
@@ -741,6 +779,17 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
     }
   }
   const droppedOutputs = new Set(accumulated.map((a) => a.out));
+  // A gradient tensor is its parameter's whole gradient when nothing but the (removed) accumulator reads it.
+  // (an Identity exposing it as `<p>.gradient` reads the same values, so it does not count).
+  const readers = new Map<string, number>();
+  const exposesGradient = (n: NodeProto) => n.opType === 'Identity' && (n.output?.[0] ?? '').endsWith(GRADIENT_OUTPUT_SUFFIX);
+  for (const n of kept) if (!exposesGradient(n)) for (const i of n.input ?? []) readers.set(i, (readers.get(i) ?? 0) + 1);
+  const identityOut = new Map(kept.filter((n) => n.opType === 'Identity' && !exposesGradient(n) && n.input?.length === 1)
+    .map((n) => [n.input![0], n.output![0]]));
+  const graphOutputs = new Set((graph.output ?? []).map((v) => v.name!));
+  const wholeGradient = new Map(accumulated.filter((a) => !readers.has(a.grad) && !graphOutputs.has(a.grad)).map((a) => [a.grad, a.param]));
+  const graphInputs = new Set((graph.input ?? []).map((v) => v.name!));
+  const host: HostConvWeightGradient[] = [];
 
   const out: NodeProto[] = [];
   for (const n of kept) {
@@ -779,6 +828,15 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
         const t = inits.get(name);
         return t ? tensorValues(t) : null;
       },
+      wholeGradientOf(name) {
+        // through Identity renames (autodiff writes `<p>_grad` as an Identity of the op's output)
+        for (let t: string | undefined = name; t !== undefined; t = readers.get(t) === 1 ? identityOut.get(t) : undefined) {
+          if (wholeGradient.has(t)) return wholeGradient.get(t);
+        }
+        return undefined;
+      },
+      isGraphInput: (name) => graphInputs.has(name) || inits.has(name),
+      host,
     };
     rule(ctx, o);
     out.push(...em.nodes.slice(start));
@@ -795,6 +853,19 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
       const pt = types.get(a.param);
       outputs.push(makeValueInfo(name, { elemType: DataType.FLOAT, shape: pt?.shape ?? null }));
     }
+  }
+  // Host weight gradients: X and dY become outputs (by their own names: no copy in the graph), listed in metadata.
+  if (host.length) {
+    const have = new Set(outputs.map((v) => v.name!));
+    for (const h of host) {
+      for (const [name, shape] of [[h.x, h.xShape], [h.dy, h.dyShape]] as const) {
+        if (have.has(name)) continue;
+        have.add(name);
+        outputs.push(makeValueInfo(name, { elemType: DataType.FLOAT, shape: [...shape] }));
+      }
+    }
+    model.metadataProps = [...(model.metadataProps ?? []).filter((m) => m.key !== HOST_CONV_WEIGHT_GRADIENTS_KEY),
+      { key: HOST_CONV_WEIGHT_GRADIENTS_KEY, value: JSON.stringify(host) }];
   }
   graph.node = out;
   graph.output = outputs;

@@ -44,6 +44,12 @@ export interface NativeTrainingSessionOptions {
   loss?: string;
   /** Write ONNX Runtime's per-node profile (Chrome trace JSON) with this file prefix; `endProfiling()` returns the file. */
   profilePrefix?: string;
+  /**
+   * Float32 outputs (not gradients) to write into arrays allocated once, like the gradients: large per-step outputs
+   * (the activations and output gradients of host weight gradients) then cost no allocation or copy per step. The
+   * arrays are overwritten by the next step.
+   */
+  preallocatedOutputs?: readonly { name: string; dims: readonly number[] }[];
 }
 
 export interface NativeStepResult {
@@ -145,12 +151,24 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
   // Pre-allocated gradient outputs: the same arrays every step (ORT writes into them). Probed on the first step.
   const gradBuffers: Record<string, Float32Array> = {};
   const fetches: Record<string, ort.Tensor | null> = {};
+  const extraOut = new Map((o.preallocatedOutputs ?? []).map((e, i) => {
+    if (!e || typeof e.name !== 'string' || !outputNames.includes(e.name) || gradOut.has(e.name)) {
+      throw new KqkdError(`options.preallocatedOutputs[${i}].name`, `a non-gradient output of the model (${outputNames.join(', ')})`, JSON.stringify(e?.name));
+    }
+    if (!Array.isArray(e.dims) || !e.dims.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new KqkdError(`options.preallocatedOutputs[${i}].dims`, 'positive integer dimensions', JSON.stringify(e.dims));
+    }
+    return [e.name, [...e.dims]] as const;
+  }));
   for (const name of outputNames) {
     const p = gradOut.get(name);
+    const extra = extraOut.get(name);
     if (p) {
       const dims = o.parameters.find((q) => q.name === p)!.dims;
       gradBuffers[p] = new Float32Array(paramBuffers[p].length);
       fetches[name] = new ort.Tensor('float32', gradBuffers[p], [...dims]);
+    } else if (extra) {
+      fetches[name] = new ort.Tensor('float32', new Float32Array(extra.reduce((a, d) => a * d, 1)), extra);
     } else {
       fetches[name] = null;
     }
@@ -202,8 +220,11 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
           if (p) throw new RuntimeError(`gradient output "${name}" of ${source} is ${t.type}; expected float32`);
           continue;
         }
-        if (p) gradients[p] = t.data as Float32Array;
-        else outputs[name] = { data: t.data as Float32Array, shape: [...t.dims] };
+        // Pre-allocated: ONNX Runtime wrote into our array (onnxruntime-node hands back a copy): return ours, the
+        // same array every step.
+        const own = preallocated ? (fetches[name]?.data as Float32Array | undefined) : undefined;
+        if (p) gradients[p] = own ?? (t.data as Float32Array);
+        else outputs[name] = { data: own ?? (t.data as Float32Array), shape: [...t.dims] };
       }
       const lossT = outputs[lossName];
       if (!lossT || lossT.data.length !== 1) throw new RuntimeError(`loss output "${lossName}" of ${source} is not a float32 scalar`);

@@ -12,7 +12,8 @@
  * the order InPlaceAccumulatorV2 does, then updates.
  */
 import { KqkdError } from '@kqkd/common';
-import { lowerTrainingGraph, type CheckpointTensor } from '@kqkd/autodiff';
+import { hostConvWeightGradients, lowerTrainingGraph, type CheckpointTensor } from '@kqkd/autodiff';
+import { tryLoadAddon } from '@kqkd/native';
 import { encodeModel, type ModelProto } from '@kqkd/onnx';
 import { createInferenceSession, createNativeTrainingSession, type InferenceSession, type NativeTrainingSession } from '@kqkd/runtime';
 import { HostOptimizer, optimizerConfigOf } from '../optimizer/host-optimizer.js';
@@ -30,9 +31,15 @@ export interface NativeBackendOptions extends BackendOptions {
 
 export async function createNativeBackend(o: NativeBackendOptions): Promise<TrainBackend> {
   const { graphs, B, A } = trainingGraphsFor(o);
-  // Blocked (NCHWc) convolution kernels where ONNX Runtime's CPU build has them: ./nchwc.ts
-  const block = (o.executionProvider ?? 'cpu') === 'cpu' ? await nchwcBlockSize() : 0;
-  const lowered = (o.lower ?? ((m: ModelProto) => lowerTrainingGraph(m, { nchwcBlockSize: block })))(graphs.trainingModel);
+  // Blocked (NCHWc) convolution kernels where ONNX Runtime's CPU build has them: ./nchwc.ts. Convolution weight
+  // gradients on the host (im2col + SGEMM in the addon) when it is built: @kqkd/autodiff host-weight-gradients.ts.
+  const cpu = (o.executionProvider ?? 'cpu') === 'cpu';
+  const block = cpu ? await nchwcBlockSize() : 0;
+  const { addon } = tryLoadAddon();
+  const hostDw = cpu && addon !== null && process.env.KQKD_HOST_DW !== '0';
+  const lowered = (o.lower ?? ((m: ModelProto) => lowerTrainingGraph(m, { nchwcBlockSize: block, hostConvWeightGradient: hostDw })))(graphs.trainingModel);
+  const hostGradients = hostConvWeightGradients(lowered);
+  if (hostGradients.length && !addon) throw new KqkdError('native backend', 'the @kqkd/native addon for host weight gradients', 'no addon');
   const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
 
   const value = initialValues(graphs.parameters, o.state);
@@ -42,7 +49,18 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
     trainingModel: encodeModel(lowered), parameters: params.filter((p) => loweredInputs.has(p.name)),
     ...(o.threads !== undefined ? { threads: o.threads } : {}), executionProvider: o.executionProvider ?? 'cpu',
     loss: graphs.trainingOutputs[0], ...(o.profilePrefix !== undefined ? { profilePrefix: o.profilePrefix } : {}),
+    preallocatedOutputs: [...new Map(hostGradients.flatMap((h) => [[h.x, h.xShape], [h.dy, h.dyShape]] as const)).entries()]
+      .map(([name, dims]) => ({ name, dims })),
   });
+  const hostThreads = o.threads ?? 0;
+  const hostShapes = hostGradients.map((h) => ({
+    h, shape: {
+      batch: h.xShape[0], inChannels: h.xShape[1], inHeight: h.xShape[2], inWidth: h.xShape[3],
+      outChannels: h.dyShape[1], outHeight: h.dyShape[2], outWidth: h.dyShape[3],
+      kernelHeight: h.weightShape[2], kernelWidth: h.weightShape[3], strideHeight: h.strides[0], strideWidth: h.strides[1],
+      padTop: h.padsBegin[0], padLeft: h.padsBegin[1], dilationHeight: h.dilations[0], dilationWidth: h.dilations[1],
+    },
+  }));
   // The live buffers: the session's for graph inputs, host copies for anything the lowered graph does not read.
   const live = (name: string, fallback: Float32Array) => session.parameters[name] ?? fallback;
   const buffers = new Map(params.map((p) => [p.name, live(p.name, p.data)]));
@@ -87,6 +105,12 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
       const r = await session.step({
         [INPUT_NAME]: { data: x, shape: [B, C, H, W] }, ...(readsLabels ? { [LABELS_NAME]: { data: labels, shape: [B] } } : {}), ...extra.feeds(extraFeeds),
       });
+      for (const { h, shape } of hostShapes) {
+        const xOut = r.outputs[h.x];
+        const dyOut = r.outputs[h.dy];
+        if (!xOut || !dyOut) throw new KqkdError('lowered training model', `outputs "${h.x}" and "${h.dy}" (host weight gradient)`, 'missing');
+        addon!.convWeightGradient(xOut.data, dyOut.data, r.gradients[h.parameter], shape, hostThreads);
+      }
       optimizer.accumulate(r.gradients, micro.index === 0, A === 1);
       for (const s of statOut) {
         const out = r.outputs[s.output];
