@@ -31,12 +31,14 @@ export interface NativeBackendOptions extends BackendOptions {
 
 export async function createNativeBackend(o: NativeBackendOptions): Promise<TrainBackend> {
   const { graphs, B, A } = trainingGraphsFor(o);
-  // Blocked (NCHWc) convolution kernels where ONNX Runtime's CPU build has them: ./nchwc.ts. Convolution weight
-  // gradients on the host (im2col + SGEMM in the addon) when it is built: @kqkd/autodiff host-weight-gradients.ts.
+  // Blocked (NCHWc) convolution kernels where ONNX Runtime's CPU build has them: ./nchwc.ts. Stride-1 convolution
+  // weight gradients on the host (the addon's per-sample SGEMMs; @kqkd/autodiff host-weight-gradients.ts) only when
+  // asked with KQKD_HOST_DW=1: twice the in-graph speed for dW itself, but onnxruntime-node hands every output back
+  // as a fresh copy, and copying X and dY out (~230 MB a ResNet9 step) ate the gain (docs/benchmarks.md).
   const cpu = (o.executionProvider ?? 'cpu') === 'cpu';
   const block = cpu ? await nchwcBlockSize() : 0;
   const { addon } = tryLoadAddon();
-  const hostDw = cpu && addon !== null && process.env.KQKD_HOST_DW !== '0';
+  const hostDw = cpu && addon !== null && process.env.KQKD_HOST_DW === '1';
   const lowered = (o.lower ?? ((m: ModelProto) => lowerTrainingGraph(m, { nchwcBlockSize: block, hostConvWeightGradient: hostDw })))(graphs.trainingModel);
   const hostGradients = hostConvWeightGradients(lowered);
   if (hostGradients.length && !addon) throw new KqkdError('native backend', 'the @kqkd/native addon for host weight gradients', 'no addon');
