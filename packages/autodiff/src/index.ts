@@ -7,5 +7,5 @@ export {
 export { RULES as GRADIENT_RULES, NON_DIFFERENTIABLE, type GradRule, type GradContext } from './gradients.js';
 export * from './artifacts/index.js';
 export { lowerTrainingGraph, LOWERED_OPS, KEPT_MICROSOFT_OPS, type LowerOptions } from './lower/index.js';
-export { nchwcProbeModel, nchwcKind, NCHWC_DOMAIN } from './lower/nchwc.js';
+export { nchwcProbeModel, nchwcKind, useNchwcConvolutions, NCHWC_DOMAIN } from './lower/nchwc.js';
 export { hostConvWeightGradients, HOST_CONV_WEIGHT_GRADIENTS_KEY, type HostConvWeightGradient } from './lower/host-weight-gradients.js';

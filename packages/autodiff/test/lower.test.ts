@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { createInferenceSession } from '@kqkd/runtime';
 import { GraphBuilder, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
 import {
-  buildTrainingGraphs, lowerTrainingGraph, nchwcKind, nchwcProbeModel, LOWERED_OPS, NCHWC_DOMAIN, type TrainingGraphs, type TrainingGraphsOptions,
+  buildTrainingGraphs, lowerTrainingGraph, nchwcKind, nchwcProbeModel, useNchwcConvolutions, LOWERED_OPS, NCHWC_DOMAIN,
+  type TrainingGraphs, type TrainingGraphsOptions,
 } from '../src/index.js';
 import { analyticGradients, projectLoss, randn, type Feed } from './gradcheck.js';
 import { attentionBlock, depthwiseBlock, residualBlock } from './blocks.js';
@@ -313,5 +314,28 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     const narrow = residualBlock(4);
     const n = await equivalence({ model: narrow.b, loss: narrow.loss }, narrow.feeds, { maxCoords: 6, nchwcBlockSize: block });
     expect((n.lowered.graph!.node ?? []).some((x) => x.domain === NCHWC_DOMAIN)).toBe(false);
+  }, T);
+
+  it('useNchwcConvolutions on an eval model (weights as inputs): the same logits, the input model untouched', async () => {
+    const block = await runtimeBlockSize();
+    const { b, loss, feeds } = residualBlock(block);
+    const g = buildTrainingGraphs({ model: b, loss });
+    const before = JSON.stringify(g.evalModel.graph!.node);
+    const blocked = useNchwcConvolutions(g.evalModel, block);
+    expect(JSON.stringify(g.evalModel.graph!.node)).toBe(before);
+    expect((blocked.graph!.node ?? []).filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv').length).toBe(3); // stem, conv1, conv2
+    const run = async (m: ModelProto) => {
+      const session = await createInferenceSession(encodeModel(m), { threads: 1 });
+      const f: Record<string, { data: Float32Array; shape: number[] }> = { x: { data: feeds.x.data, shape: feeds.x.dims } };
+      for (const p of g.parameters) if (session.inputNames.includes(p.name)) f[p.name] = { data: Float32Array.from(p.data), shape: p.dims };
+      const out = await session.run(f);
+      await session.release();
+      return Object.values(out)[0].data;
+    };
+    const [plain, nchwc] = [await run(g.evalModel), await run(blocked)];
+    expect(nchwc.length).toBe(plain.length);
+    const scale = Math.max(...plain.map(Math.abs));
+    for (let i = 0; i < plain.length; i++) expect(Math.abs(nchwc[i] - plain[i])).toBeLessThanOrEqual(1e-5 * scale + 1e-6);
+    expect(useNchwcConvolutions(g.evalModel, 0).graph!.node!.some((n) => n.domain === NCHWC_DOMAIN)).toBe(false);
   }, T);
 });

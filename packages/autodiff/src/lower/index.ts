@@ -11,7 +11,7 @@ import {
   type ModelProto, type NodeProto, type TensorProto, type TensorType,
 } from '@kqkd/onnx';
 import { Emitter, MS, int64Tensor, type AttrValue } from '../emitter.js';
-import { emitNchwcConv, NCHWC_DOMAIN } from './nchwc.js';
+import { convSiteOf, emitNchwcConv, NCHWC_DOMAIN } from './nchwc.js';
 import { HOST_CONV_WEIGHT_GRADIENTS_KEY, type HostConvWeightGradient } from './host-weight-gradients.js';
 import { ACCUMULATION_BUFFER_SUFFIX, ACCUMULATION_OUT_SUFFIX, GRADIENT_OUTPUT_SUFFIX, LAZY_RESET_GRAD } from '../training-graphs.js';
 
@@ -355,18 +355,10 @@ function convInputConv(c: Ctx, dy: string, w: string, ws: number[], xs: number[]
   return true;
 }
 
-/** A forward Conv node on the NCHWc kernels when it qualifies (static 2-D shapes, explicit or VALID pads); else false. */
+/** A forward Conv node on the NCHWc kernels when it qualifies (static weights, 4-D input, explicit or VALID pads). */
 function forwardConvNchwc(n: NodeProto, em: Emitter, shapeOf: (name: string) => number[] | null, block: number): boolean {
-  const [x, w, b] = [n.input?.[0] ?? '', n.input?.[1] ?? '', n.input?.[2] ?? ''];
-  const [xs, ws] = [shapeOf(x), shapeOf(w)];
-  const autoPad = attrString(n, 'auto_pad') ?? 'NOTSET';
-  if (!xs || !ws || xs.length !== 4 || (autoPad !== 'NOTSET' && autoPad !== 'VALID') || !n.output?.[0]) return false;
-  const k = attrInts(n, 'kernel_shape') ?? ws.slice(2);
-  return emitNchwcConv({
-    em, name: n.name || n.output[0], x, w, ...(b ? { b } : {}), y: n.output[0], xShape: xs, wShape: ws, kernel: k,
-    strides: attrInts(n, 'strides') ?? [1, 1], dilations: attrInts(n, 'dilations') ?? [1, 1],
-    pads: autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads') ?? [0, 0, 0, 0], group: attrInt(n, 'group', 1),
-  }, block);
+  const site = convSiteOf(n, em, shapeOf(n.input?.[0] ?? '')?.length ?? null, shapeOf(n.input?.[1] ?? ''));
+  return site !== null && emitNchwcConv(site, block);
 }
 
 /**

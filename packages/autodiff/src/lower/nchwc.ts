@@ -11,8 +11,10 @@
  * what the runtime uses, so it is never guessed: `nchwcProbeModel` lets the caller ask ONNX Runtime (a ReorderInput
  * of 4 channels pads them to one block).
  */
-import { DataType, makeValueInfo, type ModelProto } from '@kqkd/onnx';
-import type { AttrValue, Emitter } from '../emitter.js';
+import {
+  DataType, attrInt, attrInts, attrString, cloneModel, makeValueInfo, tensorTypes, toInt, type ModelProto, type NodeProto,
+} from '@kqkd/onnx';
+import { Emitter, type AttrValue } from '../emitter.js';
 
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
@@ -89,4 +91,57 @@ export function emitNchwcConv(site: ConvSite, block: number): boolean {
   const yb = em.op('Conv', site.b ? [xb, wb, site.b] : [xb, wb], `${name}.y_nchwc`, attrs, NCHWC_DOMAIN);
   em.node('ReorderOutput', [yb], [site.y], { channels: O }, NCHWC_DOMAIN);
   return true;
+}
+
+/**
+ * A standard 2-D Conv node as a ConvSite when its weight shape is static and its input is 4-D (the batch and spatial
+ * sizes may be symbolic: the rewrite needs only the channels); null otherwise (auto_pad SAME, unknown shapes).
+ */
+export function convSiteOf(n: NodeProto, em: Emitter, xRank: number | null, wShape: number[] | null): ConvSite | null {
+  const [x, w, b] = [n.input?.[0] ?? '', n.input?.[1] ?? '', n.input?.[2] ?? ''];
+  const autoPad = attrString(n, 'auto_pad') ?? 'NOTSET';
+  if (xRank !== 4 || !wShape || wShape.length !== 4 || (autoPad !== 'NOTSET' && autoPad !== 'VALID') || !n.output?.[0]) return null;
+  return {
+    em, name: n.name || n.output[0], x, w, ...(b ? { b } : {}), y: n.output[0], xShape: [-1, wShape[1], -1, -1], wShape,
+    kernel: attrInts(n, 'kernel_shape') ?? wShape.slice(2), strides: attrInts(n, 'strides') ?? [1, 1],
+    dilations: attrInts(n, 'dilations') ?? [1, 1], pads: autoPad === 'VALID' ? [0, 0, 0, 0] : attrInts(n, 'pads') ?? [0, 0, 0, 0],
+    group: attrInt(n, 'group', 1),
+  };
+}
+
+/**
+ * An inference model whose convolution weights are graph inputs (the training backends' eval model) with every
+ * qualifying Conv on the NCHWc kernels (`nchwcKind`); a new model, the input untouched. ONNX Runtime does this itself
+ * when the weights are initializers, so models with constant weights gain nothing from it.
+ */
+export function useNchwcConvolutions(model: ModelProto, block: number): ModelProto {
+  const out = cloneModel(model);
+  const graph = out.graph;
+  if (!graph || block < 4) return out;
+  const types = tensorTypes(out);
+  const inits = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
+  const nodes = graph.node ?? [];
+  const em = new Emitter([...types.keys(), ...inits.keys(), ...nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? ''])]);
+  const staticShape = (name: string): number[] | null => {
+    const s = types.get(name)?.shape ?? (inits.has(name) ? (inits.get(name)!.dims ?? []).map((d) => toInt(d)) : null);
+    return s && s.every((d) => typeof d === 'number') ? (s as number[]) : null;
+  };
+  const rewritten: NodeProto[] = [];
+  let any = false;
+  for (const n of nodes) {
+    const site = n.opType === 'Conv' && !n.domain
+      ? convSiteOf(n, em, types.get(n.input?.[0] ?? '')?.shape?.length ?? null, staticShape(n.input?.[1] ?? '')) : null;
+    const start = em.nodes.length;
+    if (site && emitNchwcConv(site, block)) {
+      rewritten.push(...em.nodes.slice(start));
+      any = true;
+    } else {
+      rewritten.push(n);
+    }
+  }
+  if (!any) return out;
+  graph.node = rewritten;
+  graph.initializer = [...(graph.initializer ?? []), ...em.initializers];
+  out.opsetImport = [...(out.opsetImport ?? []).filter((o) => o.domain !== NCHWC_DOMAIN), { domain: NCHWC_DOMAIN, version: 1 }];
+  return out;
 }

@@ -12,7 +12,7 @@
  * the order InPlaceAccumulatorV2 does, then updates.
  */
 import { KqkdError } from '@kqkd/common';
-import { hostConvWeightGradients, lowerTrainingGraph, type CheckpointTensor } from '@kqkd/autodiff';
+import { hostConvWeightGradients, lowerTrainingGraph, useNchwcConvolutions, type CheckpointTensor } from '@kqkd/autodiff';
 import { tryLoadAddon } from '@kqkd/native';
 import { encodeModel, type ModelProto } from '@kqkd/onnx';
 import { createInferenceSession, createNativeTrainingSession, type InferenceSession, type NativeTrainingSession } from '@kqkd/runtime';
@@ -72,7 +72,9 @@ export async function createNativeBackend(o: NativeBackendOptions): Promise<Trai
     trainable.map((p) => ({ name: p.name, dims: p.dims, param: buffers.get(p.name)! })),
     o.state ? { groupName: 'group0', step: o.state.step, initialLearningRate: 0.001, states: o.state.moments } : undefined);
 
-  const evalSession: InferenceSession = await createInferenceSession(encodeModel(graphs.evalModel),
+  // The eval model's weights are inputs too: the same NCHWc convolutions for its forward pass.
+  const evalModel = block ? useNchwcConvolutions(graphs.evalModel, block) : graphs.evalModel;
+  const evalSession: InferenceSession = await createInferenceSession(encodeModel(evalModel),
     o.threads !== undefined ? { threads: o.threads } : {});
   const evalParamFeeds = () => Object.fromEntries(params.filter((p) => evalSession.inputNames.includes(p.name))
     .map((p) => [p.name, { data: buffers.get(p.name)!, shape: [...p.dims] }]));
