@@ -171,14 +171,30 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
     });
     emit({ kind: 'stopping', reason: fatal ? fatal.message : 'stop requested: running jobs checkpoint and go back to the queue' });
     // close() stops fetching and waits for the running jobs, which stop at their next step and hand their job back.
-    await (fatal && fatal.message.includes('Redis') ? worker.close(true) : worker.close());
-    await running.catch(() => {});
+    // Without Redis, BullMQ's close and run() can wait forever on a connection that gave up (no handle left: Node
+    // would exit 13 with the error unsaid): they get REDIS_GONE_SETTLE_MS — time for a running step to end and
+    // write its checkpoint, which is on disk — and then the worker stops with its error anyway.
+    const redisGone = fatal !== undefined && fatal.message.includes('Redis');
+    await settleWithin(redisGone ? worker.close(true) : worker.close(), redisGone ? REDIS_GONE_SETTLE_MS : undefined);
+    await settleWithin(running, redisGone ? REDIS_GONE_SETTLE_MS : undefined);
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     experiments.closeAll();
   }
   if (fatal) throw fatal;
   return summary;
+}
+
+/** How long a worker whose Redis is gone waits for BullMQ to close and its running jobs to stop. */
+const REDIS_GONE_SETTLE_MS = 30_000;
+
+/** Waits for `p` to settle (either way), or `ms` at most; the timer keeps the process alive meanwhile. */
+async function settleWithin(p: Promise<unknown>, ms?: number): Promise<void> {
+  const settled = p.then(() => {}, () => {});
+  if (ms === undefined) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([settled, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
 }
 
 /** Experiments kept open (dataset, teacher cache) while no job uses them. */
