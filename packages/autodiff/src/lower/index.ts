@@ -11,7 +11,7 @@ import {
   type ModelProto, type NodeProto, type TensorProto, type TensorType,
 } from '@kqkd/onnx';
 import { Emitter, MS, int64Tensor, type AttrValue } from '../emitter.js';
-import { convSiteOf, emitNchwcConv, NCHWC_DOMAIN } from './nchwc.js';
+import { emitNchwcConv, emitNchwcForwardConv, staticShapes, NCHWC_DOMAIN } from './nchwc.js';
 import { HOST_CONV_WEIGHT_GRADIENTS_KEY, type HostConvWeightGradient } from './host-weight-gradients.js';
 import { ACCUMULATION_BUFFER_SUFFIX, ACCUMULATION_OUT_SUFFIX, GRADIENT_OUTPUT_SUFFIX, LAZY_RESET_GRAD } from '../training-graphs.js';
 
@@ -353,12 +353,6 @@ function convInputConv(c: Ctx, dy: string, w: string, ws: number[], xs: number[]
     c.em.node('Conv', [dy, wt], [Out(c, 0)], { kernel_shape: g.k, strides: g.s, dilations: g.d, pads: [...pb, ...pe], group });
   }
   return true;
-}
-
-/** A forward Conv node on the NCHWc kernels when it qualifies (static weights, 4-D input, explicit or VALID pads). */
-function forwardConvNchwc(n: NodeProto, em: Emitter, shapeOf: (name: string) => number[] | null, block: number): boolean {
-  const site = convSiteOf(n, em, shapeOf(n.input?.[0] ?? '')?.length ?? null, shapeOf(n.input?.[1] ?? ''));
-  return site !== null && emitNchwcConv(site, block);
 }
 
 /**
@@ -753,10 +747,7 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
   const used = new Set<string>([...types.keys(), ...inits.keys(), ...(graph.input ?? []).map((v) => v.name!),
     ...nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? ''])]);
   const em = new Emitter(used);
-  const staticShape = (name: string): number[] | null => {
-    const s = types.get(name)?.shape ?? (inits.has(name) ? (inits.get(name)!.dims ?? []).map((d) => toInt(d)) : null);
-    return s && s.every((d) => typeof d === 'number') ? s as number[] : null;
-  };
+  const staticShape = staticShapes(types, inits);
 
   // accumulators: drop them, remember which gradient each parameter's buffer received
   const accumulated: { param: string; grad: string; out: string }[] = [];
@@ -796,7 +787,7 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
           `com.microsoft ${type}`);
       }
       const start = em.nodes.length;
-      if (type === 'Conv' && domain === '' && o.nchwcBlockSize && forwardConvNchwc(n, em, staticShape, o.nchwcBlockSize)) {
+      if (o.nchwcBlockSize && emitNchwcForwardConv(n, em, types, staticShape, o.nchwcBlockSize)) {
         out.push(...em.nodes.slice(start));
       } else {
         out.push(n);

@@ -12,7 +12,8 @@
  * of 4 channels pads them to one block).
  */
 import {
-  DataType, attrInt, attrInts, attrString, cloneModel, makeValueInfo, tensorTypes, toInt, type ModelProto, type NodeProto,
+  DataType, attrInt, attrInts, attrString, cloneModel, makeValueInfo, tensorTypes, toInt,
+  type ModelProto, type NodeProto, type TensorProto, type TensorType,
 } from '@kqkd/onnx';
 import { Emitter, type AttrValue } from '../emitter.js';
 
@@ -109,6 +110,22 @@ export function convSiteOf(n: NodeProto, em: Emitter, xRank: number | null, wSha
   };
 }
 
+/** name → its static shape (from the model's types or an initializer's dims); null when unknown or symbolic. */
+export function staticShapes(types: Map<string, TensorType>, inits: Map<string, TensorProto>): (name: string) => number[] | null {
+  return (name) => {
+    const s = types.get(name)?.shape ?? (inits.has(name) ? (inits.get(name)!.dims ?? []).map((d) => toInt(d)) : null);
+    return s && s.every((d) => typeof d === 'number') ? (s as number[]) : null;
+  };
+}
+
+/** A standard Conv node written onto the NCHWc kernels when it qualifies (`convSiteOf`, `nchwcKind`); false otherwise. */
+export function emitNchwcForwardConv(n: NodeProto, em: Emitter, types: Map<string, TensorType>,
+  shapeOf: (name: string) => number[] | null, block: number): boolean {
+  if (n.opType !== 'Conv' || n.domain) return false;
+  const site = convSiteOf(n, em, types.get(n.input?.[0] ?? '')?.shape?.length ?? null, shapeOf(n.input?.[1] ?? ''));
+  return site !== null && emitNchwcConv(site, block);
+}
+
 /**
  * An inference model whose convolution weights are graph inputs (the training backends' eval model) with every
  * qualifying Conv on the NCHWc kernels (`nchwcKind`); a new model, the input untouched. ONNX Runtime does this itself
@@ -122,17 +139,12 @@ export function useNchwcConvolutions(model: ModelProto, block: number): ModelPro
   const inits = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));
   const nodes = graph.node ?? [];
   const em = new Emitter([...types.keys(), ...inits.keys(), ...nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? ''])]);
-  const staticShape = (name: string): number[] | null => {
-    const s = types.get(name)?.shape ?? (inits.has(name) ? (inits.get(name)!.dims ?? []).map((d) => toInt(d)) : null);
-    return s && s.every((d) => typeof d === 'number') ? (s as number[]) : null;
-  };
+  const shapeOf = staticShapes(types, inits);
   const rewritten: NodeProto[] = [];
   let any = false;
   for (const n of nodes) {
-    const site = n.opType === 'Conv' && !n.domain
-      ? convSiteOf(n, em, types.get(n.input?.[0] ?? '')?.shape?.length ?? null, staticShape(n.input?.[1] ?? '')) : null;
     const start = em.nodes.length;
-    if (site && emitNchwcConv(site, block)) {
+    if (emitNchwcForwardConv(n, em, types, shapeOf, block)) {
       rewritten.push(...em.nodes.slice(start));
       any = true;
     } else {
