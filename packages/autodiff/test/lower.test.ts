@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createInferenceSession } from '@kqkd/runtime';
-import { GraphBuilder, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
+import { GraphBuilder, attrInt, encodeModel, getAttribute, AttributeType, type ModelProto, type Tensor } from '@kqkd/onnx';
 import {
   buildTrainingGraphs, lowerTrainingGraph, nchwcKind, nchwcProbeModel, useNchwcConvolutions, LOWERED_OPS, NCHWC_DOMAIN,
   type TrainingGraphs, type TrainingGraphsOptions,
@@ -274,7 +274,11 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     expect(nchwcKind([2, 16, 8, 8], [32, 16, 3, 3], 1, 16)).toBe('blocked');
     expect(nchwcKind([2, 3, 8, 8], [16, 3, 3, 3], 1, 16)).toBe('plain-input'); // the RGB stem
     expect(nchwcKind([2, 16, 8, 8], [32, 16, 1, 1], 1, 16)).toBe(null); // pointwise: already a plain GEMM
-    expect(nchwcKind([2, 16, 8, 8], [16, 1, 3, 3], 16, 16)).toBe(null); // grouped
+    expect(nchwcKind([2, 16, 8, 8], [16, 1, 3, 3], 16, 16)).toBe('depthwise');
+    expect(nchwcKind([2, 24, 8, 8], [24, 1, 3, 3], 24, 16)).toBe(null); // depthwise, 24 channels: would need padding
+    expect(nchwcKind([2, 16, 8, 8], [32, 1, 3, 3], 16, 16)).toBe(null); // channel multiplier 2
+    expect(nchwcKind([2, 32, 8, 8], [32, 16, 3, 3], 2, 16)).toBe(null); // 2 groups
+    expect(nchwcKind([2, 16, 8, 8], [16, 1, 1, 1], 16, 16)).toBe(null); // depthwise 1×1
     expect(nchwcKind([2, 24, 8, 8], [32, 24, 3, 3], 1, 16)).toBe(null); // 24 channels: would need padding
     expect(nchwcKind([2, 16, 8, 8], [24, 16, 3, 3], 1, 16)).toBe(null);
     expect(nchwcKind([2, 16, 8, 8], [32, 16, 3, 3], 1, 0)).toBe(null); // no kernels
@@ -301,6 +305,29 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     expect(nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'ReorderInput').length).toBe(5); // all but the stem
     expect(nodes.some((n) => n.domain === '' && n.opType === 'Conv')).toBe(false);
     expect(r.lowered.opsetImport!.some((o) => o.domain === NCHWC_DOMAIN)).toBe(true);
+  }, T);
+
+  it('depthwise (stride 1, stride 2 with bias, dilation 2, no pad, a 2×2 map): forward, stride-1 dX and dW on NCHWc', async () => {
+    const block = await runtimeBlockSize();
+    expect(block).toBeGreaterThan(0);
+    const C = block;
+    const b = new GraphBuilder({ seed: 11 });
+    const x = b.input('x', [2, C, 9, 9]);
+    let h = b.tanh(b.conv(x, C, { kernel: 3, pad: 1, group: C, name: 'dw1' })); // 9×9
+    h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, pad: 1, group: C, bias: true, name: 'dw2' })); // 5×5
+    h = b.tanh(b.conv(h, C, { kernel: 3, dilation: 2, pad: 2, group: C, name: 'dw3' })); // 5×5
+    h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, group: C, name: 'dw4' })); // 2×2, no pad
+    h = b.conv(h, C, { kernel: 3, pad: 1, group: C, name: 'dw5' }); // 2×2: the kernel is larger than the map
+    const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, h) };
+    const feeds = { x: { data: randn(2 * C * 81, 13), dims: [2, C, 9, 9] } };
+    const r = await equivalence(opts, feeds, { expectOps: ['ConvGrad'], maxCoords: 6, nchwcBlockSize: block });
+    const nodes = r.lowered.graph!.node ?? [];
+    const blocked = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv');
+    // 5 forward + the stride-1 dX of dw3 and dw5 (dw1's is not needed, dw2's and dw4's are ConvTranspose) + 5 dW
+    expect(blocked.length).toBe(12);
+    expect(blocked.filter((n) => (n.output ?? [])[0].includes('dw_planes_nchwc')).length).toBe(5);
+    expect(nodes.some((n) => n.domain === '' && n.opType === 'Conv')).toBe(false);
+    expect(nodes.some((n) => n.opType === 'Mul' && /dy_x_off/.test(n.output?.[0] ?? ''))).toBe(false); // no per-offset dW left
   }, T);
 
   it('residual block (BN, skip) with one block of channels; with 4 channels every conv keeps its standard form', async () => {
@@ -337,5 +364,29 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     const scale = Math.max(...plain.map(Math.abs));
     for (let i = 0; i < plain.length; i++) expect(Math.abs(nchwc[i] - plain[i])).toBeLessThanOrEqual(1e-5 * scale + 1e-6);
     expect(useNchwcConvolutions(g.evalModel, 0).graph!.node!.some((n) => n.domain === NCHWC_DOMAIN)).toBe(false);
+  }, T);
+
+  it('useNchwcConvolutions with a depthwise conv (stride 2, bias): the same logits', async () => {
+    const block = await runtimeBlockSize();
+    const b = new GraphBuilder({ seed: 12 });
+    const x = b.input('x', [2, block, 7, 7]);
+    const h = b.relu(b.conv(x, block, { kernel: 3, stride: 2, pad: 1, group: block, bias: true, name: 'dw' }));
+    const g = buildTrainingGraphs({ model: b, loss: projectLoss(b, h) });
+    const blocked = useNchwcConvolutions(g.evalModel, block);
+    const convs = (blocked.graph!.node ?? []).filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv');
+    expect(convs.map((n) => attrInt(n, 'group', 1))).toEqual([block]);
+    const feeds = { x: { data: randn(2 * block * 49, 14), shape: [2, block, 7, 7] } };
+    const run = async (m: ModelProto) => {
+      const session = await createInferenceSession(encodeModel(m), { threads: 1 });
+      const f: Record<string, { data: Float32Array; shape: number[] }> = { ...feeds };
+      for (const p of g.parameters) if (session.inputNames.includes(p.name)) f[p.name] = { data: Float32Array.from(p.data), shape: p.dims };
+      const out = await session.run(f);
+      await session.release();
+      return Object.values(out)[0].data;
+    };
+    const [plain, nchwc] = [await run(g.evalModel), await run(blocked)];
+    const scale = Math.max(...plain.map(Math.abs));
+    expect(nchwc.length).toBe(plain.length);
+    for (let i = 0; i < plain.length; i++) expect(Math.abs(nchwc[i] - plain[i])).toBeLessThanOrEqual(1e-5 * scale + 1e-6);
   }, T);
 });

@@ -11,7 +11,7 @@ import {
   type ModelProto, type NodeProto, type TensorProto, type TensorType,
 } from '@kqkd/onnx';
 import { Emitter, MS, int64Tensor, type AttrValue } from '../emitter.js';
-import { emitNchwcConv, emitNchwcForwardConv, staticShapes, NCHWC_DOMAIN } from './nchwc.js';
+import { emitNchwcConv, emitNchwcDepthwiseWeightGradient, emitNchwcForwardConv, staticShapes, NCHWC_DOMAIN } from './nchwc.js';
 import { HOST_CONV_WEIGHT_GRADIENTS_KEY, type HostConvWeightGradient } from './host-weight-gradients.js';
 import { ACCUMULATION_BUFFER_SUFFIX, ACCUMULATION_OUT_SUFFIX, GRADIENT_OUTPUT_SUFFIX, LAZY_RESET_GRAD } from '../training-graphs.js';
 
@@ -29,7 +29,8 @@ export interface LowerOptions {
   /**
    * How ConvGrad's dW is computed. "auto" (default) picks per node: "matmul" (one MatMul per kernel offset of
    * dY(M, N·O) against the shifted strided slice of the channels-last padded X(N·O, C); 1×1 stride-1 convs are one
-   * MatMul; depthwise convolutions use Mul + ReduceSum per offset) whenever the group's channels make those MatMuls
+   * MatMul; depthwise convolutions use one NCHWc depthwise Conv over the (sample, channel) planes with nchwcBlockSize,
+   * else Mul + ReduceSum per offset) whenever the group's channels make those MatMuls
    * wide enough, else "conv" (a Conv over transposed tensors, any groups; MLAS runs it as a huge im2col and a GEMM
    * only K columns wide, which was the dominant cost of ResNet9 training). "gemm": explicit im2col columns by
    * strided Slices + one GEMM (group 1 and depthwise; slower than both).
@@ -41,8 +42,8 @@ export interface LowerOptions {
    */
   convInputGradient?: 'auto' | 'conv' | 'convtranspose';
   /**
-   * Run the 2-D ungrouped convolutions (the forward ones and the stride-1 input gradients) on ONNX Runtime's NCHWc
-   * kernels with this block size (./nchwc.ts). It must be the runtime's own (ask it with `nchwcProbeModel`); 0 or
+   * Run the 2-D ungrouped and depthwise k×k convolutions (the forward ones and the stride-1 input gradients) and the
+   * depthwise weight gradients on ONNX Runtime's NCHWc kernels with this block size (./nchwc.ts). It must be the runtime's own (ask it with `nchwcProbeModel`); 0 or
    * absent: standard Conv nodes. CPU execution provider only (the nchwc ops have no other kernels).
    */
   nchwcBlockSize?: number;
@@ -463,7 +464,11 @@ const RULES: Record<string, (c: Ctx, o: LowerOptions) => void> = {
         return finishConvBias(c, dy, sp);
       }
       if (path === 'depthwise') {
-        convWeightDepthwise(c, dy, x, xs, g, outSize);
+        const blocked = sp === 2 && emitNchwcDepthwiseWeightGradient({
+          em: c.em, name: `${c.node.name ?? 'lower'}.dw`, x, dy, out: Out(c, 1), xShape: xs, dyShape: [N, M, ...outSize],
+          kernel: g.k, strides: g.s, dilations: g.d, padsBegin: g.pb, padsEnd: g.pe,
+        }, o.nchwcBlockSize ?? 0);
+        if (!blocked) convWeightDepthwise(c, dy, x, xs, g, outSize);
         return finishConvBias(c, dy, sp);
       }
       let xr: string;
