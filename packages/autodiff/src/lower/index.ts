@@ -350,16 +350,16 @@ function convInputConv(c: Ctx, dy: string, w: string, ws: number[], xs: number[]
     wt = reshape(c, op(c, 'Transpose', [w5], 'w_groups_t', { perm: [0, 2, 1, ...range(3, 3 + sp)] }), [group * Cg, Mg, ...g.k], 'w_t');
   }
   const flipAxes = sIdx.filter((a) => g.k[a - 2] > 1);
-  if (flipAxes.length) {
-    wt = op(c, 'Slice', [wt, i64(c, 'w_flip.starts', flipAxes.map(() => -1)), i64(c, 'w_flip.ends', flipAxes.map(() => -(2 ** 53))),
-      i64(c, 'w_flip.axes', flipAxes), i64(c, 'w_flip.steps', flipAxes.map(() => -1))], 'w_flip');
-  }
   const dys = [xs[0], M, ...range(0, sp).map((a) => xs[a + 2] + g.pb[a] + g.pe[a] - g.d[a] * (g.k[a] - 1))];
   const site = {
     em: c.em, name: `${c.node.name ?? 'lower'}.dx`, x: dy, w: wt, y: Out(c, 0), xShape: dys, wShape: [xs[1], Mg, ...g.k],
-    kernel: g.k, strides: g.s, dilations: g.d, pads: [...pb, ...pe], group,
+    kernel: g.k, strides: g.s, dilations: g.d, pads: [...pb, ...pe], group, flipKernel: flipAxes.length > 0,
   };
   if (!emitNchwcConv(site, block)) {
+    if (flipAxes.length) {
+      wt = op(c, 'Slice', [wt, i64(c, 'w_flip.starts', flipAxes.map(() => -1)), i64(c, 'w_flip.ends', flipAxes.map(() => -(2 ** 53))),
+        i64(c, 'w_flip.axes', flipAxes), i64(c, 'w_flip.steps', flipAxes.map(() => -1))], 'w_flip');
+    }
     c.em.node('Conv', [dy, wt], [Out(c, 0)], { kernel_shape: g.k, strides: g.s, dilations: g.d, pads: [...pb, ...pe], group });
   }
   return true;
