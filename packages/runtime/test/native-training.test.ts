@@ -80,6 +80,34 @@ describe('createNativeTrainingSession (hand-written linear MSE gradient graph)',
     }
   });
 
+  it('memoryPattern (default off) changes where tensors live, not what a step computes; a non-boolean is refused', async () => {
+    const losses = async (memoryPattern?: boolean) => {
+      const s = await createNativeTrainingSession({
+        trainingModel: linearMseModel(), threads: 1, ...(memoryPattern === undefined ? {} : { memoryPattern }),
+        parameters: [{ name: 'W', dims: [D, 1], data: W0 }, { name: 'b', dims: [1], data: new Float32Array([0.5]) }],
+      });
+      try {
+        const out: number[] = [];
+        for (let step = 0; step < 4; step++) {
+          const r = await s.step({ x: { data: x, shape: [N, D] }, t: { data: t, shape: [N, 1] } });
+          out.push(r.loss, ...r.gradients.W);
+          for (let j = 0; j < D; j++) s.parameters.W[j] -= 0.1 * r.gradients.W[j];
+        }
+        return out;
+      } finally {
+        await s.release();
+      }
+    };
+    const planned = await losses(true);
+    expect(await losses(undefined)).toEqual(planned);
+    expect(await losses(false)).toEqual(planned);
+    expect(planned[0]).toBeCloseTo(reference(x, t, W0, 0.5).loss, 5);
+    await expect(createNativeTrainingSession({
+      trainingModel: linearMseModel(), memoryPattern: 'yes' as unknown as boolean,
+      parameters: [{ name: 'W', dims: [D, 1], data: W0 }, { name: 'b', dims: [1], data: new Float32Array(1) }],
+    })).rejects.toThrow(/true or false for options\.memoryPattern.*"yes"/);
+  });
+
   it('writes an ONNX Runtime profile with one kernel event per node and step when asked', async () => {
     const prefix = join(mkdtempSync(join(tmpdir(), 'kqkd-prof-')), 'linear');
     const s = await createNativeTrainingSession({
