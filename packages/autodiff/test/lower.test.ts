@@ -318,7 +318,7 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     let h = b.tanh(b.conv(x, C, { kernel: 3, pad: 1, group: C, name: 'dw1' })); // 9×9
     h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, pad: 1, group: C, bias: true, name: 'dw2' })); // 5×5
     h = b.tanh(b.conv(h, C, { kernel: 3, dilation: 2, pad: 2, group: C, name: 'dw3' })); // 5×5
-    h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, group: C, name: 'dw4' })); // 2×2, no pad
+    h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, pad: 0, group: C, name: 'dw4' })); // 2×2, no pad
     h = b.conv(h, C, { kernel: 3, pad: 1, group: C, name: 'dw5' }); // 2×2: the kernel is larger than the map
     const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, h) };
     const feeds = { x: { data: randn(2 * C * 81, 13), dims: [2, C, 9, 9] } };
@@ -330,6 +330,24 @@ describe('lowering with NCHWc convolutions (nchwcBlockSize): same loss and gradi
     expect(blocked.filter((n) => (n.output ?? [])[0].includes('dw_planes_nchwc')).length).toBe(5);
     expect(nodes.some((n) => n.domain === '' && n.opType === 'Conv')).toBe(false);
     expect(nodes.some((n) => n.opType === 'Mul' && /dy_x_off/.test(n.output?.[0] ?? ''))).toBe(false); // no per-offset dW left
+  }, T);
+
+  it('depthwise dW on NCHWc with a cropped output (even maps at stride 2) and the fallback where an offset reads only padding', async () => {
+    const block = await runtimeBlockSize();
+    const C = block;
+    const b = new GraphBuilder({ seed: 15 });
+    const x = b.input('x', [2, C, 8, 8]);
+    let h = b.tanh(b.conv(x, C, { kernel: 3, stride: 2, pad: 1, group: C, name: 'dwa' })); // 4×4: the dY kernel reaches 4 offsets, cropped to 3
+    h = b.tanh(b.conv(h, C, { kernel: 3, stride: 2, pad: 0, group: C, name: 'dwb' })); // 1×1, no pad: 4 → 3 again
+    h = b.conv(h, C, { kernel: 3, pad: 1, group: C, name: 'dwc' }); // on a 1×1 map offset 0 reads padding only: per-offset path
+    const opts: TrainingGraphsOptions = { model: b, loss: projectLoss(b, h) };
+    const feeds = { x: { data: randn(2 * C * 64, 16), dims: [2, C, 8, 8] } };
+    const r = await equivalence(opts, feeds, { expectOps: ['ConvGrad'], maxCoords: 6, nchwcBlockSize: block });
+    const nodes = r.lowered.graph!.node ?? [];
+    const planes = nodes.filter((n) => n.domain === NCHWC_DOMAIN && n.opType === 'Conv' && (n.output ?? [])[0].includes('dw_planes_nchwc'));
+    expect(planes.map((n) => n.output![0].split('.')[0]).sort()).toEqual(['dwa_grad', 'dwb_grad']);
+    expect(nodes.filter((n) => n.opType === 'Slice' && /dw_planes_cropped/.test(n.output?.[0] ?? '')).length).toBe(2);
+    expect(nodes.some((n) => n.opType === 'Mul' && /^dwc_grad.*dy_x_off/.test(n.output?.[0] ?? ''))).toBe(true);
   }, T);
 
   it('residual block (BN, skip) with one block of channels; with 4 channels every conv keeps its standard form', async () => {
