@@ -43,8 +43,8 @@ export interface LowerOptions {
   convInputGradient?: 'auto' | 'conv' | 'convtranspose';
   /**
    * Run the 2-D ungrouped and depthwise k×k convolutions (the forward ones and the stride-1 input gradients) and the
-   * depthwise weight gradients on ONNX Runtime's NCHWc kernels with this block size (./nchwc.ts). It must be the runtime's own (ask it with `nchwcProbeModel`); 0 or
-   * absent: standard Conv nodes. CPU execution provider only (the nchwc ops have no other kernels).
+   * depthwise weight gradients on ONNX Runtime's NCHWc kernels with this block size (./nchwc.ts). It must be the
+   * runtime's own (ask it with `nchwcProbeModel`); 0 or absent: standard Conv nodes. CPU execution provider only (the nchwc ops have no other kernels).
    */
   nchwcBlockSize?: number;
   /**
@@ -63,7 +63,10 @@ export const LOWERED_OPS = [
   'SoftmaxCrossEntropyLossGrad', 'GatherGrad', 'SliceGrad', 'InPlaceAccumulatorV2',
 ] as const;
 
-/** com.microsoft ops the lowered graph may hold (onnxruntime-node's CPU build runs them): Gelu kept as it is, FusedMatMul written for 1×1 weight gradients. */
+/**
+ * com.microsoft ops the lowered graph may hold (onnxruntime-node's CPU build runs them): Gelu kept as it is,
+ * FusedMatMul written for 1×1 weight gradients.
+ */
 export const KEPT_MICROSOFT_OPS = ['Gelu', 'FusedMatMul'] as const;
 
 interface Ctx {
@@ -189,6 +192,11 @@ function convWeightGemm(c: Ctx, dy: string, x: string, xs: number[], g: ConvGeom
   reshape(c, gemm, [M, C, ...g.k], 'dw', Out(c, 1));
 }
 
+/** A 1×1, stride-1, unpadded convolution: dW is one product of dY and X with no shifted copies. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.k.every((k) => k === 1) && g.s.every((v) => v === 1) && [...g.pb, ...g.pe].every((v) => v === 0);
+}
+
 /** Every kernel offset κ (row-major over the spatial axes). */
 function kernelOffsets(k: number[]): number[][] {
   const offsets: number[][] = [];
@@ -226,8 +234,7 @@ function convWeightMatMul(c: Ctx, dy: string, x: string, xs: number[], g: ConvGe
   const Mg = M / group;
   const P = numel(outSize);
   const K = numel(g.k);
-  const pointwise = g.k.every((k) => k === 1) && g.s.every((v) => v === 1) && [...g.pb, ...g.pe].every((v) => v === 0);
-  if (group === 1 && pointwise && 2 * M * C <= P * (M + C)) {
+  if (group === 1 && isPointwise(g) && 2 * M * C <= P * (M + C)) {
     // Large maps: per sample dY_n (M, P) · X_n (C, P)ᵀ (FusedMatMul transB), summed over samples — no transposes of X
     // and dY; the N·M·C partial sums are small next to them here (16 → 96 channels at 32×32, batch 128: 2.4× faster).
     const prod = c.em.op('FusedMatMul', [reshape(c, dy, [N, M, P], 'dy_rows'), reshape(c, x, [N, C, P], 'x_rows')],
@@ -375,8 +382,7 @@ function hostWeightGradient(c: Ctx, dy: string, x: string, w: string, xs: number
   // Stride 1 only: the host's fast path (per-sample GEMMs over contiguous windows) needs it; strided convolutions
   // keep the in-graph MatMuls, which beat a host im2col there.
   if (xs.length !== 4 || group !== 1 || chooseWeightPath(xs[1], ws[0], 1) !== 'matmul' || g.s.some((v) => v !== 1)) return false;
-  const pointwise = g.k.every((k) => k === 1) && g.s.every((v) => v === 1) && [...g.pb, ...g.pe].every((v) => v === 0);
-  if (pointwise || c.isGraphInput(x) || c.isGraphInput(dy)) return false;
+  if (isPointwise(g) || c.isGraphInput(x) || c.isGraphInput(dy)) return false;
   const param = c.wholeGradientOf(Out(c, 1));
   if (param === undefined || param !== w) return false;
   op(c, 'ConstantOfShape', [i64(c, 'dw_host.shape', ws)], 'dw_host_zeros', {}, Out(c, 1));

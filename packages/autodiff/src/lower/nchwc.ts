@@ -146,10 +146,11 @@ export function emitNchwcDepthwiseWeightGradient(site: DepthwiseWeightGradientSi
   const [N, C, H, W] = xShape;
   const [Ho, Wo] = [dyShape[2], dyShape[3]];
   if ((N * C) % block !== 0) return false;
+  // Offset κ reads input positions κ·d − p + s·o, o < out: some of them must lie inside [0, size).
   const reads = (kappa: number, a: number, size: number, out: number) => {
     const first = kappa * d[a] - pb[a];
-    const last = first + s[a] * (out - 1);
-    return last >= 0 && first < size && (first >= 0 || Math.ceil(-first / s[a]) * s[a] + first < size);
+    const firstInside = first >= 0 ? first : first + Math.ceil(-first / s[a]) * s[a];
+    return firstInside <= first + s[a] * (out - 1) && firstInside < size;
   };
   for (let kh = 0; kh < k[0]; kh++) if (!reads(kh, 0, H, Ho)) return false;
   for (let kw = 0; kw < k[1]; kw++) if (!reads(kw, 1, W, Wo)) return false;
