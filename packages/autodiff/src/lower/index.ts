@@ -44,7 +44,8 @@ export interface LowerOptions {
   /**
    * Run the 2-D ungrouped and depthwise k×k convolutions (the forward ones and the stride-1 input gradients) and the
    * depthwise weight gradients on ONNX Runtime's NCHWc kernels with this block size (./nchwc.ts). It must be the
-   * runtime's own (ask it with `nchwcProbeModel`); 0 or absent: standard Conv nodes. CPU execution provider only (the nchwc ops have no other kernels).
+   * runtime's own (ask it with `nchwcProbeModel`); 0 or absent: standard Conv nodes. CPU execution provider only
+   * (the nchwc ops have no other kernels).
    */
   nchwcBlockSize?: number;
   /**
