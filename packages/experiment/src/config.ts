@@ -28,9 +28,25 @@ export const trainingSchema = z.object({
   gamma: z.number().positive().max(1).default(0.1),
   augment: augmentSchema.optional().describe('seeded augmentation of the training images (teacher training only: students read cached teacher features)'),
   lrPolicy: z.enum(LR_POLICIES).default('shared')
-    .describe('peak learning rate per method: "shared" = optimizer.lr for every method; "paper-code" = what the paper\'s code runs (CE 0.01; distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT students)'),
+    .describe('peak learning rate per method: "shared" = optimizer.lr for every method; "paper-code" = what the paper\'s code runs (CE 0.01; distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT students); "tuned" = methodLr, a table chosen by an earlier tuning on the validation split (every method needs an entry; say where it came from in lrSource)'),
   methodLr: z.partialRecord(methodKey, z.number().positive().max(10)).optional()
-    .describe('explicit peak learning rate of some methods (over the policy)'),
+    .describe('explicit peak learning rate of some methods (over the policy; with lrPolicy "tuned", of every method)'),
+  lrSource: z.string().min(1).max(500).optional()
+    .describe('where the methodLr table came from (lrPolicy "tuned"), shown in the reports, e.g. "quick-tune: best mean validation top-1 at the last epoch"'),
+}).strict();
+
+/** Learning rates a tuning grid may hold. */
+const gridLr = z.number({ error: 'a number' }).positive('a learning rate > 0').max(10, 'a learning rate ≤ 10');
+
+/**
+ * Per-method tuning of the peak learning rate on the validation split (tuning.ts): every method is trained at every
+ * grid point with `seeds` seeds on the training part, scored on the validation images, and its final runs use the LR
+ * with the best mean validation top-1 at the last epoch (ties: the smaller LR); they are evaluated on the test split.
+ */
+export const tuningSchema = z.object({
+  lr: z.array(gridLr).min(2, 'at least two learning rates').max(32, 'at most 32 learning rates')
+    .describe('the grid of peak learning rates every method is trained at'),
+  seeds: positiveInt('tuning.seeds').max(20).default(2).describe('tuning runs per method and grid point (seeds seed0 … seed0 + seeds − 1)'),
 }).strict();
 
 export const experimentConfigSchema = z.object({
@@ -71,6 +87,8 @@ export const experimentConfigSchema = z.object({
     samples: positiveInt().min(20).default(6000).describe('class-balanced training samples the teacher is scored on'),
     seed: z.number().int().min(0).default(0),
   }).strict().default({ samples: 6000, seed: 0 }),
+  tuning: tuningSchema.optional()
+    .describe('choose each method\'s peak learning rate on the validation split (needs dataset.validation) before its final runs, which are reported on the test split'),
   backend: z.enum(BACKENDS).optional().describe('training backend (default native)'),
 }).strict();
 
@@ -90,10 +108,39 @@ export function parseExperimentConfig(input: unknown, source = 'experiment'): Ex
   if (c.training.augment) {
     throw new KqkdError(`${source}.training.augment`, 'nothing for the students (their teacher features come from a cache of the unaugmented images; augment the teacher with teacher.training.augment)', JSON.stringify(c.training.augment));
   }
+  checkLearningRates(c, source);
   if (c.teacher.onnx && c.teacher.training) {
     throw new KqkdError(`${source}.teacher.training`, 'nothing for an imported teacher (teacher.onnx)', 'a training block');
   }
   return c;
+}
+
+/** The LR policy's, the methodLr table's and the tuning block's rules, before any work. */
+function checkLearningRates(c: ExperimentConfig, source: string): void {
+  const t = c.training;
+  if (c.tuning) {
+    if (c.dataset.validation === undefined) {
+      throw new KqkdError(`${source}.tuning`, 'dataset.validation > 0: the learning rates are chosen on held-out training images, never on the test set',
+        'no validation split', 'add "validation": N to the dataset block (or --validation N), e.g. 5000');
+    }
+    const grid = c.tuning.lr;
+    if (new Set(grid).size !== grid.length) throw new KqkdError(`${source}.tuning.lr`, 'each learning rate once', grid.join(', '));
+    c.tuning.lr = [...grid].sort((a, b) => a - b);
+    if (t.methodLr) {
+      throw new KqkdError(`${source}.training.methodLr`, 'nothing with a tuning block (tuning chooses every method\'s learning rate)', Object.keys(t.methodLr).join(', '));
+    }
+    if (t.lrPolicy === 'tuned') throw new KqkdError(`${source}.training.lrPolicy`, '"shared" or "paper-code" with a tuning block (tuning replaces the policy)', '"tuned"');
+  }
+  if (t.lrPolicy === 'tuned') {
+    const missing = c.methods.filter((m) => t.methodLr?.[m] === undefined);
+    if (missing.length > 0) {
+      throw new KqkdError(`${source}.training.methodLr`, 'a learning rate for every method with lrPolicy "tuned"', `none for ${missing.join(', ')}`,
+        'run the tuning first (a "tuning" block or --tune-lr) and copy its choice, or choose another policy');
+    }
+  }
+  if (t.lrSource !== undefined && t.lrPolicy !== 'tuned') {
+    throw new KqkdError(`${source}.training.lrSource`, 'nothing unless lrPolicy is "tuned" (it says where the tuned table came from)', JSON.stringify(t.lrSource));
+  }
 }
 
 /** Hash of what the experiment's numbers depend on (folders and backend left out). */

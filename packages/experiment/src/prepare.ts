@@ -41,8 +41,13 @@ export interface PreparedExperiment {
   config: ExperimentConfig;
   hash: string;
   trainSet: Dataset;
+  /** What the final runs and the teacher are evaluated on (`evaluatedOn`). */
   evalSet: Dataset;
   evaluatedOn: 'test' | 'validation';
+  /** The dataset block of the final runs (tuning runs: `tuningDataset`). */
+  finalDataset: ExperimentConfig['dataset'];
+  /** Held-out images the tuning runs are scored on (null without a tuning block). */
+  validationCount: number | null;
   teacher: {
     model: ModelProto; sha256: string; logitsTensor: string;
     /** Evaluation top-1 (null when the experiment was opened by a worker, which does not evaluate it). */
@@ -91,6 +96,21 @@ export function runConfig(c: ExperimentConfig, t: ExperimentConfig['training'] |
   };
 }
 
+/**
+ * The dataset block of a tuning run: the experiment's, trained on its training part and evaluated on its validation
+ * images (a test limit is for the final runs).
+ */
+export function tuningDataset(c: ExperimentConfig): ExperimentConfig['dataset'] {
+  const { testLimit: _t, ...d } = c.dataset;
+  return d;
+}
+
+/** The final runs of a tuned experiment: the same training images as the tuning runs, evaluated on the test split. */
+function finalDatasetOf(c: ExperimentConfig, trainCount: number): ExperimentConfig['dataset'] {
+  const { validation: _v, ...d } = c.dataset;
+  return { ...d, trainLimit: trainCount };
+}
+
 /** An imported teacher's bytes, checked to be an ONNX model before anything is written. */
 export function readTeacher(path: string): Uint8Array {
   return readModelFile(path, 'teacher.onnx').bytes;
@@ -118,8 +138,13 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   const emit = o.onProgress ?? (() => {});
   const threads = o.threads !== undefined ? { threads: o.threads } : {};
   const hash = experimentHash(c);
-  const { train: trainSet, test: evalSet } = await openSplits({ dataset: c.dataset }, o.data);
-  const evaluatedOn = evaluationSplit({ dataset: c.dataset });
+  const splits = await openSplits({ dataset: c.dataset }, o.data);
+  const trainSet = splits.train;
+  // A tuned experiment trains on the training part, chooses its rates on the validation images and reports its final
+  // runs on the test split; the others evaluate where their dataset block says.
+  const finalDataset = c.tuning ? finalDatasetOf(c, trainSet.count) : c.dataset;
+  const evalSet = c.tuning ? (await openSplits({ dataset: finalDataset }, o.data)).test : splits.test;
+  const evaluatedOn = evaluationSplit({ dataset: finalDataset });
   const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
   const k = c.distill.k;
   const missing = (what: string) => new KqkdError(`experiment folder "${out}"`, `${what}, prepared by the coordinator`, 'nothing',
@@ -171,6 +196,11 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
       throw missing(`the trained teacher ${join('teacher', MODEL_ONNX)}`);
     }
     teacherBytes = readFileSync(path);
+    // Trained on the training part and evaluated on the validation images; a tuned experiment reports the test split.
+    if (c.tuning && mode === 'build') {
+      top1 = (await evaluateModel({ model: teacherBytes, modelName: 'teacher', dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
+      top1Best = null;
+    }
     parameters = buildZooModel(model.name, { ...model, classes: trainSet.classes, input: inputShape, initialize: false }).params;
   }
   const teacherSha = sha256(teacherBytes);
@@ -294,7 +324,7 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   }));
 
   return {
-    out, config: c, hash, trainSet, evalSet, evaluatedOn,
+    out, config: c, hash, trainSet, evalSet, evaluatedOn, finalDataset, validationCount: c.tuning ? splits.test.count : null,
     teacher: { model: teacherModel, sha256: teacherSha, logitsTensor, top1, top1Best, parameters },
     kq: scored, selections, oursRule, studentLayers, studentParameters: student.params, specs, cachedTensors,
     ...(cache ? { cache } : {}), feeds, close: () => cache?.close(),

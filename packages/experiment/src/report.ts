@@ -5,13 +5,13 @@
 import { basename, join } from 'node:path';
 import { KqkdError, describeValue } from '@kqkd/common';
 import { getSelectionRule, OURS_METHOD } from '@kqkd/distill';
-import { kqCurvesSpec, methodBarSpec, trainingCurvesSpec, writeChart } from '@kqkd/plots';
+import { kqCurvesSpec, lrTuningSpec, methodBarSpec, trainingCurvesSpec, writeChart } from '@kqkd/plots';
 import type {
   AriResult, EfficiencyResult, ExperimentResults, MethodResult, MethodRun, Statistic,
 } from './types.js';
 
 /** Picture names (file stems in the experiment folder) written by `writeExperimentPictures`. */
-export const EXPERIMENT_PICTURES = ['kq-curves', 'training-curves', 'methods'] as const;
+export const EXPERIMENT_PICTURES = ['kq-curves', 'training-curves', 'methods', 'lr-tuning'] as const;
 
 /**
  * Below this, a baseline's gain is treated as exactly the 0.5-point ARI threshold: means of percentages are not exact
@@ -130,8 +130,40 @@ function setupSection(r: ExperimentResults): string[] {
     `- Teacher: ${teacher.model} (${teacher.source}), ${split} top-1 ${fixed(teacher.top1)} %${teacherBest}, ${count(teacher.parameters)} parameters`,
     `- Student: ${student.model}, ${count(student.parameters)} parameters${ratio}`,
     `- Distilled layers (Ours): teacher ${layerList(r.selectedTeacherLayers)} (rule \`${r.selectionRule}\`) → student ${layerList(r.studentLayers)}`,
-    `- Peak learning rates: policy \`${r.lrPolicy}\` (per method below)`,
+    `- Peak learning rates: ${lrPolicyText(r)}`,
     '',
+  ];
+}
+
+function lrPolicyText(r: ExperimentResults): string {
+  if (r.tuning) return 'chosen per method by this experiment\'s tuning on the validation split (section Learning-rate tuning; per method below)';
+  if (r.lrPolicy === 'tuned') return `policy \`tuned\`: a per-method table chosen by an earlier tuning on a validation split${r.lrSource ? ` (${r.lrSource})` : ''}; per method below`;
+  return `policy \`${r.lrPolicy}\` (per method below)`;
+}
+
+function tuningSection(r: ExperimentResults): string[] {
+  const t = r.tuning;
+  if (!t) return [];
+  const methods = Object.entries(r.methods).filter(([, m]) => m.tuning);
+  const rows = t.grid.map((lr) => [String(lr), ...methods.map(([, m]) => {
+    const p = m.tuning!.grid.find((g) => g.lr === lr);
+    if (!p) return '—';
+    const value = p.validation.runs.length ? meanStd(p.validation) : '—';
+    const failed = p.failed ? ` (${p.failed} failed)` : '';
+    return m.tuning!.lr === lr ? `**${value}** ✓${failed}` : `${value}${failed}`;
+  })]);
+  return [
+    '## Learning-rate tuning', '',
+    `Rule, fixed before any result: for each method, ${t.rule}. Every method was trained at every rate of the grid with ` +
+      `seed${t.seeds.length > 1 ? 's' : ''} ${t.seeds.join(', ')} on the training part and scored on ${count(t.validationImages)} held-out ` +
+      'training images (the validation split); the final runs at the chosen rate are reported on the test split above. ' +
+      'Cells: validation top-1 at the last epoch, mean ± std over the tuning seeds; ✓ = chosen.',
+    '',
+    ...table(['peak LR', ...methods.map(([k]) => `\`${k}\``)], rows, ['r', ...methods.map(() => 'r' as const)]),
+    '',
+    `Compute spent on tuning: ${t.runs} runs, ${fixed(t.runSeconds, 0)} s of training summed over runs (${fixed(t.wallSeconds, 0)} s wall in this process; runs finished earlier count 0 wall seconds).`,
+    '',
+    ...picture(r, 'lr-tuning', 'Validation top-1 against the peak learning rate per method'),
   ];
 }
 
@@ -164,7 +196,7 @@ function methodsSection(r: ExperimentResults): string[] {
     'teacher', teacherTitle(r), '—', '—', fixed(t.top1Best ?? t.top1), fixed(t.top1), '—', '—',
   ];
   const rows = [teacherRow, ...Object.entries(r.methods).map(([key, m]) => [
-    `\`${key}\``, m.title, layerList(m.teacherLayers), String(m.peakLr),
+    `\`${key}\``, m.title, layerList(m.teacherLayers), `${m.peakLr} (${m.lrSource})`,
     meanStd(m.top1Best), meanStd(m.top1Last), m.runs.some((r) => r.failed) ? `${m.runs.filter((r) => !r.failed).length} (${m.runs.filter((r) => r.failed).length} failed)` : String(m.runs.length),
     fixed(m.runs.length ? m.runs.reduce((s, run) => s + (run.seconds ?? 0), 0) / m.runs.length : null),
   ])];
@@ -220,6 +252,7 @@ export function renderResultsMarkdown(results: ExperimentResults): string {
     ...setupSection(results),
     ...kqSection(results),
     ...methodsSection(results),
+    ...tuningSection(results),
     ...ariSection(results),
     ...efficiencySection(results),
   ];
@@ -264,6 +297,14 @@ export async function writeExperimentPictures(
       `Test top-1 per method, best vs last epoch — ${results.student.model} on ${results.dataset.name}`,
     ),
   };
+  if (results.tuning) {
+    (specs as Record<string, unknown>)['lr-tuning'] = lrTuningSpec(
+      methods.filter(([, m]) => m.tuning).flatMap(([key, m]) => m.tuning!.grid.map((p) => ({
+        method: labels[key], lr: p.lr, mean: p.failed > 0 || p.validation.runs.length === 0 ? NaN : p.validation.mean, std: p.validation.std, chosen: p.lr === m.tuning!.lr,
+      }))),
+      `Validation top-1 (last epoch) against peak LR — ${results.student.model} on ${results.dataset.name}`,
+    );
+  }
   const out: Record<string, { svg: string; png: string }> = {};
   for (const [name, spec] of Object.entries(specs)) {
     await writeChart(spec, join(dir, name));

@@ -8,9 +8,10 @@ import { getMethod, layerRuleOf, BASELINE_METHODS, OURS_METHOD, REFERENCE_METHOD
 import { experimentHash } from './config.js';
 import type { PreparedExperiment } from './prepare.js';
 import { computeAri, computeEfficiency, meanCurve, renderResultsMarkdown, statisticOrNone, writeExperimentPictures } from './report.js';
-import { peakLearningRate } from './student-run.js';
+import { peakLearningRateWithSource } from './student-run.js';
 import {
   EXPERIMENT_RESULTS_FORMAT, EXPERIMENT_RESULTS_VERSION, type ExperimentResults, type KqLayerResult, type MethodResult, type MethodRun,
+  type MethodTuning, type TuningSummary,
 } from './types.js';
 
 export const RESULTS_FILE = 'results.json';
@@ -19,11 +20,12 @@ export const RESULTS_MD = 'results.md';
 const modelTitle = (m: { name: string; width?: number }) => `${m.name}${m.width && m.width !== 1 ? ` ×${m.width} width` : ''}`;
 
 /** One method's summary over its seeds (failed runs are listed and left out of the statistics). */
-export function methodResult(prep: PreparedExperiment, key: string, runs: MethodRun[]): MethodResult {
+export function methodResult(prep: PreparedExperiment, key: string, runs: MethodRun[], tuning?: MethodTuning): MethodResult {
   const spec = prep.specs.get(key);
   const finished = runs.filter((r) => !r.failed);
+  const lr = tuning ? { lr: tuning.lr, source: 'tuning' as const } : peakLearningRateWithSource(prep, key);
   return {
-    key, title: getMethod(key).title, peakLr: peakLearningRate(prep, key),
+    key, title: getMethod(key).title, peakLr: lr.lr, lrSource: lr.source, ...(tuning ? { tuning } : {}),
     layerRule: spec?.pairs.length ? layerRuleOf(key, prep.oursRule)! : null,
     teacherLayers: spec?.pairs.length ? spec.pairs.map((p) => p.teacher) : spec?.simkd ? [spec.simkd.teacherLayer] : null,
     studentLayers: spec?.pairs.length ? spec.pairs.map((p) => p.student) : null,
@@ -33,11 +35,12 @@ export function methodResult(prep: PreparedExperiment, key: string, runs: Method
 }
 
 /** The results of the experiment from every method's runs. */
-export function experimentResults(prep: PreparedExperiment, runsByMethod: Map<string, MethodRun[]>, o: { preset?: string; seconds: number }): ExperimentResults {
+export function experimentResults(prep: PreparedExperiment, runsByMethod: Map<string, MethodRun[]>,
+  o: { preset?: string; seconds: number; tuning?: { methods: Record<string, MethodTuning>; summary: TuningSummary } }): ExperimentResults {
   const c = prep.config;
   const ours = prep.selections[prep.oursRule];
   const methods: Record<string, MethodResult> = {};
-  for (const key of c.methods) methods[key] = methodResult(prep, key, runsByMethod.get(key) ?? []);
+  for (const key of c.methods) methods[key] = methodResult(prep, key, runsByMethod.get(key) ?? [], o.tuning?.methods[key]);
   const kqLayers: KqLayerResult[] = prep.kq.layers.map((l) => ({
     index: l.index, name: l.name, shape: l.sampleShape, S: l.S ?? null, I: l.I ?? null, E: l.E ?? null, Q: l.Q ?? null, selected: ours.includes(l.index),
   }));
@@ -51,7 +54,9 @@ export function experimentResults(prep: PreparedExperiment, runsByMethod: Map<st
     student: { model: modelTitle(c.student.model), parameters: prep.studentParameters },
     selectedTeacherLayers: ours, selectionRule: prep.oursRule, layerSelections: prep.selections, studentLayers: prep.studentLayers,
     kq: { topK: c.distill.k, samples: prep.kq.samples, layers: kqLayers },
-    lrPolicy: c.training.lrPolicy,
+    lrPolicy: c.tuning ? 'tuning' : c.training.lrPolicy,
+    ...(c.training.lrSource !== undefined ? { lrSource: c.training.lrSource } : {}),
+    ...(o.tuning ? { tuning: o.tuning.summary } : {}),
     methods,
     ari: computeAri(methods, { ours: OURS_METHOD, reference: REFERENCE_METHOD, baselines: BASELINE_METHODS }),
     efficiency: computeEfficiency(methods, { ours: OURS_METHOD, baselines: BASELINE_METHODS }),

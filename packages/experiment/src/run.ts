@@ -19,8 +19,10 @@ import {
   prepareExperiment, readTeacher, EXPERIMENT_JSON, IMPORTED_TEACHER, KQ_FILE, TEACHER_CACHE_DIR, type ExperimentProgress, type PreparedExperiment,
 } from './prepare.js';
 import { experimentResults, writeExperimentResults, RESULTS_FILE, RESULTS_MD } from './results.js';
+import { EXPERIMENT_PICTURES } from './report.js';
 import { runStudentsInParallel } from './parallel.js';
-import { runStudent, studentJobs, RUNS_DIR, type StudentJob } from './student-run.js';
+import { jobTitle, runStudent, studentJobs, RUNS_DIR, type StudentJob } from './student-run.js';
+import { chosenRates, tuningJobs, tuningOutcome } from './tuning.js';
 import type { ExperimentResults, MethodRun } from './types.js';
 
 export interface RunExperimentOptions {
@@ -50,7 +52,7 @@ export interface RunExperimentOptions {
 
 /** Files and folders an experiment writes in its folder. */
 export const EXPERIMENT_FILES = [EXPERIMENT_JSON, KQ_FILE, 'kq-work', 'teacher', IMPORTED_TEACHER, TEACHER_CACHE_DIR, RUNS_DIR, RESULTS_FILE, RESULTS_MD,
-  ...['kq-curves', 'training-curves', 'methods'].flatMap((n) => [`${n}.svg`, `${n}.png`])];
+  ...EXPERIMENT_PICTURES.flatMap((n) => [`${n}.svg`, `${n}.png`])];
 
 function experimentJsonHash(out: string): string | undefined {
   try {
@@ -93,12 +95,15 @@ export async function inExperimentFolder<T>(o: Omit<RunExperimentOptions, 'onPro
   }
 }
 
-/** Runs (or resumes, or just reports) a whole experiment on this machine. */
 /** `parallel: 'auto'`: one run per core (each thread holds its own dataset and teacher cache, hence the cap of 8). */
 export function autoParallel(runs: number): number {
   return Math.max(1, Math.min(availableParallelism(), 8, runs));
 }
 
+/**
+ * Runs (or resumes, or just reports) a whole experiment on this machine: with a tuning block, its tuning runs first
+ * (tuning.ts), then the final runs at the chosen rates.
+ */
 export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentResults> {
   const t0 = performance.now();
   const emit = o.onProgress ?? (() => {});
@@ -108,34 +113,49 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   }
   return inExperimentFolder(o, async (prep) => {
     makeDirs(join(prep.out, RUNS_DIR), 'out');
-    const jobs = studentJobs(prep);
-    const parallel = o.parallel === 'auto' ? autoParallel(jobs.length) : o.parallel ?? 1;
-    const who = (job: StudentJob) => `${job.method} seed ${job.seed}`;
-    let runs: MethodRun[];
-    if (parallel > 1 && jobs.length > 1) {
-      const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / Math.min(parallel, jobs.length)));
-      emit({ kind: 'stage', stage: 'students', detail: `${jobs.length} runs, ${Math.min(parallel, jobs.length)} at once, ${threads} thread${threads > 1 ? 's' : ''} each` });
-      runs = await runStudentsInParallel(prep, jobs, {
-        parallel, threads, ...(o.signal ? { signal: o.signal } : {}),
-        onProgress: (job, index, event) => emit({ kind: 'train', who: who(job), index, total: jobs.length, event }),
-      });
-    } else {
-      runs = [];
-      for (const [index, job] of jobs.entries()) {
-        if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
-        runs.push(await runStudent(prep, job, {
-          ...(o.data ? { data: o.data } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
-          onProgress: (event) => emit({ kind: 'train', who: who(job), index, total: jobs.length, event }),
-        }));
-      }
+    let tuning: ReturnType<typeof tuningOutcome> | undefined;
+    if (prep.config.tuning) {
+      const t1 = performance.now();
+      const jobs = tuningJobs(prep.config);
+      emit({ kind: 'stage', stage: 'tuning', detail: `${jobs.length} runs: ${prep.config.methods.length} methods × ${prep.config.tuning.lr.length} learning rates × ${prep.config.tuning.seeds} seeds, scored on ${prep.validationCount} validation images` });
+      const runs = await runJobs(prep, jobs, o, 'tuning');
+      tuning = tuningOutcome(prep.config, jobs, runs, { validationImages: prep.validationCount!, wallSeconds: (performance.now() - t1) / 1000 });
+      emit({ kind: 'stage', stage: 'tuned', detail: Object.entries(tuning.methods).map(([m, t]) => `${m} ${t.lr}`).join(', ') });
     }
+    const jobs = studentJobs(prep, tuning ? chosenRates(tuning.methods) : undefined);
+    const runs = await runJobs(prep, jobs, o, 'students');
     const runsByMethod = new Map<string, MethodRun[]>();
     for (const [i, run] of runs.entries()) {
       const job = jobs[i];
-      if (run.failed) emit({ kind: 'stage', stage: 'run failed', detail: `${who(job)}: ${run.failed}` });
+      if (run.failed) emit({ kind: 'stage', stage: 'run failed', detail: `${jobTitle(job)}: ${run.failed}` });
       runsByMethod.set(job.method, [...(runsByMethod.get(job.method) ?? []), run]);
     }
     emit({ kind: 'stage', stage: 'report', detail: 'results.json, results.md, pictures' });
-    return writeExperimentResults(prep, experimentResults(prep, runsByMethod, { ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000 }));
+    return writeExperimentResults(prep, experimentResults(prep, runsByMethod, {
+      ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000, ...(tuning ? { tuning } : {}),
+    }));
   });
+}
+
+/** Trains `jobs` here, one after the other or side by side (`parallel`); their runs in the order of `jobs`. */
+async function runJobs(prep: PreparedExperiment, jobs: StudentJob[], o: RunExperimentOptions, stage: 'tuning' | 'students'): Promise<MethodRun[]> {
+  const emit = o.onProgress ?? (() => {});
+  const parallel = o.parallel === 'auto' ? autoParallel(jobs.length) : o.parallel ?? 1;
+  if (parallel > 1 && jobs.length > 1) {
+    const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / Math.min(parallel, jobs.length)));
+    emit({ kind: 'stage', stage, detail: `${jobs.length} runs, ${Math.min(parallel, jobs.length)} at once, ${threads} thread${threads > 1 ? 's' : ''} each` });
+    return runStudentsInParallel(prep, jobs, {
+      parallel, threads, ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (job, index, event) => emit({ kind: 'train', who: jobTitle(job), index, total: jobs.length, event }),
+    });
+  }
+  const runs: MethodRun[] = [];
+  for (const [index, job] of jobs.entries()) {
+    if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+    runs.push(await runStudent(prep, job, {
+      ...(o.data ? { data: o.data } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (event) => emit({ kind: 'train', who: jobTitle(job), index, total: jobs.length, event }),
+    }));
+  }
+  return runs;
 }

@@ -13,8 +13,8 @@ import {
   type TrainConfigInput, type TrainingObjective, type TrainProgress, type TrainResults,
 } from '@kqkd/train';
 import type { Dataset } from '@kqkd/data';
-import { methodLearningRate } from './lr-policy.js';
-import { runConfig, type PreparedExperiment } from './prepare.js';
+import { methodLearningRateWithSource, type LrSource } from './lr-policy.js';
+import { runConfig, tuningDataset, type PreparedExperiment } from './prepare.js';
 import type { EpochPoint, MethodRun } from './types.js';
 
 export const RUNS_DIR = 'runs';
@@ -23,16 +23,36 @@ export const RUNS_DIR = 'runs';
 export interface StudentJob {
   method: string;
   seed: number;
+  /** A tuning run (tuning.ts): trained on the training part at the grid point `lr`, evaluated on the validation split. */
+  tuning?: boolean;
+  /** The peak learning rate: a tuning run's grid point, or the rate the tuning chose (absent: the LR policy's). */
+  lr?: number;
 }
 
-/** Every student run of the experiment, methods in order, seeds within. */
-export function studentJobs(prep: Pick<PreparedExperiment, 'config'>): StudentJob[] {
+/** How a job is named in logs and progress. */
+export function jobTitle(job: StudentJob): string {
+  return `${job.method} seed ${job.seed}${job.tuning ? ` at lr ${job.lr} (tuning)` : ''}`;
+}
+
+/**
+ * Every final student run of the experiment, methods in order, seeds within. An experiment with a tuning block needs
+ * the rate its tuning chose for every method (`chosenLr`, tuning.ts).
+ */
+export function studentJobs(prep: Pick<PreparedExperiment, 'config'>, chosenLr?: Readonly<Record<string, number>>): StudentJob[] {
   const c = prep.config;
-  return c.methods.flatMap((method) => Array.from({ length: c.seeds }, (_, s) => ({ method, seed: c.seed0 + s })));
+  if (c.tuning) {
+    const missing = c.methods.filter((m) => chosenLr?.[m] === undefined);
+    if (missing.length > 0) throw new KqkdError('chosenLr', 'the learning rate the tuning chose for every method', `none for ${missing.join(', ')}`);
+  }
+  return c.methods.flatMap((method) => Array.from({ length: c.seeds }, (_, s) => ({
+    method, seed: c.seed0 + s, ...(c.tuning ? { lr: chosenLr![method] } : {}),
+  })));
 }
 
 export interface StudentRunPlan extends StudentJob {
   peakLr: number;
+  /** Where the peak LR came from. */
+  lrSource: LrSource;
   /** The run's config hash (its folder name under runs/). */
   configHash: string;
   runDir: string;
@@ -42,8 +62,13 @@ export interface StudentRunPlan extends StudentJob {
 
 /** The method's peak learning rate under the experiment's policy. */
 export function peakLearningRate(prep: Pick<PreparedExperiment, 'config'>, method: string): number {
+  return peakLearningRateWithSource(prep, method).lr;
+}
+
+/** The method's peak learning rate under the experiment's policy, and where it came from. */
+export function peakLearningRateWithSource(prep: Pick<PreparedExperiment, 'config'>, method: string): { lr: number; source: LrSource } {
   const c = prep.config;
-  return methodLearningRate({
+  return methodLearningRateWithSource({
     method, student: c.student.model.name, sharedLr: c.training.optimizer.lr, policy: c.training.lrPolicy,
     ...(c.training.methodLr ? { methodLr: c.training.methodLr } : {}),
   });
@@ -55,11 +80,17 @@ export function planStudentRun(prep: PreparedExperiment, job: StudentJob): Stude
   getMethod(job.method); // an unknown method is an error naming it
   const spec = prep.specs.get(job.method);
   if (!prep.specs.has(job.method)) throw new KqkdError('method', `one of the experiment's methods (${c.methods.join(', ')})`, job.method);
-  const peakLr = peakLearningRate(prep, job.method);
+  if (job.lr !== undefined && !(Number.isFinite(job.lr) && job.lr > 0)) throw new KqkdError('job.lr', 'a learning rate > 0', String(job.lr));
+  if (job.tuning && (!c.tuning || job.lr === undefined)) {
+    throw new KqkdError('job.tuning', 'a tuning run of an experiment with a tuning block, at a grid learning rate', c.tuning ? 'no lr' : 'an experiment without tuning');
+  }
+  const { lr: peakLr, source: lrSource } = job.lr !== undefined ? { lr: job.lr, source: 'tuning' as const } : peakLearningRateWithSource(prep, job.method);
   const objective = spec ? distillObjective(spec, { feeds: prep.feeds(distillationInputs(spec).map((i) => i.name)), model: prep.teacher.model }) : undefined;
-  const config: TrainConfigInput = { ...runConfig(c, c.training, peakLr), modelSpec: c.student.model, seed: job.seed, runDir: '.' };
+  // Tuning runs evaluate on the validation split; final runs on the split the experiment reports (prepare.ts).
+  const dataset = job.tuning ? tuningDataset(c) : prep.finalDataset;
+  const config: TrainConfigInput = { ...runConfig(c, c.training, peakLr), dataset, modelSpec: c.student.model, seed: job.seed, runDir: '.' };
   const hash = configHash(parseTrainConfig(config), objective);
-  return { ...job, peakLr, configHash: hash, runDir: join(prep.out, RUNS_DIR, hash), config, ...(objective ? { objective } : {}) };
+  return { ...job, peakLr, lrSource, configHash: hash, runDir: join(prep.out, RUNS_DIR, hash), config, ...(objective ? { objective } : {}) };
 }
 
 export interface StudentRunOptions {
@@ -89,7 +120,7 @@ export async function runStudent(prep: PreparedExperiment, job: StudentJob, o: S
   writeFileAtomic(join(runDir, 'run.json'), `${JSON.stringify({
     method: job.method, seed: job.seed, configHash: hash, config: { ...parsed, runDir, ...(spec ? { distill: spec } : {}) },
   }, null, 2)}\n`);
-  const who = o.who ?? `${job.method} seed ${job.seed}`;
+  const who = o.who ?? jobTitle(job);
   const log = join(runDir, 'log.txt');
   let r: TrainResults;
   try {
@@ -98,7 +129,7 @@ export async function runStudent(prep: PreparedExperiment, job: StudentJob, o: S
       ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.lockOwner ? { lockOwner: o.lockOwner } : {}),
       onProgress: (event) => {
         if (event.kind === 'epoch') {
-          appendFileSync(log, `${new Date().toISOString()} epoch ${event.metrics.epoch}: train loss ${event.metrics.trainLoss.toFixed(4)}, ${prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%\n`);
+          appendFileSync(log, `${new Date().toISOString()} epoch ${event.metrics.epoch}: train loss ${event.metrics.trainLoss.toFixed(4)}, ${plan.tuning ? 'validation' : prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%\n`);
         } else if (event.kind === 'start') {
           appendFileSync(log, `${new Date().toISOString()} ${event.resumed ? `resumed at epoch ${event.fromEpoch}` : 'started'} (${who})\n`);
         }
@@ -135,13 +166,13 @@ export function readStudentRun(prep: PreparedExperiment, job: StudentJob): Metho
 
 function finishedRun(prep: PreparedExperiment, plan: StudentRunPlan, r: TrainResults): MethodRun {
   return {
-    seed: plan.seed, runDir: relative(prep.out, plan.runDir), configHash: plan.configHash, top1Best: r.top1Best, bestEpoch: r.bestEpoch,
+    seed: plan.seed, ...(plan.tuning ? { lr: plan.peakLr } : {}), runDir: relative(prep.out, plan.runDir), configHash: plan.configHash, top1Best: r.top1Best, bestEpoch: r.bestEpoch,
     top1Last: r.top1Last, seconds: r.seconds, history: readHistory(plan.runDir),
   };
 }
 
 function failedRun(prep: PreparedExperiment, plan: StudentRunPlan, reason: string): MethodRun {
-  return { seed: plan.seed, runDir: relative(prep.out, plan.runDir), configHash: plan.configHash, failed: reason, history: readHistory(plan.runDir) };
+  return { seed: plan.seed, ...(plan.tuning ? { lr: plan.peakLr } : {}), runDir: relative(prep.out, plan.runDir), configHash: plan.configHash, failed: reason, history: readHistory(plan.runDir) };
 }
 
 function readHistory(runDir: string): EpochPoint[] {

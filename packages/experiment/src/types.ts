@@ -4,6 +4,8 @@
  * seeds (std is the sample std, n − 1; null for a single run).
  */
 
+import type { LrSource } from './lr-policy.js';
+
 export const EXPERIMENT_RESULTS_FORMAT = 'kqkd-experiment-results';
 export const EXPERIMENT_RESULTS_VERSION = 1;
 
@@ -23,6 +25,8 @@ export interface EpochPoint {
 
 export interface MethodRun {
   seed: number;
+  /** A tuning run's grid learning rate (its accuracies are validation top-1). */
+  lr?: number;
   /** Run folder, relative to the experiment folder (named by the run's config hash). */
   runDir: string;
   configHash: string;
@@ -40,8 +44,16 @@ export interface MethodRun {
 export interface MethodResult {
   key: string;
   title: string;
-  /** Peak learning rate the method's runs used (the experiment's LR policy). */
+  /** Peak learning rate the method's final runs used. */
   peakLr: number;
+  /**
+   * Where it came from: `tuning` (chosen by this experiment's tuning on the validation split, see `tuning`), `tuned`
+   * (the table of lrPolicy "tuned", chosen by an earlier tuning: ExperimentResults.lrSource says which), `methodLr`,
+   * `paper-code` or `shared`.
+   */
+  lrSource: LrSource;
+  /** This experiment's tuning of the method's peak LR (experiments with a tuning block). */
+  tuning?: MethodTuning;
   /** Key of the layer-selection rule of its feature term (@kqkd/distill), null without one. */
   layerRule: string | null;
   /** Teacher layer indices distilled (null: no feature loss). */
@@ -54,6 +66,41 @@ export interface MethodResult {
   runs: MethodRun[];
   /** Test top-1 per epoch, mean (and std) over seeds. */
   curve: { epoch: number; mean: number; std: number | null }[];
+}
+
+/** One grid point of a method's tuning. */
+export interface TuningPoint {
+  lr: number;
+  /** Validation top-1 at the last epoch over the tuning seeds: what the choice is made on. */
+  validation: Statistic;
+  /** Validation top-1 at the best epoch (for reference; not used for the choice). */
+  validationBest: Statistic;
+  /** Tuning runs that failed (diverged): a grid point with one is never chosen. */
+  failed: number;
+  /** The tuning runs' folders, relative to the experiment folder, in seed order. */
+  runDirs: string[];
+}
+
+export interface MethodTuning {
+  /** The chosen peak learning rate. */
+  lr: number;
+  grid: TuningPoint[];
+  /** Tuning runs of this method, and the seconds they trained (summed over runs). */
+  runs: number;
+  seconds: number;
+}
+
+/** The experiment's tuning: how the rates were chosen and what it cost. */
+export interface TuningSummary {
+  rule: string;
+  grid: number[];
+  seeds: number[];
+  /** Held-out training images the tuning runs are scored on. */
+  validationImages: number;
+  runs: number;
+  /** Training seconds of every tuning run, summed (compute spent), and the wall seconds of the tuning stage. */
+  runSeconds: number;
+  wallSeconds: number;
 }
 
 export interface KqLayerResult {
@@ -113,8 +160,12 @@ export interface ExperimentResults {
   layerSelections: Record<string, number[]>;
   studentLayers: number[];
   kq: { topK: number; samples: number; layers: KqLayerResult[] };
-  /** How the methods' peak learning rates were set (`shared` or `paper-code`; see MethodResult.peakLr). */
+  /** How the methods' peak learning rates were set (`shared`, `paper-code`, `tuned`, or `tuning`; see MethodResult.peakLr, lrSource). */
   lrPolicy: string;
+  /** lrPolicy "tuned": where the table came from (the experiment file's training.lrSource). */
+  lrSource?: string;
+  /** Experiments with a tuning block: the choice of every method's peak LR on the validation split. */
+  tuning?: TuningSummary;
   methods: Record<string, MethodResult>;
   ari: AriResult;
   efficiency: EfficiencyResult;

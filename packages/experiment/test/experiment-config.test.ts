@@ -88,7 +88,7 @@ const LR: Record<string, number> = { resnet9: 0.0075, resnet34: 0.0075, mobilene
 
 describe('presets', () => {
   it('every preset parses (the paper ones once dataset.dir is set); presetConfig returns a deep copy', () => {
-    expect(PRESET_NAMES).toHaveLength(10);
+    expect(PRESET_NAMES).toHaveLength(11);
     for (const name of PRESET_NAMES) {
       const p = presetConfig(name);
       if (name !== 'quick') p.dataset = { ...p.dataset, dir: '/data/somewhere' };

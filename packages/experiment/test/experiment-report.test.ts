@@ -30,7 +30,7 @@ const only = (mean: number): Statistic => ({ mean, std: null, runs: [mean] });
 /** A method given by its best-epoch and last-epoch means (and optionally its mean curve). */
 function method(key: string, best: number, last = best, curve: number[] = []): MethodResult {
   return {
-    key, title: key.toUpperCase(), peakLr: 0.01, layerRule: null, teacherLayers: null, studentLayers: null,
+    key, title: key.toUpperCase(), peakLr: 0.01, lrSource: 'shared', layerRule: null, teacherLayers: null, studentLayers: null,
     top1Best: only(best), top1Last: only(last), runs: [],
     curve: curve.map((mean, i) => ({ epoch: i + 1, mean, std: null })),
   };
@@ -125,7 +125,7 @@ describe('training efficiency', () => {
 /** A small but complete experiment: 4 epochs; ours and ce with two seeds, vkd with one. */
 function experiment(): ExperimentResults {
   const measured = (key: string, title: string, teacherLayers: number[] | null, runs: MethodRun[], peakLr = 0.01): MethodResult => ({
-    key, title, peakLr, layerRule: teacherLayers && 'kq', teacherLayers, studentLayers: teacherLayers && [1, 2, 3, 4], runs,
+    key, title, peakLr, lrSource: 'paper-code', layerRule: teacherLayers && 'kq', teacherLayers, studentLayers: teacherLayers && [1, 2, 3, 4], runs,
     top1Best: statistic(runs.map((r) => r.top1Best)), top1Last: statistic(runs.map((r) => r.top1Last)), curve: meanCurve(runs),
   });
   const methods = {
@@ -187,9 +187,9 @@ describe('Markdown report', () => {
   });
   it('a methods row each: best 73, 74 → 73.50 ± sqrt(0.5) = 0.71; ce last 66, 64 → 65.00 ± sqrt(2) = 1.41; one run → "—"', () => {
     expect(md).toContain('| method | title | teacher layers | peak LR | top-1 best epoch (%) | top-1 last epoch (%) | runs | seconds / run |');
-    expect(md).toContain('| `ours` | Ours (FKD-KQ) | 12, 13, 14, 15 | 0.05 | 73.50 ± 0.71 | 72.50 ± 0.71 | 2 | 110.00 |');
-    expect(md).toContain('| `ce` | CE (student alone) | — | 0.01 | 66.50 ± 0.71 | 65.00 ± 1.41 | 2 | 60.00 |');
-    expect(md).toContain('| `vkd` | VKD | — | 0.01 | 69.00 ± — | 68.00 ± — | 1 | 80.00 |');
+    expect(md).toContain('| `ours` | Ours (FKD-KQ) | 12, 13, 14, 15 | 0.05 (paper-code) | 73.50 ± 0.71 | 72.50 ± 0.71 | 2 | 110.00 |');
+    expect(md).toContain('| `ce` | CE (student alone) | — | 0.01 (paper-code) | 66.50 ± 0.71 | 65.00 ± 1.41 | 2 | 60.00 |');
+    expect(md).toContain('| `vkd` | VKD | — | 0.01 (paper-code) | 69.00 ± — | 68.00 ± — | 1 | 80.00 |');
     expect(md).toContain('Peak learning rates: policy `paper-code`');
     // the teacher's row first, beside the students'
     const rows = md.split('\n').filter((l) => /^\| (teacher|`)/.test(l) && l.includes('seconds') === false && /\d+\.\d\d \|/.test(l));
@@ -234,5 +234,36 @@ describe('writeExperimentPictures', () => {
     }
     // The plots label methods by key (titles are sentences an axis would cut).
     expect(readFileSync(join(dir, 'methods.svg'), 'utf8')).toMatch(/>vkd<\/text>/);
+  });
+});
+
+describe('Markdown report of a tuned experiment', () => {
+  // ce: 0.01 → 80, 82 (81.00 ± 1.41); 0.05 → 84, 84 (84.00 ± 0.00, chosen); ours: 0.01 chosen (90, 91), 0.05 one run failed
+  const results = experiment();
+  const grid = (points: { lr: number; runs: number[]; failed?: number }[], lr: number) => ({
+    lr, runs: 4, seconds: 40,
+    grid: points.map((p) => ({
+      lr: p.lr, validation: statistic(p.runs), validationBest: statistic(p.runs), failed: p.failed ?? 0, runDirs: ['runs/a', 'runs/b'],
+    })),
+  });
+  results.methods.ce = { ...results.methods.ce, peakLr: 0.05, lrSource: 'tuning', tuning: grid([{ lr: 0.01, runs: [80, 82] }, { lr: 0.05, runs: [84, 84] }], 0.05) };
+  results.methods.ours = { ...results.methods.ours, peakLr: 0.01, lrSource: 'tuning', tuning: grid([{ lr: 0.01, runs: [90, 91] }, { lr: 0.05, runs: [95], failed: 1 }], 0.01) };
+  delete (results.methods as Record<string, unknown>).vkd;
+  results.lrPolicy = 'tuning';
+  results.tuning = { rule: 'RULE', grid: [0.01, 0.05], seeds: [0, 1], validationImages: 5000, runs: 8, runSeconds: 80, wallSeconds: 45 };
+  results.pictures['lr-tuning'] = { svg: 'lr-tuning.svg', png: 'lr-tuning.png' };
+  const md = renderResultsMarkdown(results);
+
+  it('states the rule before the numbers, marks each method\'s choice and counts the failed runs', () => {
+    expect(md).toContain('- Peak learning rates: chosen per method by this experiment\'s tuning on the validation split');
+    const section = md.slice(md.indexOf('## Learning-rate tuning'));
+    expect(section.indexOf('Rule, fixed before any result: for each method, RULE.')).toBeLessThan(section.indexOf('| peak LR |'));
+    expect(section).toContain('with seeds 0, 1 on the training part and scored on 5,000 held-out training images');
+    expect(section).toContain('| peak LR | `ce` | `ours` |');
+    expect(section).toContain('| 0.01 | 81.00 ± 1.41 | **90.50 ± 0.71** ✓ |');
+    expect(section).toContain('| 0.05 | **84.00 ± 0.00** ✓ | 95.00 ± — (1 failed) |');
+    expect(section).toContain('Compute spent on tuning: 8 runs, 80 s of training summed over runs (45 s wall');
+    expect(section).toContain('![Validation top-1 against the peak learning rate per method](lr-tuning.png)');
+    expect(md).toContain('| `ce` | CE (student alone) | — | 0.05 (tuning) |');
   });
 });

@@ -93,7 +93,7 @@ describe('runExperiment: a tiny experiment end to end', () => {
       'pictures', 'preset', 'seconds', 'selectedTeacherLayers', 'selectionRule', 'student', 'studentLayers', 'teacher', 'version']);
     expect([r.lrPolicy, r.selectionRule, r.dataset.evaluatedOn]).toEqual(['shared', 'kq-last', 'test']); // the default rule
     expect(Object.keys(r.teacher).sort()).toEqual(['model', 'parameters', 'source', 'top1', 'top1Best']);
-    expect(Object.keys(r.methods.ce).sort()).toEqual(['curve', 'key', 'layerRule', 'peakLr', 'runs', 'studentLayers', 'teacherLayers', 'title', 'top1Best', 'top1Last']);
+    expect(Object.keys(r.methods.ce).sort()).toEqual(['curve', 'key', 'layerRule', 'lrSource', 'peakLr', 'runs', 'studentLayers', 'teacherLayers', 'title', 'top1Best', 'top1Last']);
     for (const m of Object.values(r.methods)) expect(m.peakLr, m.key).toBe(parseExperimentConfig(input(trainedTeacher)).training.optimizer.lr); // policy shared
     expect(Object.keys(r.methods.ce.runs[0]).sort()).toEqual(['bestEpoch', 'configHash', 'history', 'runDir', 'seconds', 'seed', 'top1Best', 'top1Last']);
     expect(Object.keys(r.kq.layers[0]).sort()).toEqual(['E', 'I', 'Q', 'S', 'index', 'name', 'selected', 'shape']);

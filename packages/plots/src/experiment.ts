@@ -123,3 +123,65 @@ function yDomain(values: { mean: number; lo: number | null; hi: number | null }[
   const pad = Math.max((max - min) * 0.1, 0.5);
   return [Math.max(0, min - pad), Math.min(100, max + pad)];
 }
+
+/** One grid point of a method's learning-rate tuning: mean ± std validation top-1 (last epoch) over the tuning seeds. */
+export interface LrTuningPoint {
+  method: string;
+  lr: number;
+  /** NaN where a run failed (drawn as a gap). */
+  mean: number;
+  std: number | null;
+  /** The rate the method's final runs use. */
+  chosen: boolean;
+}
+
+/**
+ * Validation top-1 against the peak learning rate (log axis), one line per method, ±std as error bars and the chosen
+ * rate of each method ringed.
+ */
+export function lrTuningSpec(points: LrTuningPoint[], title = 'Validation top-1 (last epoch) against the peak learning rate'): TopLevelSpec {
+  const values = points.map((p) => ({
+    method: p.method, lr: p.lr, mean: Number.isFinite(p.mean) ? p.mean : null, chosen: p.chosen,
+    lo: p.std === null || !Number.isFinite(p.mean) ? null : p.mean - p.std,
+    hi: p.std === null || !Number.isFinite(p.mean) ? null : p.mean + p.std,
+  }));
+  const color = {
+    field: 'method', type: 'nominal' as const, title: 'method', sort: [...new Set(points.map((p) => p.method))],
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
+  const lrs = [...new Set(points.map((p) => p.lr))].sort((a, b) => a - b);
+  const x = {
+    field: 'lr', type: 'quantitative' as const, title: 'peak learning rate (log scale)',
+    scale: { type: 'log' as const, nice: false, padding: 12 }, axis: { values: lrs, format: '~g' },
+  };
+  return {
+    $schema: SCHEMA,
+    title: { text: title, fontSize: 14 },
+    data: { values },
+    config: CONFIG,
+    width: 520,
+    height: 300,
+    encoding: { x },
+    layer: [
+      {
+        transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
+        mark: { type: 'rule' as const, opacity: 0.6 },
+        encoding: { y: { field: 'lo', type: 'quantitative' as const, scale: { zero: false } }, y2: { field: 'hi' }, color },
+      },
+      {
+        transform: [{ filter: 'isValid(datum.mean)' }],
+        mark: { type: 'line' as const, point: { size: 20 } },
+        encoding: {
+          y: { field: 'mean', type: 'quantitative' as const, title: 'validation top-1, last epoch (%)', scale: { zero: false } },
+          color,
+          tooltip: [{ field: 'method' }, { field: 'lr' }, { field: 'mean', format: '.2f' }],
+        },
+      },
+      {
+        transform: [{ filter: 'datum.chosen && isValid(datum.mean)' }],
+        mark: { type: 'point' as const, size: 160, strokeWidth: 2, filled: false },
+        encoding: { y: { field: 'mean', type: 'quantitative' as const }, color },
+      },
+    ],
+  } as TopLevelSpec;
+}
