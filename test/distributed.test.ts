@@ -6,6 +6,8 @@
  *   stopped runs were resumed from their checkpoints;
  * - a second coordinator on the same folder is refused while the first runs;
  * - a run that diverges fails its job at once (no retries) and the coordinator reports it (exit 1);
+ * - a learning-rate sweep (a tuning block) spread over two workers chooses the rates a local sweep chooses, and the
+ *   results equal the local ones;
  * - a worker whose Redis goes away stops after --redis-wait with an error naming Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -181,6 +183,47 @@ describe('kqkd experiment --queue with kqkd worker processes', () => {
     expect(w.out()).not.toMatch(/retry/);
     expect(w.out()).toMatch(/worker E stopped: 0 runs finished, 1 failed, 0 handed back/);
   }, 300_000);
+
+  it('a learning-rate sweep on the queue (two workers) makes the choice a local sweep makes, with the same results', async () => {
+    const file = join(root, 'tuned.json');
+    writeFileSync(file, JSON.stringify({
+      version: 1, dataset: { name: 'fashion-mnist', dir: dataDir, validation: 60 },
+      teacher: { model: { name: 'resnet34', width: 0.0625 }, training: { ...training, epochs: 2 } },
+      student: { model: { name: 'resnet9', width: 0.0625 } }, methods: ['ce', 'fkd-kq'], seeds: 1, seed0: 2,
+      training: { ...training, epochs: 2 }, kq: { samples: 40 }, tuning: { lr: [0.03, 0.001], seeds: 2 },
+    }));
+    const local = join(root, 'tuned-local');
+    const queued = join(root, 'tuned-queued');
+    const reference = kqkd(['experiment', '--config', file, '--out', local, '--threads', '1', '--parallel', '1', '--quiet']);
+    const coordinator = kqkd(['experiment', '--config', file, '--out', queued, '--threads', '1', '--queue', queue]);
+    const workers = [worker('G'), worker('H')];
+    const done = await coordinator.exited;
+    expect(done.code, coordinator.out()).toBe(0);
+    expect(coordinator.out()).toMatch(/\[tuning\] 8 runs on the queue, scored on 60 validation images/);
+    expect(coordinator.out()).toMatch(/\[queue\] 8\/8 done, 0 running, 0 waiting, 0 failed/);
+    expect(coordinator.out()).toMatch(/\[tuned\] ce (0\.001|0\.03), fkd-kq (0\.001|0\.03)/);
+    expect(coordinator.out()).toMatch(/\[queue\] 2\/2 done, 0 running, 0 waiting, 0 failed/);
+    for (const w of workers) {
+      w.child.kill('SIGTERM');
+      expect((await w.exited).code, w.out()).toBe(0);
+    }
+    // both workers trained tuning runs, named by their rate
+    for (const w of workers) expect(w.out()).toMatch(/seed \d at lr 0\.0(01|3) \(tuning\) \[[^\]]+\] finished/);
+    expect((await reference.exited).code, reference.out()).toBe(0);
+    const tuned = (dir: string) => {
+      const r = stableResults(dir);
+      delete r.tuning.runSeconds;
+      delete r.tuning.wallSeconds;
+      for (const m of Object.values(r.methods) as { tuning: { seconds?: number } }[]) delete m.tuning.seconds;
+      return r;
+    };
+    const q = tuned(queued);
+    expect(q).toEqual(tuned(local));
+    expect(q.tuning.runs).toBe(8);
+    for (const m of Object.values(q.methods) as { peakLr: number; lrSource: string; tuning: { lr: number } }[]) {
+      expect([m.peakLr, m.lrSource]).toEqual([m.tuning.lr, 'tuning']);
+    }
+  }, 600_000);
 
   it('a worker whose Redis goes away stops after --redis-wait with an error naming Redis (exit 1)', async () => {
     const w = worker('F', ['--redis-wait', '3']);

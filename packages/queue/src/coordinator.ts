@@ -1,6 +1,7 @@
 /**
  * `kqkd experiment --queue URL`: prepares the shared parts once in the experiment folder (teacher, kq.json, teacher
- * cache — exactly as a local run), enqueues one job per student run (method × seed) on Redis, follows them while
+ * cache — exactly as a local run), enqueues one job per student run (method × seed; with a tuning block, first every
+ * tuning run, then the final runs at the chosen rates) on Redis, follows them while
  * workers on any machine train them, and writes exactly the files a local run writes. Running the same command again
  * re-attaches to the jobs already queued; finished runs are read back, failed ones queued again (as a local re-run
  * retries them).
@@ -9,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Job } from 'bullmq';
 import { expectInteger, KqkdError, makeDirs } from '@kqkd/common';
 import {
-  experimentResults, inExperimentFolder, planStudentRun, readStudentRun, studentJobs, writeExperimentResults, RUNS_DIR,
+  chosenRates, experimentResults, inExperimentFolder, jobTitle, planStudentRun, readStudentRun, studentJobs, tuningJobs, tuningOutcome, writeExperimentResults, RUNS_DIR,
   type ExperimentProgress, type ExperimentResults, type MethodRun, type PreparedExperiment, type RunExperimentOptions, type StudentJob,
 } from '@kqkd/experiment';
 import { join } from 'node:path';
@@ -65,13 +66,27 @@ export async function runQueuedExperiment(o: QueuedExperimentOptions): Promise<E
     try {
       emit({ kind: 'stage', stage: 'queue', detail: `connecting to ${target.display}` });
       await connect(queue, target, stop.signal);
-      const tracked = await enqueue(queue, prep, { attempts, backoffSeconds }, emit);
-      await follow(queue, prep, tracked, { pollMs, signal: stop.signal, emit });
+      // The same two stages as a local run (run.ts): the tuning runs, the choice, then the final runs.
+      const runJobs = async (jobs: StudentJob[]) => {
+        const tracked = await enqueue(queue, prep, jobs, { attempts, backoffSeconds }, emit);
+        await follow(queue, prep, tracked, { pollMs, signal: stop.signal, emit });
+        return tracked.map((t) => t.run!);
+      };
+      let tuning: ReturnType<typeof tuningOutcome> | undefined;
+      if (prep.config.tuning) {
+        const t1 = performance.now();
+        const jobs = tuningJobs(prep.config);
+        emit({ kind: 'stage', stage: 'tuning', detail: `${jobs.length} runs on the queue, scored on ${prep.validationCount} validation images` });
+        tuning = tuningOutcome(prep.config, jobs, await runJobs(jobs), { validationImages: prep.validationCount!, wallSeconds: (performance.now() - t1) / 1000 });
+        emit({ kind: 'stage', stage: 'tuned', detail: Object.entries(tuning.methods).map(([m, t]) => `${m} ${t.lr}`).join(', ') });
+      }
+      const jobs = studentJobs(prep, tuning ? chosenRates(tuning.methods) : undefined);
+      const runs = await runJobs(jobs);
       const runsByMethod = new Map<string, MethodRun[]>();
-      for (const t of tracked) runsByMethod.set(t.job.method, [...(runsByMethod.get(t.job.method) ?? []), t.run!]);
+      for (const [i, run] of runs.entries()) runsByMethod.set(jobs[i].method, [...(runsByMethod.get(jobs[i].method) ?? []), run]);
       emit({ kind: 'stage', stage: 'report', detail: 'results.json, results.md, pictures' });
       return await writeExperimentResults(prep, experimentResults(prep, runsByMethod, {
-        ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000,
+        ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000, ...(tuning ? { tuning } : {}),
       }));
     } finally {
       outer?.removeEventListener('abort', onOuter);
@@ -95,13 +110,14 @@ async function connect(queue: Queue, target: RedisTarget, signal: AbortSignal): 
     'check the host, port, password and that redis-server runs (and, for rediss://, that it speaks TLS)');
 }
 
-/** Queues every run not finished yet (or re-attaches to its job); finished runs are read back. */
-async function enqueue(queue: Queue, prep: PreparedExperiment, o: { attempts: number; backoffSeconds: number }, emit: (e: ExperimentProgress) => void): Promise<Tracked[]> {
+/** Queues every run of `jobs` not finished yet (or re-attaches to its job); finished runs are read back. */
+async function enqueue(queue: Queue, prep: PreparedExperiment, jobs: readonly StudentJob[], o: { attempts: number; backoffSeconds: number },
+  emit: (e: ExperimentProgress) => void): Promise<Tracked[]> {
   const tracked: Tracked[] = [];
   const toAdd: { name: string; data: StudentJobData; opts: { jobId: string } & Record<string, unknown> }[] = [];
   let attached = 0;
   let readBack = 0;
-  for (const job of studentJobs(prep)) {
+  for (const job of jobs) {
     const plan = planStudentRun(prep, job);
     const id = jobId(prep.hash, plan.configHash);
     const t: Tracked = { id, job, runHash: plan.configHash, unseen: 0 };
@@ -129,8 +145,11 @@ async function enqueue(queue: Queue, prep: PreparedExperiment, o: { attempts: nu
       await existing.remove();
     }
     toAdd.push({
-      name: `${job.method} seed ${job.seed}`,
-      data: { format: JOB_FORMAT, version: JOB_VERSION, folder: prep.out, experimentHash: prep.hash, method: job.method, seed: job.seed, runHash: plan.configHash },
+      name: jobTitle(job),
+      data: {
+        format: JOB_FORMAT, version: JOB_VERSION, folder: prep.out, experimentHash: prep.hash, method: job.method, seed: job.seed,
+        ...(job.lr !== undefined ? { lr: job.lr } : {}), ...(job.tuning ? { tuning: true } : {}), runHash: plan.configHash,
+      },
       opts: {
         jobId: id, attempts: o.attempts, backoff: { type: 'exponential', delay: o.backoffSeconds * 1000 },
         // Kept a while so a coordinator started again re-attaches to finished jobs, then dropped.
@@ -165,7 +184,7 @@ async function follow(queue: Queue, prep: PreparedExperiment, tracked: Tracked[]
         if (!t.run && ++t.unseen >= UNSEEN_POLLS) throw unseenRun(prep, t, job);
       } else if (state === 'failed') {
         t.run = readStudentRun(prep, t.job) ?? {
-          seed: t.job.seed, runDir: join(RUNS_DIR, t.runHash), configHash: t.runHash, failed: job.failedReason || 'failed', history: [],
+          seed: t.job.seed, ...(t.job.tuning ? { lr: t.job.lr } : {}), runDir: join(RUNS_DIR, t.runHash), configHash: t.runHash, failed: job.failedReason || 'failed', history: [],
         };
         if (!t.run.failed) t.run = { ...t.run, failed: job.failedReason || 'failed' };
       } else if (state === 'active') {

@@ -8,7 +8,7 @@ import { UnrecoverableError } from 'bullmq';
 /** The queue every kqkd coordinator and worker on a Redis uses (jobs of many experiments can share it). */
 export const QUEUE_NAME = 'kqkd-students';
 export const JOB_FORMAT = 'kqkd-student-run';
-export const JOB_VERSION = 1;
+export const JOB_VERSION = 2;
 
 export interface StudentJobData {
   format: typeof JOB_FORMAT;
@@ -18,6 +18,10 @@ export interface StudentJobData {
   experimentHash: string;
   method: string;
   seed: number;
+  /** The run's peak learning rate when the experiment's tuning set it: a tuning run's grid point or the chosen rate. */
+  lr?: number;
+  /** A tuning run (evaluated on the validation split). */
+  tuning?: boolean;
   /** The run's config hash: its folder runs/<runHash>. */
   runHash: string;
 }
@@ -32,8 +36,9 @@ export function parseJobData(data: unknown): StudentJobData {
     throw new UnrecoverableError(`a job of format ${JSON.stringify(d.format)} version ${JSON.stringify(d.version)}; this kqkd worker runs ${JOB_FORMAT} version ${JOB_VERSION} (is the coordinator another kqkd version?)`);
   }
   const ok = typeof d.folder === 'string' && d.folder.startsWith('/') && typeof d.experimentHash === 'string' && typeof d.method === 'string'
-    && Number.isInteger(d.seed) && typeof d.runHash === 'string';
-  if (!ok) throw new UnrecoverableError(`a ${JOB_FORMAT} job without a valid folder, experimentHash, method, seed or runHash: ${JSON.stringify(data).slice(0, 300)}`);
+    && Number.isInteger(d.seed) && typeof d.runHash === 'string'
+    && (d.lr === undefined || (typeof d.lr === 'number' && Number.isFinite(d.lr) && d.lr > 0)) && (d.tuning === undefined || typeof d.tuning === 'boolean');
+  if (!ok) throw new UnrecoverableError(`a ${JOB_FORMAT} job without a valid folder, experimentHash, method, seed, lr, tuning or runHash: ${JSON.stringify(data).slice(0, 300)}`);
   return d as StudentJobData;
 }
 

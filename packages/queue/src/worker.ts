@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { expectInteger, FolderBusyError, KqkdError } from '@kqkd/common';
 import {
-  experimentHash, openExperiment, parseExperimentConfig, runStudent, EXPERIMENT_JSON, type PreparedExperiment,
+  experimentHash, jobTitle, openExperiment, parseExperimentConfig, planStudentRun, runStudent, EXPERIMENT_JSON, type PreparedExperiment,
 } from '@kqkd/experiment';
 import { connectionOptions, parseQueueUrl, redisGoneError, DEFAULT_REDIS_WAIT_SECONDS } from './connection.js';
 import { parseJobData, QUEUE_NAME, type JobProgress, type StudentJobData } from './jobs.js';
@@ -83,7 +83,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
 
   const processor = async (job: Job, token?: string, jobSignal?: AbortSignal) => {
     const data = parseJobData(job.data);
-    const run = `${data.method} seed ${data.seed}`;
+    const studentJob = { method: data.method, seed: data.seed, ...(data.lr !== undefined ? { lr: data.lr } : {}), ...(data.tuning ? { tuning: true } : {}) };
+    const run = jobTitle(studentJob);
     const tell = (what: Extract<WorkerEvent, { kind: 'job' }>['what'], detail?: string) =>
       emit({ kind: 'job', id: String(job.id), run, folder: data.folder, what, ...(detail !== undefined ? { detail } : {}) });
     const handBack = async () => {
@@ -104,14 +105,19 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
     }
     const stop = AbortSignal.any([shutdown.signal, ...(jobSignal ? [jobSignal] : [])]);
     try {
-      const result = await runStudent(prep, { method: data.method, seed: data.seed }, {
+      // The coordinator named the run by its hash: a worker that would train another run (another kqkd) refuses it.
+      const planned = planStudentRun(prep, studentJob).configHash;
+      if (planned !== data.runHash) {
+        throw new UnrecoverableError(`job ${job.id} is run ${data.runHash}, but this worker plans ${planned} for ${run} (is the coordinator another kqkd version?)`);
+      }
+      const result = await runStudent(prep, studentJob, {
         ...(threads !== undefined ? { threads } : {}), signal: stop, lockOwner: `queue-job:${job.id}`, who: `${name}, job ${job.id}`,
         onProgress: (event) => {
           if (event.kind === 'start') {
             tell(event.resumed ? 'resumed' : 'started', event.resumed ? `at epoch ${event.fromEpoch}` : undefined);
             void job.updateProgress({ worker: name, epoch: event.fromEpoch, epochs: event.epochs } satisfies JobProgress).catch(() => {});
           } else if (event.kind === 'epoch') {
-            tell('epoch', `${event.metrics.epoch}/${prep.config.training.epochs}: ${prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%`);
+            tell('epoch', `${event.metrics.epoch}/${prep.config.training.epochs}: ${data.tuning ? 'validation' : prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%`);
             void job.updateProgress({ worker: name, epoch: event.metrics.epoch, epochs: prep.config.training.epochs, top1: event.metrics.testTop1 } satisfies JobProgress).catch(() => {});
           }
         },
