@@ -6,6 +6,16 @@ export function intFlag(name: string, value: string | undefined, min: number): n
   return expectInteger(name, Number.isInteger(n) ? n : value, min);
 }
 
+/** A comma-separated list of at least `min` positive numbers (`--tune-lr 0.005,0.01,0.05`). */
+export function numberListFlag(name: string, value: string, o: { min: number; what: string }): number[] {
+  const parts = value.split(',').map((p) => p.trim()).filter(Boolean);
+  const bad = parts.find((p) => !/^[0-9.eE+-]+$/.test(p) || !Number.isFinite(Number(p)) || Number(p) <= 0);
+  if (bad !== undefined || parts.length < o.min) {
+    throw new KqkdError(name, `a comma-separated list of at least ${o.min} ${o.what}`, bad !== undefined ? `"${bad}" in "${value}"` : `"${value}"`);
+  }
+  return parts.map(Number);
+}
+
 /** The flag of an option name, also inside a field path (`distill.pairs.0` → `--distill.pairs.0`). */
 function flagOf(names: Readonly<Record<string, string>>, argument: string): string | undefined {
   if (Object.hasOwn(names, argument)) return names[argument];

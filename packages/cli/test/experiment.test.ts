@@ -33,12 +33,19 @@ describe('kqkd experiment: usage errors', () => {
   const cases: [string, string[], RegExp][] = [
     ['neither --preset nor --config', [], /exactly one of a preset name or an experiment file for --preset\/--config but received neither/],
     ['both --preset and --config', ['--preset', 'quick', '--config', 'x.json'], /exactly one of a preset name or an experiment file .* received both/],
-    ['an unknown preset', ['--preset', 'quickest'], /one of quick, paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
+    ['an unknown preset', ['--preset', 'quickest'], /one of quick, quick-tune, paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
     ['an unknown method in --methods', ['--preset', 'quick', '--methods', 'ce,fkd-kq,fitnet'], /--methods but received "fitnet"/],
     ['--seeds 0', ['--preset', 'quick', '--seeds', '0'], /--seeds/],
     ['--epochs two', ['--preset', 'quick', '--epochs', 'two'], /--epochs/],
     ['a paper preset without --data-dir', ['--preset', 'paper-cifar10-resnet34-resnet9'], /the cifar10 folder for preset paper-cifar10-resnet34-resnet9 for --data-dir but received nothing/],
     ['a missing config file', ['--config', join(dir, 'missing.json')], /a readable experiment JSON file for --config/],
+    ['--tune-lr without a validation split', ['--preset', 'quick', '--tune-lr', '0.01,0.05'],
+      /dataset\.validation > 0: the learning rates are chosen on held-out training images, never on the test set for experiment\.tuning but received no validation split \(in preset quick; add "validation": N to the dataset block \(or --validation N\)/],
+    ['--tune-lr with one rate', ['--preset', 'quick', '--validation', '5000', '--tune-lr', '0.01'], /at least 2 learning rates > 0.* for --tune-lr but received "0.01"/],
+    ['--tune-lr with a word', ['--preset', 'quick', '--validation', '5000', '--tune-lr', '0.01,fast'], /for --tune-lr but received "fast" in "0.01,fast"/],
+    ['--tune-lr with a rate twice', ['--preset', 'quick', '--validation', '5000', '--tune-lr', '0.01,0.01'], /each learning rate once for experiment\.tuning\.lr but received 0\.01, 0\.01/],
+    ['--tune-seeds without a grid', ['--preset', 'quick', '--tune-seeds', '3'], /a tuning grid too .* for --tune-seeds but received 3/],
+    ['--validation 0', ['--preset', 'quick', '--validation', '0'], /--validation/],
     ['--attempts without --queue', ['--preset', 'quick', '--attempts', '2'], /nothing without queue .* for --attempts but received 2/],
     ['a --queue that is not a Redis URL', ['--preset', 'quick', '--queue', 'http://redis:6379'], /a Redis URL redis:\/\/.* for --queue but received the scheme "http:"/],
     ['a --queue with a password and a bad db (the password is not printed)', ['--preset', 'quick', '--queue', 'redis://u:hunter2@redis/99'],
@@ -88,7 +95,9 @@ describe('kqkd experiment: usage errors', () => {
   it('--help lists the presets and flags', async () => {
     const r = await run(['experiment', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--preset', '--config', '--methods', '--seeds', '--epochs', '--teacher', '--data-dir', '--out']) expect(r.stdout).toContain(flag);
-    expect(r.stdout).toContain('quick');
+    for (const flag of ['--preset', '--config', '--methods', '--seeds', '--epochs', '--teacher', '--data-dir', '--out', '--tune-lr', '--tune-seeds', '--validation']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('quick-tune');
   });
 });

@@ -66,6 +66,12 @@ describe('flags → API options', () => {
     expect(calls.runExperiment[0].signal).toBeInstanceOf(AbortSignal);
   });
 
+  it('kqkd experiment --tune-lr --tune-seeds --validation: the tuning overrides', async () => {
+    const r = await runCli(['experiment', '--preset', 'quick', '--validation', '5000', '--tune-lr', '0.005, 0.01,5e-2', '--tune-seeds', '3', '--quiet', '--out', join(dir, 't')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(calls.runExperiment.at(-1)).toMatchObject({ overrides: { validation: 5000, tuneLr: [0.005, 0.01, 0.05], tuneSeeds: 3 } });
+  });
+
   it('kqkd experiment --parallel: a count or auto; anything else names the flag', async () => {
     await runCli(['experiment', '--preset', 'quick', '--parallel', '3', '--quiet', '--out', join(dir, 'p1')]);
     await runCli(['experiment', '--preset', 'quick', '--parallel', 'auto', '--quiet', '--out', join(dir, 'p2')]);

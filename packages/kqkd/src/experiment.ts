@@ -20,6 +20,12 @@ export interface ExperimentOverrides {
   teacher?: string;
   dataDir?: string;
   lrPolicy?: LrPolicy;
+  /** Tune every method's peak learning rate over this grid on the validation split (the config's `tuning.lr`). */
+  tuneLr?: readonly number[];
+  /** Tuning seeds per grid point (the config's `tuning.seeds`; default 2). */
+  tuneSeeds?: number;
+  /** Hold out the last N training images as the validation split (the config's `dataset.validation`). */
+  validation?: number;
 }
 
 export interface ResolveExperimentOptions {
@@ -83,6 +89,22 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
     // An imported teacher replaces the one the preset would train (and its training block).
     const { training: _t, model: _m, ...teacher } = input.teacher ?? {};
     input.teacher = { ...teacher, onnx: v.teacher };
+  }
+  if (v.validation !== undefined) input.dataset = { ...input.dataset, validation: expectInteger('validation', v.validation, 1) };
+  if (v.tuneLr !== undefined) {
+    if (!Array.isArray(v.tuneLr) || v.tuneLr.length < 2 || v.tuneLr.some((lr) => typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0 || lr > 10)) {
+      throw new KqkdError('tuneLr', 'at least two learning rates, each > 0 and ≤ 10', JSON.stringify(v.tuneLr));
+    }
+    // A preset's methodLr table (lrPolicy "tuned") is what tuning replaces.
+    if (input.training?.lrPolicy === 'tuned') {
+      const { methodLr: _m, lrSource: _s, ...training } = input.training;
+      input.training = { ...training, lrPolicy: 'shared' };
+    }
+    input.tuning = { ...input.tuning, lr: [...v.tuneLr] };
+  }
+  if (v.tuneSeeds !== undefined) {
+    if (input.tuning === undefined) throw new KqkdError('tuneSeeds', 'a tuning grid too (tuneLr, or a tuning block in the experiment file)', String(v.tuneSeeds));
+    input.tuning = { ...input.tuning, seeds: expectInteger('tuneSeeds', v.tuneSeeds, 1, 20) };
   }
   if (v.dataDir !== undefined) input.dataset = { ...input.dataset, dir: v.dataDir };
   else if (input.dataset?.dir === '(set with --data-dir)') {

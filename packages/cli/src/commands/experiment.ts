@@ -4,7 +4,7 @@ import {
   LR_POLICIES, METHOD_KEYS, PRESET_NAMES, resolveExperimentConfig, runExperiment, type ExperimentProgress, type LrPolicy,
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
-import { intFlag, withFlagNames } from '../flags.js';
+import { intFlag, numberListFlag, withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
 
 interface ExperimentFlags {
@@ -16,6 +16,9 @@ interface ExperimentFlags {
   dataDir?: string;
   epochs?: string;
   lrPolicy?: LrPolicy;
+  tuneLr?: string;
+  tuneSeeds?: string;
+  validation?: string;
   out: string;
   threads?: string;
   parallel?: string;
@@ -29,7 +32,7 @@ interface ExperimentFlags {
 /** API option names → the flags that set them. */
 const FLAGS = {
   'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
-  dataDir: '--data-dir', lrPolicy: '--lr-policy', threads: '--threads', parallel: '--parallel', out: '--out', queue: '--queue', attempts: '--attempts',
+  dataDir: '--data-dir', lrPolicy: '--lr-policy', tuneLr: '--tune-lr', tuneSeeds: '--tune-seeds', validation: '--validation', threads: '--threads', parallel: '--parallel', out: '--out', queue: '--queue', attempts: '--attempts',
   redisWaitSeconds: '--redis-wait',
 };
 
@@ -44,6 +47,9 @@ export function experimentOptions(flags: ExperimentFlags) {
       ...(flags.teacher !== undefined ? { teacher: flags.teacher } : {}),
       ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
       ...(flags.lrPolicy !== undefined ? { lrPolicy: flags.lrPolicy } : {}),
+      ...(flags.tuneLr !== undefined ? { tuneLr: numberListFlag('--tune-lr', flags.tuneLr, { min: 2, what: 'learning rates > 0, e.g. 0.005,0.01,0.02,0.05' }) } : {}),
+      ...(flags.tuneSeeds !== undefined ? { tuneSeeds: intFlag('--tune-seeds', flags.tuneSeeds, 1) } : {}),
+      ...(flags.validation !== undefined ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
     },
   };
 }
@@ -61,7 +67,13 @@ export function registerExperiment(program: Command): void {
     .option('--teacher <file>', 'import this ONNX teacher instead of training one')
     .option('--data-dir <dir>', 'dataset folder (CIFAR-10/100, Tiny ImageNet)')
     .addOption(new Option('--lr-policy <name>', 'peak LR per method: shared (every method at training.optimizer.lr) or paper-code ' +
-      '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT)').choices([...LR_POLICIES]))
+      '(as the paper\'s code: CE 0.01, distillation 0.05 with ResNet/MobileNet students, 0.01 with VGG/ViT) or tuned ' +
+      '(the preset\'s per-method table, chosen by an earlier tuning on a validation split)').choices([...LR_POLICIES]))
+    .option('--tune-lr <list>', 'tune every method\'s peak learning rate over this comma-separated grid on the validation split first ' +
+      '(best mean validation top-1 at the last epoch, ties to the smaller rate); the final runs use the chosen rates and report the test split. ' +
+      'Needs a validation split (--validation or the config\'s dataset.validation)')
+    .option('--tune-seeds <n>', 'with --tune-lr: tuning runs per method and rate (default 2)')
+    .option('--validation <n>', 'hold out the last N training images as the validation split (tuning is scored there)')
     .option('--threads <n>', 'onnxruntime intra-op threads of every session: teacher training and evaluation, KQ scoring, the teacher cache and ' +
       'each student run (default: onnxruntime\'s choice; for student runs, the cores divided among --parallel)')
     .option('--parallel <n>', 'student runs trained at once, each on its own thread: a number or auto (one per core, at most 8; ' +
@@ -90,7 +102,7 @@ export function registerExperiment(program: Command): void {
       const stopBar = () => { if (bar) { progress.stop(); bar = false; } };
       const onProgress = (e: ExperimentProgress) => {
         if (e.kind === 'stage') {
-          if (e.stage === 'students') sideBySide = true;
+          if (e.stage === 'students' || e.stage === 'tuning') sideBySide = true;
           stopBar();
           say(`[${e.stage}] ${e.detail ?? ''}`);
         } else if (e.kind === 'progress') {
