@@ -4,6 +4,33 @@ import { runCli } from './run-cli.js';
 const run = runCli;
 afterEach(() => vi.restoreAllMocks());
 
+describe('kqkd models --onnx', () => {
+  const fixture = (name: string) => new URL(`../../../models/torchvision/${name}.onnx`, import.meta.url).pathname;
+
+  it('lists the layers of a PyTorch export with op, shape, kind and why each counts', async () => {
+    const r = await run(['models', '--onnx', fixture('mobilenet_v3_small')]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/mobilenet_v3_small\.onnx": 15 generalized layers \(found from its graph structure\), head starts after layer 13$/);
+    expect(lines[1]).toMatch(/^layer +tensor +op +shape +kind +why it counts$/);
+    expect(lines[2]).toMatch(/^0 +\/features\/features\.0\/features\.0\.2\/Mul_output_0 +Mul +batch×8×14×14 +activation +a non-linearity on the main path/);
+    expect(lines[15]).toMatch(/^13 +\/Flatten_output_0 +Flatten +batch×144 +flatten +the pooled \/ flattened features .*← head after$/);
+    expect(lines).toHaveLength(17);
+  });
+
+  it('--json gives the documented fields; a missing file names --onnx (exit 2)', async () => {
+    const r = await run(['models', '--onnx', fixture('vit_small'), '--json']);
+    const j = JSON.parse(r.stdout) as { source: string; headStartsAfter: number; layers: { index: number; kind: string; shape: unknown; why: string }[] };
+    expect(Object.keys(j)).toEqual(['model', 'source', 'headStartsAfter', 'layers']);
+    expect(j.source).toBe('structure');
+    expect(j.layers.map((l) => l.kind)).toEqual(['transformer-block', 'transformer-block', 'transformer-block', 'transformer-block', 'class-token']);
+    expect(Object.keys(j.layers[0])).toEqual(['index', 'tensor', 'opType', 'kind', 'shape', 'why']);
+    const bad = await run(['models', '--onnx', '/nonexistent/m.onnx']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/a readable \.onnx file for --onnx but received "\/nonexistent\/m\.onnx"/);
+  });
+});
+
 describe('kqkd models', () => {
   it('--json prints exactly the documented fields for every zoo model', async () => {
     const r = await run(['models', '--json', '--classes', '100', '--input', '3x32x32']);

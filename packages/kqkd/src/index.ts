@@ -17,7 +17,7 @@ export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evalua
 export {
   runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides,
 } from './experiment.js';
-export { models, type ModelsOptions } from './models.js';
+export { models, onnxLayers, type ModelsOptions, type OnnxLayersOptions, type OnnxLayerListing } from './models.js';
 export { benchTrainStep, type BenchTrainStepApiOptions, type BenchDistillSpec } from './bench.js';
 export { startWorker } from './worker.js';
 export { parseQueueUrl } from '@kqkd/queue/connection';

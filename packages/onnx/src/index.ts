@@ -17,7 +17,7 @@ export { broadcastShapes, broadcastAxes, shapeError, numel, type OpSite } from '
 export { attrInt, attrInts, attrFloat, attrString, getAttribute, AttributeType } from './proto.js';
 export {
   findGeneralizedLayers, closestNames, withGeneralizedLayers, readGeneralizedLayersMetadata, GENERALIZED_LAYERS_METADATA_KEY,
-  type GeneralizedLayer, type GeneralizedLayers, type GeneralizedLayerKind, type FindLayersOptions,
+  LAYER_KIND_REASONS, type GeneralizedLayer, type GeneralizedLayers, type GeneralizedLayerKind, type FindLayersOptions,
   type GeneralizedLayersMetadata,
 } from './layers.js';
 export { exposeOutputs } from './expose.js';

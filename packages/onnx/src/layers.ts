@@ -15,7 +15,19 @@ import type { Shape } from './shapes.js';
  * What ends the layer. 'bottleneck': an inverted-residual block without skip connection, ending at its linear
  * projection. 'named': an explicit name, or a metadata-declared tensor that the structural rules do not mark.
  */
-export type GeneralizedLayerKind = 'activation' | 'residual' | 'bottleneck' | 'transformer-block' | 'flatten' | 'named';
+export type GeneralizedLayerKind = 'activation' | 'residual' | 'bottleneck' | 'transformer-block' | 'stem' | 'flatten' | 'class-token' | 'named';
+
+/** Why a layer of each kind counts (`kqkd models --onnx`, docs/knowledge-quality.md). */
+export const LAYER_KIND_REASONS: Readonly<Record<GeneralizedLayerKind, string>> = {
+  activation: 'a non-linearity on the main path, outside any block',
+  residual: 'a residual block\'s output (after its Add, or the activation right after it)',
+  bottleneck: 'a block without a skip connection, at its last op (the linear 1×1 projection)',
+  'transformer-block': 'a transformer encoder block\'s output (the Add closing its MLP sub-layer, or the LayerNorm after it)',
+  stem: 'the stem\'s output (the tensor the first block starts from, when no activation ends the stem)',
+  flatten: 'the pooled / flattened features the classifier reads',
+  'class-token': 'the class token the classifier reads (a transformer\'s last layer, like a token average)',
+  named: 'named explicitly, or declared in the model\'s kqkd.generalized_layers metadata',
+};
 
 export interface GeneralizedLayer {
   /** Position among the generalized layers, from 0. */
@@ -45,8 +57,24 @@ export interface FindLayersOptions {
   names?: string[];
 }
 
-const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'Clip']);
+const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'Clip', 'HardSwish', 'Gelu', 'Elu', 'Selu', 'Celu', 'Mish', 'PRelu', 'Softplus']);
 const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Cast']);
+/** Gates of x · gate(·): on x itself an activation (SiLU, HardSwish); on a pooled branch a squeeze-excitation gate. */
+const GATES = new Set(['Sigmoid', 'HardSigmoid']);
+/** Ops that reduce a feature map to one value per channel (the squeeze of squeeze-excitation). */
+const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'ReduceMax']);
+
+/** An activation exporters write as several nodes: its last node → the tensor it is applied to, and its other nodes. */
+interface CompositeActivation {
+  input: string;
+  inner: number[];
+}
+
+/** A gate on the main path (squeeze-excitation): main · gate(branch(main)); the branch is not a layer. */
+interface Gate {
+  main: string;
+  branch: Set<number>;
+}
 
 interface Residual {
   node: number;
@@ -63,6 +91,10 @@ class GraphIndex {
   readonly constants = new Map<string, number[] | null>();
   /** Dims of every initializer (conv weights tell depthwise and pointwise convs apart). */
   readonly initDims = new Map<string, number[]>();
+  /** HardSwish as HardSigmoid·Mul, SiLU as Sigmoid·Mul, GELU in its Erf form: last node → its parts. */
+  readonly composites = new Map<number, CompositeActivation>();
+  /** Squeeze-excitation gates: the Mul → the gated main-path input and the gate branch's nodes. */
+  readonly gates = new Map<number, Gate>();
   private readonly ancestorCache = new Map<string, Set<string>>();
 
   constructor(model: ModelProto) {
@@ -90,6 +122,62 @@ class GraphIndex {
         this.constants.set(n.output[0], t ? tensorValues(t) : null);
       }
     });
+    this.nodes.forEach((n, i) => {
+      if (n.opType === 'Mul') this.indexGatedProduct(i);
+      else if (n.opType === 'Erf') this.indexErfGelu(i);
+    });
+  }
+
+  private isConstant(t: string | undefined): boolean {
+    return t !== undefined && t !== '' && !this.dynamic.has(t);
+  }
+
+  /** x · Sigmoid(x) / x · HardSigmoid(x): an activation; x · σ(pooled branch of x): a squeeze-excitation gate. */
+  private indexGatedProduct(i: number): void {
+    const ins = this.nodes[i].input ?? [];
+    if (ins.length !== 2 || !ins.every((x) => this.dynamic.has(x))) return;
+    for (const [x, s] of [[ins[0], ins[1]], [ins[1], ins[0]]]) {
+      const p = this.producer.get(s);
+      if (p === undefined || !GATES.has(this.nodes[p].opType ?? '')) continue;
+      if (this.nodes[p].input?.[0] === x) {
+        this.composites.set(i, { input: x, inner: [p] });
+        return;
+      }
+      if (!this.ancestors(s).has(x)) continue;
+      const outside = this.ancestorNodes(x);
+      const branch = new Set([...this.ancestorNodes(s)].filter((q) => !outside.has(q)));
+      if ([...branch].some((q) => GLOBAL_POOLS.has(this.nodes[q].opType ?? ''))) {
+        this.gates.set(i, { main: x, branch });
+        return;
+      }
+    }
+  }
+
+  /** GELU as exporters write it: x · (Erf(x / √2) + 1) (· 0.5, before or after). The last Mul is the activation. */
+  private indexErfGelu(erf: number): void {
+    const div = this.producer.get(this.nodes[erf].input?.[0] ?? '');
+    if (div === undefined || !['Div', 'Mul'].includes(this.nodes[div].opType ?? '')) return;
+    const x = (this.nodes[div].input ?? []).find((t) => this.dynamic.has(t));
+    if (x === undefined || !(this.nodes[div].input ?? []).some((t) => this.isConstant(t))) return;
+    const add = this.soleConsumer(this.nodes[erf].output?.[0] ?? '');
+    if (add === undefined || this.nodes[add].opType !== 'Add' || !(this.nodes[add].input ?? []).some((t) => this.isConstant(t))) return;
+    let end = this.soleConsumer(this.nodes[add].output?.[0] ?? '');
+    if (end === undefined || this.nodes[end].opType !== 'Mul') return;
+    const inner = [div, erf, add];
+    // x · 0.5 first, then times (erf + 1): the half is part of the activation
+    const other = (this.nodes[end].input ?? []).find((t) => t !== this.nodes[add].output?.[0]) ?? '';
+    const half = this.producer.get(other);
+    if (other !== x) {
+      if (half === undefined || this.nodes[half].opType !== 'Mul' || !(this.nodes[half].input ?? []).includes(x)) return;
+      inner.push(half);
+    } else {
+      const scale = this.soleConsumer(this.nodes[end].output?.[0] ?? '');
+      if (scale !== undefined && this.nodes[scale].opType === 'Mul' && (this.nodes[scale].input ?? []).some((t) => this.isConstant(t))) {
+        inner.push(end);
+        end = scale;
+      }
+    }
+    this.composites.set(end, { input: x, inner });
   }
 
   /** Dynamic tensors `t` depends on, itself included. */
@@ -127,14 +215,40 @@ class GraphIndex {
     return c.length === 1 ? c[0] : undefined;
   }
 
-  /** Relu, LeakyRelu, and Clip with a lower bound of 0 (ReLU6 and other bounded ReLUs). */
+  /**
+   * Relu, LeakyRelu, Clip with a lower bound of 0 (ReLU6 and other bounded ReLUs), HardSwish, Gelu and the other
+   * one-node activations, and the last node of a composite one (HardSigmoid·Mul, Sigmoid·Mul, Erf-GELU).
+   */
   isActivation(i: number): boolean {
     const n = this.nodes[i];
+    if (this.composites.has(i)) return true;
     if (!ACTIVATIONS.has(n.opType ?? '')) return false;
     if (n.opType !== 'Clip') return true;
     const minInput = n.input?.[1];
     if (minInput) return this.constants.get(minInput)?.[0] === 0;
     return getAttribute(n, 'min') !== undefined && attrFloat(n, 'min', NaN) === 0;
+  }
+
+  /** x[:, k]: a Gather of one constant index along axis 1 (a transformer's class token, read by the head). */
+  isTokenSelect(i: number): boolean {
+    const n = this.nodes[i];
+    if (n.opType !== 'Gather' || attrInt(n, 'axis', 0) !== 1) return false;
+    const index = this.constants.get(n.input?.[1] ?? '');
+    return Array.isArray(index) && index.length === 1 && this.initDims.get(n.input?.[1] ?? '')?.length !== 1;
+  }
+
+  /** The tensor activation `i` is applied to. */
+  activationInput(i: number): string {
+    return this.composites.get(i)?.input ?? this.nodes[i].input?.[0] ?? '';
+  }
+
+  /** The activation applied to `t` when `t` feeds nothing else (its nodes are t's only consumers). */
+  activationOn(t: string): number | undefined {
+    const consumers = this.consumers.get(t) ?? [];
+    const a = consumers.find((c) => this.isActivation(c) && this.activationInput(c) === t);
+    if (a === undefined) return undefined;
+    const parts = new Set([a, ...(this.composites.get(a)?.inner ?? [])]);
+    return consumers.every((c) => parts.has(c)) ? a : undefined;
   }
 
   /** The Conv that produces `t`, directly or through a BatchNormalization it alone feeds (exporters may fold BN). */
@@ -244,6 +358,8 @@ interface Head {
   headStart: number;
   /** Non-linearities between the flatten-kind node and the classifier (an MLP head's hidden activations). */
   activations: number[];
+  /** What ends the backbone: pooled / flattened features, or a transformer's class token. */
+  kind?: 'flatten' | 'class-token';
 }
 
 /**
@@ -267,7 +383,7 @@ function findHead(g: GraphIndex, model: ModelProto): Head {
   const done = (flatten: number | null): Head => ({ flatten, headStart, activations: seen.filter((a) => a > headStart).reverse() });
   let p: number | undefined = classifier;
   for (;;) {
-    const data: string | undefined = (g.nodes[p].input ?? []).find((x) => g.dynamic.has(x));
+    const data: string | undefined = g.isActivation(p) ? g.activationInput(p) : (g.nodes[p].input ?? []).find((x) => g.dynamic.has(x));
     p = data === undefined ? undefined : g.producer.get(data);
     if (p === undefined) return done(null);
     const n = g.nodes[p];
@@ -275,6 +391,10 @@ function findHead(g: GraphIndex, model: ModelProto): Head {
     if (FLATTEN_LIKE.has(op) && (op === 'Flatten' || types.get(n.output?.[0] ?? '')?.shape?.length === 2)) {
       headStart = p;
       return done(p);
+    }
+    if (g.isTokenSelect(p)) {
+      headStart = p;
+      return { ...done(p), kind: 'class-token' };
     }
     if (linear(p)) headStart = p;
     else if (g.isActivation(p)) seen.push(p);
@@ -295,10 +415,19 @@ function findHead(g: GraphIndex, model: ModelProto): Head {
  */
 function findBottlenecks(g: GraphIndex, interior: Set<number>, headStart: number): Map<number, number[]> {
   const out = new Map<number, number[]>();
+  // The activation feeding `conv` alone, also across a squeeze-excitation gate between them (MobileNetV3,
+  // EfficientNet: depthwise → activation → SE → projection).
   const activationBehind = (conv: number): number | undefined => {
-    const x = g.nodes[conv].input?.[0] ?? '';
+    let x = g.nodes[conv].input?.[0] ?? '';
+    let users = new Set([conv]);
+    const p = g.producer.get(x);
+    const gate = p === undefined ? undefined : g.gates.get(p);
+    if (gate && g.soleConsumer(x) === conv) {
+      x = gate.main;
+      users = new Set([p!, ...gate.branch]);
+    }
     const a = g.producer.get(x);
-    return a !== undefined && g.isActivation(a) && g.soleConsumer(x) === conv ? a : undefined;
+    return a !== undefined && g.isActivation(a) && (g.consumers.get(x) ?? []).every((c) => users.has(c)) ? a : undefined;
   };
   for (let i = 0; i < headStart; i++) {
     if (g.nodes[i].opType !== 'Conv' || interior.has(i) || !g.isPointwise(i)) continue;
@@ -308,20 +437,32 @@ function findBottlenecks(g: GraphIndex, interior: Set<number>, headStart: number
     const y = g.nodes[end].output?.[0] ?? '';
     if ((g.consumers.get(y) ?? []).some((c) => g.isActivation(c))) continue; // not linear: an ordinary conv layer
     const a1 = activationBehind(i);
-    const dw = a1 === undefined ? undefined : g.convBehind(g.nodes[a1].input?.[0] ?? '');
+    const dw = a1 === undefined ? undefined : g.convBehind(g.activationInput(a1));
     if (dw === undefined || !g.isDepthwise(dw)) continue;
     const absorbed = [a1!];
     const a0 = activationBehind(dw);
-    const expand = a0 === undefined ? undefined : g.convBehind(g.nodes[a0].input?.[0] ?? '');
+    const expand = a0 === undefined ? undefined : g.convBehind(g.activationInput(a0));
     if (expand !== undefined && g.isPointwise(expand)) absorbed.push(a0!);
     out.set(end, absorbed);
   }
   return out;
 }
 
+/**
+ * The tensor a block starts from: a residual's fork, or the input of a skip-less block's first conv (its expansion,
+ * else its depthwise conv). `end` is the picked node (the Add, the activation after it, or the projection's output).
+ */
+function blockStart(g: GraphIndex, end: number, residuals: Map<number, Residual>): string | undefined {
+  const r = residuals.get(end) ?? residuals.get(g.producer.get(g.activationInput(end)) ?? -1);
+  if (r) return r.fork;
+  const region = g.ancestorNodes(g.nodes[end].output?.[0] ?? '');
+  const convs = [...region].filter((p) => g.nodes[p].opType === 'Conv').sort((a, b) => a - b);
+  return convs.length > 0 ? g.nodes[convs[0]].input?.[0] : undefined;
+}
+
 /** Per-sample generalized layers from graph structure (the rules of `findGeneralizedLayers`). */
 function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
-  const { flatten, headStart, activations: headActivations } = findHead(g, model);
+  const { flatten, headStart, activations: headActivations, kind: headKind } = findHead(g, model);
   const residuals = new Map<number, Residual>();
   for (let i = 0; i < headStart; i++) {
     const r = g.residual(i);
@@ -333,6 +474,8 @@ function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
   }
   const interior = new Set<number>();
   for (const r of residuals.values()) for (const p of r.region) interior.add(p);
+  // Squeeze-excitation branches gate the main path: their activations are attention weights, not representations.
+  for (const gate of g.gates.values()) for (const p of gate.branch) interior.add(p);
   const bottlenecks = findBottlenecks(g, interior, headStart);
   for (const absorbed of bottlenecks.values()) for (const a of absorbed) interior.add(a);
   const forks = new Set([...residuals.values()].map((r) => r.fork));
@@ -343,7 +486,7 @@ function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
     const n = g.nodes[i];
     const out = n.output?.[0] ?? '';
     if (g.isActivation(i) && !interior.has(i)) {
-      const p = g.producer.get(n.input?.[0] ?? '');
+      const p = g.producer.get(g.activationInput(i));
       picks.push({ node: i, kind: p !== undefined && residuals.has(p) ? 'residual' : 'activation' });
       continue;
     }
@@ -353,11 +496,13 @@ function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
     }
     const r = residuals.get(i);
     if (!r) continue;
+    if (g.activationOn(out) !== undefined) continue; // reported at that activation
     const next = g.soleConsumer(out);
-    if (next !== undefined && g.isActivation(next)) continue; // reported at that activation
     // In a model with attention sub-layers, every residual belongs to an encoder block (post-norm MLP sub-layers
-    // contain no LayerNormalization of their own, so the region alone cannot tell).
-    const transformer = hasAttention || [...r.region].some((p) => g.nodes[p].opType === 'LayerNormalization');
+    // contain no LayerNormalization of their own, so the region alone cannot tell). A block with a LayerNorm and
+    // no convolution is one too; ConvNeXt's blocks (depthwise conv, LayerNorm, MLP) are convolutional.
+    const transformer = hasAttention
+      || ([...r.region].some((p) => g.nodes[p].opType === 'LayerNormalization') && ![...r.region].some((p) => g.nodes[p].opType === 'Conv'));
     if (!transformer) {
       picks.push({ node: i, kind: 'residual' });
       continue;
@@ -369,7 +514,15 @@ function structuralLayers(model: ModelProto, g: GraphIndex): GeneralizedLayers {
     if (r.attention && [...residuals.values()].some((o) => o.fork === blockOut && !o.attention)) continue;
     picks.push({ node: postNorm ? next! : i, kind: 'transformer-block' });
   }
-  if (flatten !== null) picks.push({ node: flatten, kind: 'flatten' });
+  // The stem's output when no activation ends the stem (ConvNeXt: conv → LayerNorm): the tensor the first block
+  // starts from. Transformers are left as they are: their blocks start from the patch embedding.
+  const first = picks[0];
+  if (first && !hasAttention && (first.kind === 'residual' || first.kind === 'bottleneck' || first.kind === 'transformer-block')) {
+    const start = blockStart(g, first.node, residuals);
+    const p = start === undefined ? undefined : g.producer.get(start);
+    if (p !== undefined) picks.unshift({ node: p, kind: 'stem' });
+  }
+  if (flatten !== null) picks.push({ node: flatten, kind: headKind ?? 'flatten' });
   const headStartsAfter = picks.length - 1;
   // METHOD.md §1: every non-linearity ends a generalized layer, the head's too (VGG's two classifier ReLUs are
   // its last layers), but they do not move the head start: the backbone still ends at the Flatten.

@@ -3,7 +3,7 @@ import { KqkdError } from '@kqkd/common';
 import {
   buildTinyCnn, findGeneralizedLayers, GENERALIZED_LAYERS_METADATA_KEY, readGeneralizedLayersMetadata, withGeneralizedLayers,
 } from '../src/index.js';
-import { depthwiseCnn, mobileNetCnn, plainCnn, residualCnn, tinyTransformer } from './models.js';
+import { depthwiseCnn, gatedCnn, mobileNetCnn, plainCnn, residualCnn, tinyTransformer } from './models.js';
 
 const summary = (model: Parameters<typeof findGeneralizedLayers>[0]) => {
   const { layers, headStartsAfter } = findGeneralizedLayers(model);
@@ -24,6 +24,18 @@ describe('findGeneralizedLayers', () => {
       ],
       headStartsAfter: 3,
     });
+  });
+
+  it('HardSwish (one op), SiLU (Sigmoid·Mul) and Erf-GELU are activations; a squeeze-excitation branch holds no layer', () => {
+    const { layers, headStartsAfter } = findGeneralizedLayers(gatedCnn());
+    expect(layers.map((l) => [l.tensor, l.opType, l.kind])).toEqual([
+      ['hswish', 'HardSwish', 'activation'],
+      ['silu', 'Mul', 'activation'],
+      ['relu3', 'Relu', 'activation'],
+      ['flat', 'Flatten', 'flatten'],
+      ['gelu', 'Mul', 'activation'],
+    ]);
+    expect(headStartsAfter).toBe(3);
   });
 
   it('residual blocks: one layer per block (Add→ReLU), the inner ReLU is inside the block', () => {

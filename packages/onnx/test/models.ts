@@ -99,3 +99,26 @@ export function tinyTransformer(postNorm = false, head: 'flatten' | 'mean' = 'fl
   b.output(b.gemm(f, 10, 'head'), 'logits');
   return b.build();
 }
+
+/**
+ * Modern activations and a squeeze-excitation gate on a plain CNN: HardSwish as one op (opset 14), SiLU as
+ * Sigmoid·Mul, ReLU → squeeze-excitation (pool → 1×1 → ReLU → 1×1 → Sigmoid → Mul), flatten, an MLP head whose
+ * hidden activation is GELU in its Erf form (x · (erf(x / √2) + 1) · 0.5).
+ */
+export function gatedCnn() {
+  const b = new GraphBuilder({ name: 'gated', seed: 6 });
+  const x = b.input('input', ['N', 1, 8, 8]);
+  const h1 = b.op('HardSwish', [b.conv(x, 4, { name: 'c1' })], {}, 'hswish');
+  const c2 = b.conv(h1, 4, { name: 'c2' });
+  const silu = b.mul(c2, b.sigmoid(c2, 'silu.sigmoid'), 'silu');
+  const r = b.relu(b.conv(silu, 8, { name: 'c3' }), 'relu3');
+  const squeeze = b.relu(b.conv(b.globalAveragePool(r, 'se.pool'), 2, { name: 'se.fc1', kernel: 1, bias: true }), 'se.relu');
+  const gate = b.sigmoid(b.conv(squeeze, 8, { name: 'se.fc2', kernel: 1, bias: true }), 'se.sigmoid');
+  const gated = b.mul(r, gate, 'se.scale');
+  const f = b.flatten(b.conv(gated, 8, { name: 'c4', stride: 2 }), 1, 'flat');
+  const fc1 = b.gemm(f, 16, 'fc1');
+  const erf = b.op('Erf', [b.div(fc1, b.constant('sqrt2', [], [Math.SQRT2]), 'gelu.div')], {}, 'gelu.erf');
+  const gelu = b.mulScalar(b.mul(fc1, b.addScalar(erf, 1, 'gelu.add'), 'gelu.mul'), 0.5, 'gelu');
+  b.output(b.gemm(gelu, 3, 'fc2'), 'logits');
+  return b.build();
+}
