@@ -25,6 +25,12 @@ export const CHECKPOINT_FILE = 'checkpoint.ortckpt';
  */
 export const CHECKPOINT_MANIFEST = 'manifest.json';
 const RUN_PROPERTY = 'kqkd.run';
+/**
+ * The second, independent record: a sha256 of everything the checkpoint holds (the run JSON, every tensor's name,
+ * dims and bytes, the optimizer step), stored inside the file. A checkpoint verifies against its manifest AND its own
+ * digest, so deleting the manifest does not turn the check off.
+ */
+const DIGEST_PROPERTY = 'kqkd.digest';
 const RUN_FORMAT = 1;
 
 /** One epoch's record (one line of metrics.jsonl). `testTop1` is in percent. */
@@ -78,25 +84,52 @@ export function checkpointPath(runDir: string): string {
   return join(runDir, CHECKPOINT_DIR, CHECKPOINT_FILE);
 }
 
+/** sha256 of the run JSON, the optimizer step and every tensor (name, dims, bytes), in checkpoint order. */
+function contentDigest(runJson: string, step: number, trainable: readonly CheckpointTensor[], frozen: readonly CheckpointTensor[],
+  moments: readonly ParameterOptimizerState[]): string {
+  const h = createHash('sha256').update(runJson).update(`\nstep ${step}\n`);
+  const add = (t: CheckpointTensor) => {
+    h.update(`${t.name} ${t.dims.join('x')}\n`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  };
+  for (const t of trainable) add(t);
+  for (const t of frozen) add(t);
+  for (const m of moments) {
+    h.update(`moments of ${m.paramName}\n`);
+    for (const t of m.momentums) add(t);
+  }
+  return h.digest('hex');
+}
+
 export function encodeRunState(s: RunState): Uint8Array {
-  const run = {
+  const run = JSON.stringify({
     format: RUN_FORMAT, configHash: s.configHash, epoch: s.epoch, step: s.step, rngState: s.rngState,
     ...(s.partialEpoch ? { partialEpoch: s.partialEpoch } : {}),
     ...(s.lossReference !== undefined ? { lossReference: s.lossReference } : {}),
     seconds: s.seconds, history: s.history, config: s.config,
-  };
+  });
   return writeCheckpoint({
     trainable: s.trainable,
     frozen: s.frozen,
     optimizer: { step: s.step, initialLearningRate: s.config.optimizer.lr, states: s.moments },
-    properties: { strings: [{ name: RUN_PROPERTY, value: JSON.stringify(run) }], ints: [{ name: 'kqkd.epoch', value: s.epoch }] },
+    properties: {
+      strings: [{ name: RUN_PROPERTY, value: run }, { name: DIGEST_PROPERTY, value: contentDigest(run, s.step, s.trainable, s.frozen, s.moments) }],
+      ints: [{ name: 'kqkd.epoch', value: s.epoch }],
+    },
   });
 }
 
-export function decodeRunState(bytes: Uint8Array, source: string): RunState {
+/** A decoded run state and whether the checkpoint carried its own digest (it matched: a mismatch throws). */
+export function decodeRunState(bytes: Uint8Array, source: string): RunState & { digested: boolean } {
   const ck = readCheckpoint(bytes, source);
   const prop = ck.properties?.strings.find((p) => p.name === RUN_PROPERTY);
   if (!prop) throw new KqkdError(source, `a kqkd run checkpoint (property "${RUN_PROPERTY}")`, 'an ORT checkpoint without it');
+  const digest = ck.properties?.strings.find((p) => p.name === DIGEST_PROPERTY)?.value;
+  if (digest !== undefined && ck.optimizer
+    && digest !== contentDigest(prop.value, ck.optimizer.step, ck.trainable, ck.frozen, ck.optimizer.states)) {
+    throw new KqkdError(`checkpoint "${source}"`, 'the content kqkd wrote (its digest is recorded inside the checkpoint)',
+      'tensors or run state that no longer match it, changed or damaged since', 'restore it, or delete its checkpoint folder to restart the run from its first epoch');
+  }
   let run: Record<string, unknown>;
   try {
     run = JSON.parse(prop.value);
@@ -121,6 +154,7 @@ export function decodeRunState(bytes: Uint8Array, source: string): RunState {
     trainable: [...ck.trainable],
     frozen: [...ck.frozen],
     moments: [...ck.optimizer.states],
+    digested: digest !== undefined,
   };
 }
 
@@ -147,18 +181,25 @@ export function saveRunState(runDir: string, s: RunState): void {
 }
 
 /**
- * The last complete state in `runDir`, or undefined for a fresh run. The checkpoint's bytes are checked against
- * its manifest first (checkpoints written before manifests existed are read as they are).
+ * The last complete state in `runDir`, or undefined for a fresh run. The checkpoint is checked against both of its
+ * records: its bytes against the manifest's sha256, its content against the digest inside it. One record may be
+ * missing (a crash between writes cannot cause that, a deleted manifest can); a checkpoint with neither — written
+ * before digests existed, and its manifest gone — is resumed only when `trust` says so (`--force`).
  */
-export function loadRunState(runDir: string): RunState | undefined {
+export function loadRunState(runDir: string, o: { trust?: boolean } = {}): RunState | undefined {
   const path = checkpointPath(runDir);
   if (!existsSync(path)) return undefined;
   const bytes = new Uint8Array(readFileSync(path));
   const listed = readManifest(runDir);
+  const restart = `delete ${join(runDir, CHECKPOINT_DIR)} to restart the run from its first epoch`;
   if (listed !== undefined && !listed.includes(sha256(bytes))) {
     throw new KqkdError(`checkpoint "${path}"`, 'the bytes kqkd wrote (its sha256 is recorded in checkpoint/manifest.json)',
-      `a file with sha256 ${sha256(bytes).slice(0, 16)}…, changed or damaged since`,
-      `restore it, or delete ${join(runDir, CHECKPOINT_DIR)} to restart the run from its first epoch`);
+      `a file with sha256 ${sha256(bytes).slice(0, 16)}…, changed or damaged since`, `restore it, or ${restart}`);
   }
-  return decodeRunState(bytes, path);
+  const { digested, ...state } = decodeRunState(bytes, path);
+  if (!digested && listed === undefined && !o.trust) {
+    throw new KqkdError(`checkpoint "${path}"`, 'a checkpoint kqkd can verify (a digest inside it, or its sha256 in checkpoint/manifest.json)',
+      'one with neither (its manifest is gone)', `pass --force (force: true) to trust it as it is, or ${restart}`);
+  }
+  return state;
 }

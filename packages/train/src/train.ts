@@ -49,7 +49,11 @@ export interface TrainOptions extends TrainConfigInput {
    * the signal's reason); calling `train` again resumes.
    */
   signal?: AbortSignal;
-  /** Take a run folder that holds files kqkd did not write, or another config's run (they are written over). */
+  /**
+   * Take a run folder that holds files kqkd did not write, or another config's run (they are written over); and
+   * resume a checkpoint that has lost every record to verify it by (written before checkpoints carried a digest,
+   * its manifest deleted).
+   */
   force?: boolean;
   /** Who owns the run besides this process (a queue job): its lock, left on another host, is taken over (@kqkd/common acquireRunLock). */
   lockOwner?: string;
@@ -259,11 +263,11 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   const folder = ownFolder(runDir, 'runDir', {
     kind: 'train', configHash: hash, ownFiles: RUN_FILES, ...(force ? { force } : {}),
     // run folders of kqkd versions before the marker: theirs when the checkpoint is this config's
-    adopt: () => existsSync(checkpointPath(runDir)) && loadRunState(runDir)?.configHash === hash,
+    adopt: () => existsSync(checkpointPath(runDir)) && loadRunState(runDir, { trust: force })?.configHash === hash,
   }, lockOwner ? { lockOwner } : {});
   try {
     if (folder.lock.tookOver) emit({ kind: 'notice', message: `took over the lock of pid ${folder.lock.tookOver.pid} (no longer running) on ${runDir}` });
-    const result = await runInFolder({ cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal });
+    const result = await runInFolder({ cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal, trust: force === true });
     folder.release();
     return result;
   } catch (err) {
@@ -277,12 +281,12 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
 async function runInFolder(o: {
   cfg: TrainConfig; runDir: string; hash: string; objective?: TrainingObjective; emit: (e: TrainProgress) => void;
   stopAfterEpochs?: number; createBackend?: BackendFactory; given?: TrainOptions['data']; threads?: number;
-  executionProvider?: 'cpu' | 'cuda'; signal?: AbortSignal;
+  executionProvider?: 'cpu' | 'cuda'; signal?: AbortSignal; trust: boolean;
 }): Promise<TrainResults> {
   const { cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal } = o;
   // The config as recorded (checkpoint, results.json): the objective's settings under its key.
   const recorded = recordedConfig(cfg, objective);
-  let state = loadRunState(runDir);
+  let state = loadRunState(runDir, { trust: o.trust });
   if (state && state.configHash !== hash) {
     throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
       `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');

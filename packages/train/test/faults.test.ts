@@ -3,11 +3,12 @@
  * @kqkd/common's atomic write), and a checkpoint damaged after it was written. Each ends in a clear error naming the
  * file, keeps what was there before, and the run resumes to the same result as an uninterrupted one.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { injectWriteFault, KqkdError } from '@kqkd/common';
+import { readCheckpoint, writeCheckpoint } from '@kqkd/autodiff';
 import { checkpointPath, loadRunState, train, type RunState, type TrainOptions } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-faults-'));
@@ -67,5 +68,47 @@ describe('a damaged checkpoint', () => {
     // as the message says: without the checkpoint folder the run starts over and finishes
     rmSync(join(dir, 'checkpoint'), { recursive: true });
     expect((await train(base(dir))).completedEpochs).toBe(3);
+  }, 300_000);
+});
+
+describe('a checkpoint whose manifest is gone', () => {
+  const whole = join(root, 'whole-2');
+  const stopped = async (name: string) => {
+    const dir = join(root, name);
+    await train({ ...base(dir), stopAfterEpochs: 1 });
+    rmSync(join(dir, 'checkpoint', 'manifest.json'));
+    return dir;
+  };
+
+  it('alone: the digest inside the checkpoint verifies it, and the run resumes to the uninterrupted result', async () => {
+    await train(base(whole));
+    const dir = await stopped('manifest-gone');
+    expect((await train(base(dir))).completedEpochs).toBe(3);
+    expect(tensors(loadRunState(dir)!)).toEqual(tensors(loadRunState(whole)!));
+  }, 300_000);
+
+  it('and the bytes changed: refused on resume (the digest inside no longer matches), not resumed silently', async () => {
+    const dir = await stopped('manifest-gone-changed');
+    const path = checkpointPath(dir);
+    const bytes = readFileSync(path);
+    bytes.fill(0, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 64);
+    writeFileSync(path, bytes);
+    const err = await train(base(dir)).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KqkdError);
+    expect((err as Error).message).toMatch(/Expected the content kqkd wrote \(its digest is recorded inside the checkpoint\) for checkpoint ".*checkpoint\.ortckpt" but received tensors or run state that no longer match it, changed or damaged since/);
+    expect(existsSync(join(dir, 'model.onnx'))).toBe(false);
+  }, 300_000);
+
+  it('with no record left (a checkpoint without digest, its manifest gone): refused with the way out; --force trusts it', async () => {
+    const dir = await stopped('no-record');
+    const path = checkpointPath(dir);
+    // A checkpoint as kqkd wrote them before the digest: the same content without it
+    const ck = readCheckpoint(readFileSync(path));
+    writeFileSync(path, writeCheckpoint({ ...ck, properties: { ...ck.properties!, strings: ck.properties!.strings.filter((p) => p.name !== 'kqkd.digest') } }));
+    const err = await train(base(dir)).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KqkdError);
+    expect((err as Error).message).toMatch(/Expected a checkpoint kqkd can verify .* but received one with neither \(its manifest is gone\).*pass --force \(force: true\) to trust it as it is, or delete .*checkpoint to restart/);
+    expect((await train({ ...base(dir), force: true })).completedEpochs).toBe(3);
+    expect(tensors(loadRunState(dir)!)).toEqual(tensors(loadRunState(whole)!));
   }, 300_000);
 });
