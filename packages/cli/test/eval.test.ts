@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, toFloatBatch } from '@kqkd/data';
-import { encodeModel, GraphBuilder } from '@kqkd/onnx';
+import { encodeModel, GraphBuilder, tensorValues } from '@kqkd/onnx';
 import { createInferenceSession } from '@kqkd/runtime';
 import { runCli } from './run-cli.js';
 
@@ -69,7 +69,30 @@ describe('kqkd eval', () => {
     g.output(g.gemm(g.flatten(g.input('input', ['N', 3, 32, 32]), 1, 'flat'), 10, 'fc'), 'logits');
     const cifar = join(dir, 'cifar.onnx');
     writeFileSync(cifar, encodeModel(g.build()));
+    // Fashion-MNIST classifiers that must not be scored: NaN in a weight, two inputs, 5 classes, NaN logits from
+    // finite weights (the log of negative numbers)
+    const fmnist = (build: (g: GraphBuilder, x: ReturnType<GraphBuilder['input']>) => void, file: string) => {
+      const b = new GraphBuilder({ seed: 2 });
+      build(b, b.input('input', ['N', 1, 28, 28]));
+      const m = b.build();
+      writeFileSync(join(dir, file), encodeModel(m));
+      return { path: join(dir, file), model: m };
+    };
+    const nanWeights = fmnist((b, x) => b.output(b.gemm(b.flatten(x, 1, 'flat'), 10, 'fc'), 'logits'), 'nan-weights.onnx');
+    const w = nanWeights.model.graph!.initializer!.find((t) => (t.dims ?? []).length === 2)!;
+    const values = tensorValues(w)!;
+    values[37] = NaN;
+    w.rawData = new Uint8Array(new Float32Array(values).buffer);
+    w.floatData = [];
+    writeFileSync(nanWeights.path, encodeModel(nanWeights.model));
+    const twoInputs = fmnist((b, x) => b.output(b.add(b.gemm(b.flatten(x, 1, 'flat'), 10, 'fc'), b.input('bias', ['N', 10]), 'sum'), 'logits'), 'two-inputs.onnx');
+    const fiveClasses = fmnist((b, x) => b.output(b.gemm(b.flatten(x, 1, 'flat'), 5, 'fc'), 'logits'), 'five.onnx');
+    const nanLogits = fmnist((b, x) => b.output(b.log(b.gemm(b.flatten(x, 1, 'flat'), 10, 'fc')), 'logits'), 'nan-logits.onnx');
     const cases: [string[], RegExp][] = [
+      [['eval', '--model', nanWeights.path], /Expected finite numbers .* for ONNX file ".*nan-weights\.onnx" weights but received NaN in "fc\.weight" at flat index 37/],
+      [['eval', '--model', twoInputs.path], /Expected an ONNX classifier with ONE image input \[N, 1, 28, 28\] for ONNX file ".*two-inputs\.onnx" but received 2 inputs: "input", "bias"/],
+      [['eval', '--model', fiveClasses.path], /Expected logits \[N, 10\] \(fashion-mnist has 10 classes\) for ONNX file ".*five\.onnx" output "logits" but received \[N, 5\]/],
+      [['eval', '--model', nanLogits.path], /Expected finite logits for ONNX file ".*nan-logits\.onnx" output "logits" but received NaN for image \d+ of the fashion-mnist test split \(class \d\).*no accuracy is reported/],
       [['eval', '--model', join(dir, 'missing.onnx')], /Expected a readable \.onnx file for --model but received ".*missing\.onnx" \(it does not exist\)/],
       [['eval', '--model', text], /notes\.onnx/],
       [['eval', '--model', cifar], /\[N, 1, 28, 28\] \(fashion-mnist images\) for ONNX file ".*cifar\.onnx" input "input" but received \[N, 3, 32, 32\]/],

@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '@kqkd/data';
-import { encodeModel, GraphBuilder, loadModel } from '@kqkd/onnx';
+import { encodeModel, GraphBuilder, loadModel, tensorValues } from '@kqkd/onnx';
 import { runCli } from './run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-reliability-'));
@@ -75,6 +75,69 @@ describe('output folders are checked before any work', () => {
     await refused(['experiment', '--preset', 'quick', '--teacher', notes, '--out', existing], /notes\.txt/);
     expect(readdirSync(existing)).toEqual([]);
   });
+});
+
+describe('experiment: a teacher or a config that cannot work is refused before anything is written', () => {
+  /** A Fashion-MNIST-shaped (or other) teacher: conv → ReLU → flatten → linear. */
+  const teacher = (file: string, o: { input?: number[]; classes?: number; nan?: boolean; extraInput?: boolean } = {}) => {
+    const g = new GraphBuilder({ seed: 3 });
+    const x = g.input('input', ['N', ...(o.input ?? [1, 28, 28])]);
+    let logits = g.gemm(g.flatten(g.relu(g.conv(x, 2, { name: 'c' }), 'r'), 1, 'flat'), o.classes ?? 10, 'fc');
+    if (o.extraInput) logits = g.add(logits, g.input('bias', ['N', o.classes ?? 10]), 'sum');
+    g.output(logits, 'logits');
+    const m = g.build();
+    if (o.nan) {
+      const w = m.graph!.initializer!.find((t) => t.name === 'fc.weight')!;
+      const v = tensorValues(w)!;
+      v[5] = NaN;
+      w.rawData = new Uint8Array(new Float32Array(v).buffer);
+      w.floatData = [];
+    }
+    const path = join(dir, file);
+    writeFileSync(path, encodeModel(m));
+    return path;
+  };
+  const cases: [string, string[], RegExp][] = [
+    ['a teacher with a NaN weight', ['--teacher', teacher('nan-teacher.onnx', { nan: true })],
+      /finite numbers .* for teacher\.onnx ".*nan-teacher\.onnx" weights but received NaN in "fc\.weight" at flat index 5/],
+    ['a teacher with two inputs', ['--teacher', teacher('two-input-teacher.onnx', { extraInput: true })],
+      /ONE image input \[N, 1, 28, 28\] for teacher\.onnx ".*two-input-teacher\.onnx" but received 2 inputs: "input", "bias"/],
+    ['a teacher of 3×32×32 images', ['--teacher', teacher('cifar-teacher.onnx', { input: [3, 32, 32] })],
+      /\[N, 1, 28, 28\] \(fashion-mnist images\) for teacher\.onnx ".*cifar-teacher\.onnx" input "input" but received \[N, 3, 32, 32\]/],
+    ['a teacher of 5 classes', ['--teacher', teacher('five-teacher.onnx', { classes: 5 })],
+      /logits \[N, 10\] \(fashion-mnist has 10 classes\) for teacher\.onnx ".*five-teacher\.onnx" output "logits" but received \[N, 5\]/],
+  ];
+  for (const [what, args, re] of cases) {
+    it(`${what}: exit 2, the teacher file named, no folder left`, async () => {
+      const out = join(dir, `pre-${what.replace(/\W+/g, '-')}`);
+      await refused(['experiment', '--preset', 'quick', ...args, '--out', out], re);
+      expect(existsSync(out)).toBe(false);
+    }, 60_000);
+  }
+
+  it('a batch larger than the training set: refused before the teacher, KQ or the cache run', async () => {
+    const config = join(dir, 'big-batch.json');
+    writeFileSync(config, JSON.stringify({
+      version: 1, dataset: { name: 'fashion-mnist', trainLimit: 200 }, teacher: { onnx: teacher('ok-teacher.onnx') },
+      student: { model: { name: 'small-cnn', widths: [4, 8] } }, methods: ['ce'], seeds: 1,
+      training: { epochs: 1, batchSize: 256, optimizer: { type: 'adamw', lr: 0.01 } }, kq: { samples: 40 }, distill: { k: 2 },
+    }));
+    const out = join(dir, 'big-batch-out');
+    await refused(['experiment', '--config', config, '--out', out], /at most the 200 training images \(fashion-mnist, trainLimit 200\) for experiment\.training\.batchSize but received 256/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it('messages state the bound that was broken, and name the flag that set the value', async () => {
+    await refused([...TRAIN, '--epochs', '100000', '--out', join(dir, 'b1')], /Expected at most 10000 for --epochs but received 100000/);
+    await refused([...TRAIN, '--batch-size', '100000', '--out', join(dir, 'b2')], /Expected at most 4096 for --batch-size but received 100000/);
+    await refused([...TRAIN, '--epochs', '0', '--out', join(dir, 'b3')], /Expected integer >= 1 for --epochs but received 0/);
+    await refused(['experiment', '--preset', 'quick', '--methods', '', '--out', join(dir, 'b4')], /at least one method key among ce, .* for --methods but received none \(an empty list\)/);
+    const { f } = featureFiles('negative');
+    const l = join(dir, 'negative-y.npy');
+    writeNpy(l, BigInt64Array.from({ length: 60 }, (_, i) => (i === 4 ? -1n : BigInt(i % 3))), [60]);
+    await refused(['score', '--features', f, '--labels', l, '--dataset-size', '60', '--out', join(dir, 'b5')], /Expected class indices ≥ 0 for --labels but received -1 at row 4 of/);
+    for (const b of ['b1', 'b2', 'b3', 'b4', 'b5']) expect(existsSync(join(dir, b))).toBe(false);
+  }, 60_000);
 });
 
 describe('inputs', () => {

@@ -16,7 +16,7 @@ import {
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
-import { decodeModel, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
+import { checkClassifier, decodeModel, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
 import { evaluateModel, evaluationSplit, openSplits, train, MODEL_ONNX, type ExtraFeeds, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
 import { experimentHash, type ExperimentConfig } from './config.js';
 import { PAPER_STUDENT_LAYERS } from './presets.js';
@@ -158,6 +158,19 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   for (const s of studentLayers) {
     if (!student.layers.some((l) => l.index === s)) {
       throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${student.layers.length - 1})`, String(s));
+    }
+  }
+  // ---- pre-flight: everything that can be refused is refused before anything is written (run.ts rolls the folder
+  // back): the imported teacher's signature and weights, batch sizes against the training set
+  if (mode === 'build') {
+    const data = { name: trainSet.name, channels: trainSet.channels, height: trainSet.height, width: trainSet.width, classes: trainSet.classes };
+    if (c.teacher.onnx) checkClassifier(decodeModel(imported ?? readTeacher(c.teacher.onnx), `teacher.onnx "${c.teacher.onnx}"`), `teacher.onnx "${c.teacher.onnx}"`, data);
+    const batches: [string, number][] = [['experiment.training.batchSize', c.training.batchSize]];
+    if (!c.teacher.onnx) batches.push(['experiment.teacher.training.batchSize', (c.teacher.training ?? c.training).batchSize]);
+    for (const [field, b] of batches) {
+      if (b > trainSet.count) {
+        throw new KqkdError(field, `at most the ${trainSet.count} training images (${c.dataset.name}${c.dataset.trainLimit !== undefined ? `, trainLimit ${c.dataset.trainLimit}` : ''}${c.dataset.validation !== undefined ? `, ${c.dataset.validation} held out` : ''})`, String(b));
+      }
     }
   }
   // Written once the inputs are known good: a refusal before this leaves the folder as it was (run.ts).

@@ -76,6 +76,7 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
   if (typeof o.config === 'string') relativeToFile(input, dirname(resolve(o.config)));
   const v = o.overrides ?? {};
   if (v.methods !== undefined) {
+    if (v.methods.length === 0) throw new KqkdError('methods', `at least one method key among ${METHOD_KEYS.join(', ')}`, 'none (an empty list)');
     for (const m of v.methods) if (!METHOD_KEYS.includes(m)) throw new KqkdError('methods', `method keys among ${METHOD_KEYS.join(', ')}`, `"${m}"`);
     input.methods = [...v.methods] as ExperimentConfigInput['methods'];
   }

@@ -103,7 +103,9 @@ export function readLabelsNpy(path: string, argument = 'labels'): Int32Array {
   for (let i = 0; i < out.length; i++) {
     const v = src[i];
     // An int64 label of 2^31 or more would wrap in an Int32Array and score another class: refuse it.
-    if (typeof v === 'bigint' ? v < 0n || v >= INT32_LIMIT : !Number.isInteger(v) || v < 0) {
+    const negative = typeof v === 'bigint' ? v < 0n : v < 0;
+    if (negative) invalidArgumentText(argument, 'class indices ≥ 0', `${String(v)} at row ${i} of ${path}`);
+    if (typeof v === 'bigint' ? v >= INT32_LIMIT : !Number.isInteger(v)) {
       invalidArgumentText(argument, 'class indices below 2^31 (int64 labels are not truncated)', `${String(v)} at row ${i} of ${path}`);
     }
     const c = Number(v);

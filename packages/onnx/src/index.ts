@@ -1,6 +1,6 @@
 /** @kqkd/onnx — ONNX model I/O, a small graph builder for fixtures, generalized layers of any classifier. */
 export {
-  onnx, DataType, toInt, tensorValues,
+  onnx, DataType, toInt, tensorValues, firstNonFiniteWeight, type NonFiniteWeight,
   type ModelProto, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto, type AttributeProto,
 } from './proto.js';
 export { type Dim, type Shape, type TensorType, formatShape, valueInfoType, makeValueInfo } from './shapes.js';
@@ -23,3 +23,4 @@ export {
 export { exposeOutputs } from './expose.js';
 export { importSubgraph, type ImportSubgraphOptions } from './subgraph.js';
 export { buildTinyCnn, TINY_CNN_INPUT, TINY_CNN_OUTPUT } from './fixtures/tiny-cnn.js';
+export { checkClassifier, type ImageData } from './classifier.js';

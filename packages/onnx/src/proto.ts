@@ -80,3 +80,36 @@ export function tensorValues(t: TensorProto): number[] | null {
   if (type === DataType.INT32 || type === DataType.UINT8 || type === DataType.BOOL) return (t.int32Data ?? []).slice();
   return null;
 }
+
+/** A weight that is not a finite number: the initializer (or Constant node output), the flat index, the value. */
+export interface NonFiniteWeight {
+  tensor: string;
+  index: number;
+  value: number;
+}
+
+/**
+ * The first NaN or ±Infinity among a model's float initializers and Constant tensors, or null. Float data is read in
+ * place (no per-value array), so scanning a large teacher costs one pass over its bytes.
+ */
+export function firstNonFiniteWeight(model: ModelProto): NonFiniteWeight | null {
+  const tensors: { name: string; t: TensorProto }[] = (model.graph?.initializer ?? []).map((t) => ({ name: t.name ?? '', t }));
+  for (const n of model.graph?.node ?? []) {
+    const value = n.opType === 'Constant' ? getAttribute(n, 'value')?.t : undefined;
+    if (value) tensors.push({ name: n.output?.[0] ?? n.name ?? 'Constant', t: value });
+  }
+  for (const { name, t } of tensors) {
+    const type = t.dataType ?? 0;
+    if (type !== DataType.FLOAT && type !== DataType.DOUBLE) continue;
+    const raw = t.rawData && t.rawData.byteLength > 0 ? t.rawData : null;
+    let values: ArrayLike<number>;
+    if (raw) {
+      const copy = new Uint8Array(raw); // aligned: raw views may be unaligned slices of the decode buffer
+      values = type === DataType.FLOAT ? new Float32Array(copy.buffer, 0, copy.byteLength >> 2) : new Float64Array(copy.buffer, 0, copy.byteLength >> 3);
+    } else {
+      values = (type === DataType.FLOAT ? t.floatData : t.doubleData) ?? [];
+    }
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return { tensor: name, index: i, value: values[i] };
+  }
+  return null;
+}

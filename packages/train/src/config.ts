@@ -21,7 +21,12 @@ export const OPTIMIZER_TYPES = ['adamw', 'sgd'] as const;
 export const SCHEDULES = ['one-cycle', 'multistep', 'constant'] as const;
 
 /** An integer ≥ 1 (the messages are expectations: the error names the field). */
-export const positiveInt = (_what?: string) => z.number({ error: 'an integer ≥ 1' }).int('an integer ≥ 1').positive('an integer ≥ 1');
+/**
+ * An integer ≥ 1. The type's own message covers only a value that is not a number: bounds added with `.max(n)` keep
+ * zod's issue, which `expectationOf` words as "at most n" (a schema-wide message would say "≥ 1" for 100000 too).
+ */
+export const positiveInt = (_what?: string) => z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'an integer ≥ 1' : undefined) })
+  .int('an integer ≥ 1').positive('an integer ≥ 1');
 
 export const modelSpecSchema = z.object({
   name: z.enum(MODEL_NAMES, { error: `a model of the zoo (${MODEL_NAMES.join(', ')})` }).describe('model of the zoo to build (@kqkd/models)'),

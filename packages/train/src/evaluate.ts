@@ -5,7 +5,7 @@
  */
 import { expectInteger, KqkdError } from '@kqkd/common';
 import { batches, type Dataset } from '@kqkd/data';
-import { decodeModel, graphInputs } from '@kqkd/onnx';
+import { checkClassifier, decodeModel } from '@kqkd/onnx';
 import { createInferenceSession } from '@kqkd/runtime';
 
 export interface EvaluateOptions {
@@ -51,12 +51,9 @@ export async function evaluateModel(o: EvaluateOptions): Promise<Evaluation> {
   const batchSize = expectInteger('batchSize', o.batchSize ?? 500, 1, 65_536);
   const d = o.dataset;
   const proto = decodeModel(o.model, name);
-  const input = graphInputs(proto)[0];
-  if (!input) throw new KqkdError(name, 'an ONNX classifier with an image input [N, C, H, W]', 'a graph without inputs');
+  // One image input of the data's shape, logits for its classes, finite weights: refused before any session.
+  const { input } = checkClassifier(proto, name, { name: d.name, channels: d.channels, height: d.height, width: d.width, classes: d.classes });
   const dims = input.shape ?? [];
-  if (dims.length !== 4 || [d.channels, d.height, d.width].some((v, i) => typeof dims[i + 1] === 'number' && dims[i + 1] !== v)) {
-    throw new KqkdError(`${name} input "${input.name}"`, `[N, ${d.channels}, ${d.height}, ${d.width}] (${d.name} images)`, `[${dims.join(', ')}]`);
-  }
   if (typeof dims[0] === 'number' && dims[0] !== batchSize) {
     throw new KqkdError(`${name} input "${input.name}"`, `a symbolic batch dimension (or batchSize = ${dims[0]})`, `a fixed batch of ${dims[0]}`);
   }
@@ -73,6 +70,12 @@ export async function evaluateModel(o: EvaluateOptions): Promise<Evaluation> {
       const logits = out[output];
       if (logits.data.length !== n * k) {
         throw new KqkdError(`${name} output "${output}"`, `logits [${n}, ${k}] (${d.name} has ${k} classes)`, `${logits.data.length} values`);
+      }
+      // NaN/Infinity logits would be scored as class 0 (argmax ignores NaN): a number a user must never see.
+      const bad = logits.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) {
+        throw new KqkdError(`${name} output "${output}"`, 'finite logits', `${String(logits.data[bad])} for image ${done + Math.floor(bad / k)} of the ${d.name} ${d.split} split (class ${bad % k})`,
+          'the model computes NaN or Infinity on this input; no accuracy is reported');
       }
       const pred = predictions(logits.data, n, k);
       for (let i = 0; i < n; i++) confusion[batch.labels[i]][pred[i]]++;

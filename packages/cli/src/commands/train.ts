@@ -62,6 +62,15 @@ function numFlag(name: string, value: string): number {
   return n;
 }
 
+/** Option and config names → the flags that set them, so a refusal of a config bound names the flag typed. */
+const TRAIN_FLAGS = {
+  runDir: '--out', threads: '--threads', executionProvider: '--device', backend: '--backend',
+  'config.epochs': '--epochs', 'config.batchSize': '--batch-size', 'config.accumulationSteps': '--accumulate', 'config.evalBatchSize': '--eval-batch-size',
+  'config.seed': '--seed', 'config.optimizer.lr': '--lr', 'config.optimizer.type': '--optimizer', 'config.schedule': '--schedule',
+  'config.dataset.trainLimit': '--train-limit', 'config.dataset.testLimit': '--test-limit', 'config.dataset.validation': '--validation',
+  'config.dataset.dir': '--data-dir', 'config.modelSpec.width': '--width', 'config.modelSpec.name': '--model',
+};
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -148,7 +157,7 @@ export function registerTrain(program: Command): void {
           default:
         }
       };
-      const results = await withFlagNames({ runDir: '--out', threads: '--threads', executionProvider: '--device', backend: '--backend' }, () => train({
+      const results = await withFlagNames(TRAIN_FLAGS, () => train({
         modelSpec: {
           name: flags.model as TrainConfigInput['modelSpec']['name'], ...(widths ? { widths } : {}),
           ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
