@@ -13,9 +13,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<{ port: number; url: string; process: ChildProcess; stop(): void }> {
+export async function startRedis(extraArgs: string[] = []): Promise<{ port: number; url: string; process: ChildProcess; stop(): void }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((res, rej) => {
     let out = '';
     const timer = setTimeout(() => rej(new Error(`redis-server did not start:\n${out}`)), 30_000);

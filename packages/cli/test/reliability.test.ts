@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeNpy } from '@kqkd/data';
@@ -124,6 +125,16 @@ describe('experiment: a teacher or a config that cannot work is refused before a
     }));
     const out = join(dir, 'big-batch-out');
     await refused(['experiment', '--config', config, '--out', out], /at most the 200 training images \(fashion-mnist, trainLimit 200\) for experiment\.training\.batchSize but received 256/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
+
+  it('--queue with nothing listening: refused at once, before the teacher, KQ or the cache are prepared', async () => {
+    const server = createServer();
+    const port = await new Promise<number>((res) => server.listen(0, '127.0.0.1', () => res((server.address() as { port: number }).port)));
+    await new Promise((res) => server.close(res));
+    const out = join(dir, 'queue-refused');
+    await refused(['experiment', '--preset', 'quick', '--queue', `redis://127.0.0.1:${port}`, '--out', out],
+      new RegExp(`a Redis reachable at redis://127\\.0\\.0\\.1:${port} that accepts this connection for --queue but received connection refused`));
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 

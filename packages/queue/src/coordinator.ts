@@ -15,6 +15,7 @@ import {
 } from '@kqkd/experiment';
 import { join } from 'node:path';
 import { connectionOptions, parseQueueUrl, redisGoneError, DEFAULT_REDIS_WAIT_SECONDS, type RedisTarget } from './connection.js';
+import { probeRedis } from './probe.js';
 import { jobId, JOB_FORMAT, JOB_VERSION, QUEUE_NAME, type JobProgress, type StudentJobData } from './jobs.js';
 
 export interface QueuedExperimentOptions extends RunExperimentOptions {
@@ -52,6 +53,8 @@ export async function runQueuedExperiment(o: QueuedExperimentOptions): Promise<E
   const pollMs = o.pollMs === undefined ? 2000 : expectInteger('pollMs', o.pollMs, 10);
   const emit = o.onProgress ?? (() => {});
   const t0 = performance.now();
+  // Pre-flight: Redis reachable and accepting us within seconds, before the teacher, KQ or the cache are prepared.
+  await probeRedis(target, { arg: 'queue', ...(o.signal ? { signal: o.signal } : {}) });
   return inExperimentFolder(o, async (prep) => {
     makeDirs(join(prep.out, RUNS_DIR), 'out');
     const stop = new AbortController();

@@ -19,6 +19,7 @@ import {
   experimentHash, jobTitle, openExperiment, parseExperimentConfig, planStudentRun, runStudent, EXPERIMENT_JSON, type PreparedExperiment,
 } from '@kqkd/experiment';
 import { connectionOptions, parseQueueUrl, redisGoneError, DEFAULT_REDIS_WAIT_SECONDS } from './connection.js';
+import { probeRedis } from './probe.js';
 import { parseJobData, QUEUE_NAME, type JobProgress, type StudentJobData } from './jobs.js';
 
 export interface WorkerOptions {
@@ -71,6 +72,13 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
   const emit = o.onEvent ?? (() => {});
   const summary: WorkerSummary = { worker: name, finished: 0, failed: 0, handedBack: 0 };
   if (o.signal?.aborted) return summary;
+  // Pre-flight: a Redis that refuses us (down, wrong password) is reported now, not after --redis-wait.
+  try {
+    await probeRedis(target, { arg: 'queue', ...(o.signal ? { signal: o.signal } : {}) });
+  } catch (err) {
+    if (o.signal?.aborted) return summary;
+    throw err;
+  }
 
   // Aborted to stop: by the caller's signal, by Redis gone for too long, or by a job that cannot run here.
   const shutdown = new AbortController();

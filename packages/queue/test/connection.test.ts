@@ -63,9 +63,16 @@ describe('job data', () => {
     expect(parseJobData(good)).toEqual(good);
     expect(jobId('abc', 'def')).toBe('abc-def');
   });
+  it('carries a tuning run\'s rate; refuses a bad rate or tuning flag for good', () => {
+    expect(parseJobData({ ...good, lr: 0.02, tuning: true })).toMatchObject({ lr: 0.02, tuning: true });
+    for (const bad of [{ lr: 0 }, { lr: -1 }, { lr: 'fast' }, { tuning: 'yes' }]) {
+      expect(() => parseJobData({ ...good, ...bad }), JSON.stringify(bad)).toThrow(/without a valid folder, experimentHash, method, seed, lr, tuning or runHash/);
+    }
+  });
+
   it('refuses another format or version for good, saying which', () => {
-    expect(() => parseJobData({ ...good, version: 2 })).toThrow(/a job of format "kqkd-student-run" version 2; this kqkd worker runs kqkd-student-run version 1/);
-    expect(() => parseJobData({ ...good, version: 2 })).toThrow(expect.objectContaining({ name: 'UnrecoverableError' }));
+    expect(() => parseJobData({ ...good, version: 1 })).toThrow(/a job of format "kqkd-student-run" version 1; this kqkd worker runs kqkd-student-run version 2/);
+    expect(() => parseJobData({ ...good, version: 1 })).toThrow(expect.objectContaining({ name: 'UnrecoverableError' }));
     expect(() => parseJobData({ ...good, folder: 'relative/path' })).toThrow(/without a valid folder/);
     expect(() => parseJobData(null)).toThrow(/a job of format undefined/);
   });

@@ -50,7 +50,7 @@ describe('startWorker', () => {
     expect(await waitForState('other-experiment', ['failed'])).toBe('failed');
     const a = (await queue.getJob('bad-format'))!;
     const b = (await queue.getJob('other-experiment'))!;
-    expect(a.failedReason).toMatch(/a job of format "kqkd-student-run" version 99; this kqkd worker runs kqkd-student-run version 1/);
+    expect(a.failedReason).toMatch(/a job of format "kqkd-student-run" version 99; this kqkd worker runs kqkd-student-run version 2/);
     expect(b.failedReason).toMatch(new RegExp(`the job is for experiment e1, but ${dir} now holds experiment e2`));
     expect([a.attemptsMade, b.attemptsMade]).toEqual([1, 1]); // not retried
     stop.abort();
