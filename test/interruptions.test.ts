@@ -59,6 +59,16 @@ describe('SIGTERM / SIGINT during kqkd train', () => {
       expect(existsSync(join(dir, '.kqkd.lock'))).toBe(false); // the lock is released on the way out
       const again = await kqkd(TRAIN(dir));
       expect(again.code, again.out).toBe(0);
+      // Progress after a resume inside an epoch counts from the resumed batch: done ≤ total, sane seconds and ETA
+      // (it printed "15/0 … (1796483698.2 s, ETA -1796483698.2 s)" before).
+      const bars = [...again.out.matchAll(/^epoch (\d)\/3 (\d+)\/(\d+) .*\((\d+\.\d) s, ETA (\S+) s\)$/gm)];
+      expect(bars.length, again.out).toBeGreaterThan(0);
+      for (const [line, , done, total, secs, eta] of bars) {
+        expect(Number(total), line).toBe(20);
+        expect(Number(done), line).toBeLessThanOrEqual(20);
+        expect(Number(secs), line).toBeLessThan(600);
+        expect(eta === '?' || (Number(eta) >= 0 && Number(eta) < 600), line).toBe(true);
+      }
       expect(tensors(loadRunState(dir)!)).toEqual(tensors(loadRunState(whole)!));
       expect(stable(dir)).toEqual(stable(whole));
     }, 300_000);

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { KqkdError, RunFailedError } from '@kqkd/common';
+import { KqkdError, RunFailedError, systemError } from '@kqkd/common';
 import { Interrupted, withInterruption } from './interrupt.js';
 import { registerScore } from './commands/score.js';
 import { registerTrain } from './commands/train.js';
@@ -48,7 +48,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await withInterruption(() => program.parseAsync(argv));
     return EXIT.ok;
-  } catch (err) {
+  } catch (caught) {
+    // A system fault deep in a library (a full disk, a failing device, a refused connection) in the user's terms.
+    const err = systemError(caught);
+    const fault = err !== caught;
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.refused; // commander already printed the message
     }
@@ -58,10 +61,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (err instanceof KqkdError && !verbose) {
       process.stderr.write(`kqkd: ${err.message}\n`);
-      return err instanceof RunFailedError ? EXIT.runFailure : EXIT.refused;
+      return err instanceof RunFailedError || fault ? EXIT.runFailure : EXIT.refused;
     }
-    const e = err as Error;
-    process.stderr.write(`kqkd: ${verbose && e?.stack ? e.stack : e?.message ?? String(err)}\n`);
-    return err instanceof RunFailedError ? EXIT.runFailure : err instanceof KqkdError ? EXIT.refused : EXIT.runFailure;
+    const e = (fault ? caught : err) as Error;
+    process.stderr.write(`kqkd: ${verbose && e?.stack ? e.stack : (err as Error)?.message ?? String(err)}\n`);
+    return err instanceof RunFailedError || fault ? EXIT.runFailure : err instanceof KqkdError ? EXIT.refused : EXIT.runFailure;
   }
 }

@@ -1,7 +1,8 @@
 import cliProgress from 'cli-progress';
 
 export interface Progress {
-  start(total: number, label: string): void;
+  /** A new bar of `total` items; `from` items are done already (a run resumed inside an epoch). */
+  start(total: number, label: string, from?: number): void;
   update(done: number, detail?: string): void;
   stop(): void;
 }
@@ -16,15 +17,17 @@ export function createProgress(quiet = false): Progress {
     let label = '';
     let total = 0;
     let started = 0;
+    let first = 0;
     let lastPrinted = 0;
     return {
-      start(t, l) { total = t; label = l; started = Date.now(); lastPrinted = 0; },
+      start(t, l, from = 0) { total = t; label = l; first = from; started = Date.now(); lastPrinted = 0; },
       update(done, detail) {
         // At most one line a second (and always the last), so logs stay short.
         if (done < total && Date.now() - lastPrinted < 1000) return;
         lastPrinted = Date.now();
         const secs = (Date.now() - started) / 1000;
-        const eta = done > 0 ? (secs / done) * (total - done) : NaN;
+        // The rate counts only what this process did (a resumed bar starts at `from`).
+        const eta = done > first && secs > 0 ? (secs / (done - first)) * (total - done) : NaN;
         process.stderr.write(`${label} ${done}/${total} ${detail ?? ''} (${secs.toFixed(1)} s, ETA ${Number.isFinite(eta) ? eta.toFixed(1) : '?'} s)\n`);
       },
       stop() {},
@@ -37,7 +40,7 @@ export function createProgress(quiet = false): Progress {
     clearOnComplete: false,
   }, cliProgress.Presets.shades_classic);
   return {
-    start(total, label) { bar.start(total, 0, { label, detail: '' }); },
+    start(total, label, from = 0) { bar.start(total, from, { label, detail: '' }); },
     update(done, detail) { bar.update(done, { detail: detail ?? '' }); },
     stop() { bar.stop(); },
   };

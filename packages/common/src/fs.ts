@@ -29,6 +29,35 @@ export function fsErrorText(err: unknown): string {
   }
 }
 
+/** The errno codes `systemError` words; others stay the runtime's own message. */
+const SYSTEM_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'ENFILE', 'ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/** The way out of a system fault, by errno code. */
+function wayOut(code: string): string {
+  switch (code) {
+    case 'ENOSPC': case 'EDQUOT': return 'free some space there (or choose another folder), then run the same command again: finished work is kept and runs resume';
+    case 'EACCES': case 'EPERM': case 'EROFS': return 'choose a folder you can write to, or fix its permissions';
+    case 'EIO': return 'the device reported an error: check the disk, then run the same command again';
+    case 'EMFILE': case 'ENFILE': return 'raise the open-file limit (ulimit -n) and run the same command again';
+    default: return 'check that the server is reachable, then run the same command again';
+  }
+}
+
+/**
+ * A system fault (a full disk, a failing device, a refused connection, …) as a RunFailedError-like KqkdError in the
+ * user's terms: the file or address, what was needed, what happened, the way out. Anything else comes back as it was.
+ * Used at the edge of every command, so a fault deep in a library never reaches the user as `ENOSPC: …, write`.
+ */
+export function systemError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err instanceof KqkdError || !e || typeof e.code !== 'string' || !SYSTEM_CODES.has(e.code)) return err;
+  const where = e.path ? `file "${e.path}"` : e.address ? `${e.address}${e.port ? `:${e.port}` : ''}` : e.syscall ? `the system call ${e.syscall}` : 'the system';
+  const network = ['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND'].includes(e.code);
+  const what = network ? 'a reachable server' : e.syscall === 'open' || e.syscall === 'read' ? 'a file kqkd can read and write' : 'room and permission to write';
+  const received = network ? `${e.code} (${e.message.replace(/^[A-Z]+:?\s*/, '')})` : fsErrorText(err);
+  return new KqkdError(where, what, received, wayOut(e.code));
+}
+
 /** Whether `path` lies on a virtual file system (/proc, /sys, /dev). */
 export function isSpecialPath(path: string): boolean {
   const p = resolve(path);
@@ -87,13 +116,27 @@ export function checkOutputFolder(dir: string, arg: string, o: OutputFolderOptio
     if (o.needBytes !== undefined) {
       const s = statfsSync(target);
       const free = Number(s.bavail) * Number(s.bsize);
-      if (free < o.needBytes) {
-        const gb = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-        throw new KqkdError(arg, `a folder with about ${gb(o.needBytes)} free for the outputs`, `"${dir}" with ${gb(free)} free`);
+      // An honest margin: the estimate is of the main outputs; logs, pictures and temp files come on top.
+      const need = Math.ceil(o.needBytes * 1.1) + 16 * 2 ** 20;
+      if (free < need) {
+        // Never "at least 0.08 GiB … with 0.08 GiB free": exact bytes when the rounded figures would read the same.
+        const same = formatBytes(need) === formatBytes(free);
+        const show = (b: number) => (same ? `${b.toLocaleString('en-US')} bytes` : formatBytes(b));
+        throw new KqkdError(arg, `a folder with at least ${show(need)} free (${formatBytes(o.needBytes)} of outputs + 10 % + 16 MiB)`,
+          `"${dir}" with ${show(free)} free`);
       }
     }
   } catch (err) {
     if (!existed) rmSync(target, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Bytes in a unit that keeps 3 significant digits: 512 B, 81.3 KiB, 9.31 MiB, 1.25 GiB. */
+export function formatBytes(b: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = b;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${b} B` : `${v.toPrecision(3)} ${units[u]}`;
 }

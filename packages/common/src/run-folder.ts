@@ -16,12 +16,22 @@ export const MARKER_FILE = '.kqkd-folder.json';
 
 interface LockInfo { pid: number; host: string; since: string; command: string; owner?: string }
 
-function alive(pid: number): boolean {
+/**
+ * Whether `pid` is a live process. A zombie (killed, not yet reaped by its parent: state Z in /proc/<pid>/stat) still
+ * answers kill(pid, 0) but holds nothing any more, so it counts as dead: its locks are stale.
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (not Linux): kill(pid, 0) is all there is
   }
 }
 
@@ -82,7 +92,7 @@ export function acquireRunLock(dir: string, arg: string, o: RunLockOptions = {})
       // a lock file without its content (the writer died between create and write): stale
       held = { pid: -1, host: me.host, since: 'unknown', command: 'unknown' };
     }
-    const stale = (held.host === me.host && (held.pid < 0 || !alive(held.pid)))
+    const stale = (held.host === me.host && (held.pid < 0 || !processAlive(held.pid)))
       || (o.owner !== undefined && held.owner === o.owner && held.host !== me.host);
     if (!stale || attempt > 0) {
       throw new FolderBusyError(arg, 'a folder no other kqkd process is using',

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireRunLock, FolderBusyError, isAtomicTemp, LOCK_FILE, MARKER_FILE, ownFolder } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { acquireRunLock, FolderBusyError, isAtomicTemp, LOCK_FILE, MARKER_FILE, ownFolder, processAlive } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -72,4 +73,30 @@ describe('ownFolder after a kill in the middle of an atomic write', () => {
     writeFileSync(join(other, 'notes.tmp'), 'mine');
     expect(() => ownFolder(other, 'runDir', claim)).toThrow(/files kqkd did not write for it \("notes\.tmp"\)/);
   });
+});
+
+describe('a zombie holder', () => {
+  it('counts as dead (state Z in /proc): kill(pid, 0) still answers, but its lock is taken over', async () => {
+    // A parent that forks a child which exits at once and is never reaped: a zombie while the parent sleeps.
+    const parent = spawn('perl', ['-e', '$| = 1; my $pid = fork(); if ($pid == 0) { exit 0 } print "$pid\\n"; sleep 60;'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const zombie = Number(await new Promise<string>((res) => parent.stdout!.once('data', (d) => res(String(d).trim()))));
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'Z'; i++) {
+        const stat = readFileSync(`/proc/${zombie}/stat`, 'utf8');
+        state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'Z') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(state).toBe('Z');
+      expect(() => process.kill(zombie, 0)).not.toThrow(); // what the old check saw: "alive"
+      expect(processAlive(zombie)).toBe(false);
+      expect(processAlive(process.pid)).toBe(true);
+      const dir = folderWithLock('zombie', { pid: zombie, host: hostname() });
+      const lock = acquireRunLock(dir, 'out');
+      expect(lock.tookOver?.pid).toBe(zombie);
+      lock.release();
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  }, 30_000);
 });

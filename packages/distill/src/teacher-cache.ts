@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { KqkdError, expectInteger, invalidArgument, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
+import { KqkdError, expectInteger, fsErrorText, invalidArgument, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
 import { batches as datasetBatches, type Dataset, type Normalization } from '@kqkd/data';
 import { encodeModel, exposeOutputs, loadModel, readModelFile } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction, type FloatTensor } from '@kqkd/runtime';
@@ -216,10 +216,22 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
             throw new KqkdError(`layers[${i}]`, `the same per-sample shape [${prev.join(', ')}] in every batch`,
               `[${sample.join(', ')}] for "${name}" at sample ${offset}`);
           }
+          // The cache feeds every student's loss: a NaN here would surface as a "diverged" student, blamed on its LR.
+          const bad = t.data.findIndex((v) => !Number.isFinite(v));
+          if (bad >= 0) {
+            const row = t.data.length / n;
+            throw new KqkdError(`teacher tensor "${name}"`, 'finite values (the teacher computes NaN or Infinity on a training image)',
+              `${String(t.data[bad])} for training image ${indices[offset + Math.floor(bad / row)]} at flat index ${bad % row}`);
+          }
           const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
           hashes[i].update(bytes);
           let off = 0;
-          while (off < bytes.byteLength) off += writeSync(fds[i], bytes, off, bytes.byteLength - off);
+          try {
+            while (off < bytes.byteLength) off += writeSync(fds[i], bytes, off, bytes.byteLength - off);
+          } catch (err) {
+            throw new KqkdError(`file "${join(dir, layerFile(i))}"`, `room for the teacher cache (${dir})`, fsErrorText(err),
+              'free some space there (or choose another folder) and run the same command again: the cache is rebuilt');
+          }
         });
         batchNo++;
         onProgress?.({ done: offset + n, total: indices.length, batch: batchNo });

@@ -126,7 +126,7 @@ export function registerExperiment(program: Command): void {
               return;
             }
             const l = `${label} epoch ${ev.epoch}/${ev.epochs}`;
-            if (!bar || barLabel !== l) { stopBar(); progress.start(ev.batches, l); bar = true; barLabel = l; }
+            if (!bar || barLabel !== l) { stopBar(); progress.start(ev.batches, l, ev.batch - 1); bar = true; barLabel = l; }
             progress.update(ev.batch, `loss ${ev.loss.toFixed(4)} | ${ev.imagesPerSecond.toFixed(0)} img/s`);
           } else if (ev.kind === 'epoch') {
             stopBar();

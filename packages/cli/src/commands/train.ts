@@ -130,6 +130,7 @@ export function registerTrain(program: Command): void {
       const progress = createProgress(flags.quiet);
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
       let barOpen = false;
+      let barEpoch = -1;
       const onProgress = (e: TrainProgress) => {
         switch (e.kind) {
           case 'start':
@@ -139,7 +140,8 @@ export function registerTrain(program: Command): void {
               `${e.testCount} ${flags.validation ? 'held-out validation' : 'test'} images`);
             break;
           case 'batch':
-            if (e.batch === 1) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`); barOpen = true; }
+            // A new bar at each epoch's first batch seen: batch 1, or the batch a resumed run continues from.
+            if (e.epoch !== barEpoch) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`, e.batch - 1); barOpen = true; barEpoch = e.epoch; }
             progress.update(e.batch, `loss ${e.loss.toFixed(4)} | ${e.imagesPerSecond.toFixed(0)} img/s | ETA ${e.etaSeconds.toFixed(0)} s`);
             break;
           case 'epoch':
