@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '@kqkd/cli';
+import { injectWriteFault } from '@kqkd/common';
 
 const MODEL = fileURLToPath(new URL('../models/tiny-cnn.onnx', import.meta.url));
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -22,6 +23,23 @@ async function kqkd(args: string[]) {
 
 describe.runIf(existsSync(FASHION))('kqkd score --model (tiny-cnn on Fashion-MNIST)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kqkd-e2e-'));
+
+  it('a full disk during feature extraction: the file named in words, its temp folder removed; the same command then works', async () => {
+    const out = join(dir, 'full-disk');
+    let writes = 0;
+    injectWriteFault((p) => (p.endsWith('layer-1.f32') && ++writes === 2 ? Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) : undefined));
+    let r: Awaited<ReturnType<typeof kqkd>>;
+    try {
+      r = await kqkd(['score', '--model', MODEL, '--data', 'fashion-mnist', '--samples', '1000', '--out', out]);
+    } finally {
+      injectWriteFault(undefined);
+    }
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Expected room and permission to write the features of layer 1 .* for file ".*layer-1\.f32" but received no space left on the device \(free some space there/);
+    expect(r.stderr).not.toMatch(/ENOSPC/);
+    expect(existsSync(join(out, '.features'))).toBe(false);
+    expect((await kqkd(['score', '--model', MODEL, '--data', 'fashion-mnist', '--samples', '1000', '--out', out])).code).toBe(0);
+  });
 
   it('scores every generalized layer, writes kq.json and pictures, cleans up, and is deterministic', async () => {
     const runs = [join(dir, 'a'), join(dir, 'b')];

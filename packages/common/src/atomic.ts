@@ -11,6 +11,25 @@ export function injectWriteFault(fault: ((path: string) => NodeJS.ErrnoException
   writeFault = fault;
 }
 
+/**
+ * Appends all of `bytes` to the open file `fd` (the file at `path`): the streamed writes of feature files and caches.
+ * A failure becomes a KqkdError naming the file, `what` it was for and the reason in words (no raw `ENOSPC: …, write`).
+ * Honours `injectWriteFault` like `writeFileAtomic`.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array, path: string, what: string): void {
+  let off = 0;
+  try {
+    while (off < bytes.byteLength) {
+      const fault = writeFault?.(path);
+      if (fault) throw fault;
+      off += writeSync(fd, bytes, off, bytes.byteLength - off);
+    }
+  } catch (err) {
+    throw new KqkdError(`file "${path}"`, `room and permission to write ${what}`, fsErrorText(err),
+      'free some space there (or choose another folder), then run the same command again: finished work is kept');
+  }
+}
+
 /** The temp-file names of `writeFileAtomic` (`.<name>.<pid>.<ms>.tmp`): debris of a process killed mid-write. */
 const ATOMIC_TEMP = /^\..+\.(\d+)\.\d+\.tmp$/;
 

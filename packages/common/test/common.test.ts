@@ -1,8 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRng, describeValue, expectInteger, expectOneOf, invalidArgument, KqkdError, writeFileAtomic } from '../src/index.js';
+import { checkOutputFolder, createRng, describeValue, expectInteger, expectOneOf, formatBytes, invalidArgument, KqkdError, systemError, writeFileAtomic } from '../src/index.js';
 
 describe('errors', () => {
   it('name the argument, the rule and the received value', () => {
@@ -54,5 +54,51 @@ describe('createRng', () => {
     expect(new Set(s).size).toBe(30);
     expect(rng.sample(items, 500)).toHaveLength(100);
     expect(items).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+});
+
+describe('system faults in the user\'s terms', () => {
+  const errno = (code: string, extra: Record<string, unknown>) => Object.assign(new Error(`${code}: raw, write`), { code, ...extra });
+
+  it('a full disk names the file, says what happened in words and the way out', () => {
+    const e = systemError(errno('ENOSPC', { path: '/data/run/kq-work/layer-2.f32', syscall: 'write' })) as KqkdError;
+    expect(e).toBeInstanceOf(KqkdError);
+    expect([e.argument, e.received]).toEqual(['file "/data/run/kq-work/layer-2.f32"', 'no space left on the device']);
+    expect(e.detail).toMatch(/free some space there .* run the same command again/);
+  });
+
+  it('permission, a read-only file system, a device error; a refused connection names the address', () => {
+    expect((systemError(errno('EACCES', { path: '/x', syscall: 'open' })) as KqkdError).received).toBe('permission denied');
+    expect((systemError(errno('EROFS', { path: '/x', syscall: 'open' })) as KqkdError).received).toBe('a read-only file system');
+    expect((systemError(errno('EIO', { path: '/x', syscall: 'read' })) as KqkdError).received).toBe('an input/output error of the device');
+    const c = systemError(errno('ECONNREFUSED', { address: '127.0.0.1', port: 6399, syscall: 'connect' })) as KqkdError;
+    expect([c.argument, c.expected]).toEqual(['127.0.0.1:6399', 'a reachable server']);
+  });
+
+  it('leaves other errors and kqkd\'s own as they are', () => {
+    const plain = new Error('something else');
+    expect(systemError(plain)).toBe(plain);
+    const own = new KqkdError('a', 'b', 'c');
+    expect(systemError(own)).toBe(own);
+    expect(systemError(errno('ENOENT', { path: '/x' }))).toBeInstanceOf(Error);
+    expect(systemError(errno('ENOENT', { path: '/x' }))).not.toBeInstanceOf(KqkdError);
+  });
+});
+
+describe('free space', () => {
+  it('formatBytes keeps three significant digits', () => {
+    expect([formatBytes(512), formatBytes(83251), formatBytes(9.31 * 2 ** 20), formatBytes(1.25 * 2 ** 30)]).toEqual(['512 B', '81.3 KiB', '9.31 MiB', '1.25 GiB']);
+  });
+
+  it('a refusal keeps a margin and never prints the same figure for the need and the free space', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kqkd-space-'));
+    const s = statfsSync(dir);
+    const free = Number(s.bavail) * Number(s.bsize);
+    // the outputs alone would fit; with the margin they do not
+    const err = (() => { try { checkOutputFolder(dir, 'out', { needBytes: free - 1024 }); } catch (e) { return e as KqkdError; } return undefined; })();
+    expect(err).toBeInstanceOf(KqkdError);
+    const m = /at least (.+) free \(.* of outputs \+ 10 % \+ 16 MiB\)/.exec(err!.expected)!;
+    const f = /with (.+) free/.exec(err!.received)!;
+    expect(m[1]).not.toBe(f[1]);
   });
 });

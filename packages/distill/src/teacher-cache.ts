@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { KqkdError, expectInteger, fsErrorText, invalidArgument, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
+import { KqkdError, expectInteger, writeAllSync, invalidArgument, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
 import { batches as datasetBatches, type Dataset, type Normalization } from '@kqkd/data';
 import { encodeModel, exposeOutputs, loadModel, readModelFile } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction, type FloatTensor } from '@kqkd/runtime';
@@ -225,13 +225,7 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
           }
           const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
           hashes[i].update(bytes);
-          let off = 0;
-          try {
-            while (off < bytes.byteLength) off += writeSync(fds[i], bytes, off, bytes.byteLength - off);
-          } catch (err) {
-            throw new KqkdError(`file "${join(dir, layerFile(i))}"`, `room for the teacher cache (${dir})`, fsErrorText(err),
-              'free some space there (or choose another folder) and run the same command again: the cache is rebuilt');
-          }
+          writeAllSync(fds[i], bytes, join(dir, layerFile(i)), `the teacher cache of "${name}"`);
         });
         batchNo++;
         onProgress?.({ done: offset + n, total: indices.length, batch: batchNo });

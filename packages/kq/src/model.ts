@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRng, expectInteger, expectOneOf, fsErrorText, invalidArgument, invalidArgumentText, KqkdError, makeDirs } from '@kqkd/common';
+import { createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, KqkdError, makeDirs, writeAllSync } from '@kqkd/common';
 import {
   batches, classBalancedIndices, loadDataset, DATASET_NAMES, DATASETS, FASHION_MNIST_DIR, NORMALIZATION,
   type Dataset, type DatasetName, type Normalization,
@@ -187,13 +187,7 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
           sampleShapes[i] = out.shape.slice(1);
           dims[i] = pooled.dim;
           const bytes = new Uint8Array(pooled.data.buffer, pooled.data.byteOffset, pooled.data.byteLength);
-          let off = 0;
-          try {
-            while (off < bytes.byteLength) off += writeSync(fds[i], bytes, off, bytes.byteLength - off);
-          } catch (err) {
-            throw new KqkdError(`file "${files[i]}"`, `room to write the features of layer ${layer.index} (${workDir} is removed again)`, fsErrorText(err),
-              'free some space there (or choose another folder) and run the same command again');
-          }
+          writeAllSync(fds[i], bytes, files[i], `the features of layer ${layer.index} (the folder is removed again)`);
         });
         progress({ stage: 'extracting features', done: batch.index + 1, total: totalBatches, detail: `${batch.offset + batch.batchSize} samples` });
       },
