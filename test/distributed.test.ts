@@ -8,9 +8,11 @@
  * - a run that diverges fails its job at once (no retries) and the coordinator reports it (exit 1);
  * - a learning-rate sweep (a tuning block) spread over two workers chooses the rates a local sweep chooses, and the
  *   results equal the local ones;
+ * - a worker asked to stop (SIGTERM) while its Redis is away stops within seconds;
  * - a worker whose Redis goes away stops after --redis-wait with an error naming Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -224,6 +226,21 @@ describe('kqkd experiment --queue with kqkd worker processes', () => {
       expect([m.peakLr, m.lrSource]).toEqual([m.tuning.lr, 'tuning']);
     }
   }, 600_000);
+
+  it('SIGTERM while a worker waits for a Redis that went away: it stops within seconds, not after --redis-wait', async () => {
+    const sparePort = await freePort();
+    const spare = await startRedis(sparePort);
+    const w = kqkd(['worker', '--queue', `redis://127.0.0.1:${sparePort}`, '--threads', '1', '--name', 'S', '--redis-wait', '300']);
+    await w.waitFor(/waiting for runs/);
+    spare.child.kill('SIGKILL');
+    await sleep(1500);
+    const t0 = performance.now();
+    w.child.kill('SIGTERM');
+    const r = await w.exited;
+    const seconds = (performance.now() - t0) / 1000;
+    expect(r.code, w.out()).toBe(0);
+    expect(seconds, w.out()).toBeLessThan(20);
+  }, 120_000);
 
   it('a worker whose Redis goes away stops after --redis-wait with an error naming Redis (exit 1)', async () => {
     const w = worker('F', ['--redis-wait', '3']);

@@ -189,8 +189,12 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
     // would exit 13 with the error unsaid): they get REDIS_GONE_SETTLE_MS — time for a running step to end and
     // write its checkpoint, which is on disk — and then the worker stops with its error anyway.
     const redisGone = fatal !== undefined && fatal.message.includes('Redis');
-    await settleWithin(redisGone ? worker.close(true) : worker.close(), redisGone ? REDIS_GONE_SETTLE_MS : undefined);
-    await settleWithin(running, redisGone ? REDIS_GONE_SETTLE_MS : undefined);
+    // A stop requested (SIGTERM/SIGINT) while Redis is away must not wait for it to come back (--redis-wait): when a
+    // quick probe finds no Redis, the running jobs get a few seconds to checkpoint and the worker stops.
+    const away = !redisGone && !fatal && !(await probeRedis(target, { seconds: 2 }).then(() => true, () => false));
+    const bound = redisGone ? REDIS_GONE_SETTLE_MS : away ? STOP_WITHOUT_REDIS_MS : undefined;
+    await settleWithin(redisGone || away ? worker.close(true) : worker.close(), bound);
+    await settleWithin(running, bound);
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     experiments.closeAll();
@@ -201,6 +205,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
 
 /** How long a worker whose Redis is gone waits for BullMQ to close and its running jobs to stop. */
 const REDIS_GONE_SETTLE_MS = 30_000;
+/** How long a worker asked to stop while Redis is away gives its running jobs to checkpoint (they stop at their next step). */
+const STOP_WITHOUT_REDIS_MS = 5_000;
 
 /** Waits for `p` to settle (either way), or `ms` at most; the timer keeps the process alive meanwhile. */
 async function settleWithin(p: Promise<unknown>, ms?: number): Promise<void> {
