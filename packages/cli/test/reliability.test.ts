@@ -80,10 +80,11 @@ describe('output folders are checked before any work', () => {
 
 describe('experiment: a teacher or a config that cannot work is refused before anything is written', () => {
   /** A Fashion-MNIST-shaped (or other) teacher: conv → ReLU → flatten → linear. */
-  const teacher = (file: string, o: { input?: number[]; classes?: number; nan?: boolean; extraInput?: boolean } = {}) => {
+  const teacher = (file: string, o: { input?: number[]; classes?: number; nan?: boolean; extraInput?: boolean; nanLogits?: boolean } = {}) => {
     const g = new GraphBuilder({ seed: 3 });
     const x = g.input('input', ['N', ...(o.input ?? [1, 28, 28])]);
     let logits = g.gemm(g.flatten(g.relu(g.conv(x, 2, { name: 'c' }), 'r'), 1, 'flat'), o.classes ?? 10, 'fc');
+    if (o.nanLogits) logits = g.log(logits); // finite weights, NaN logits wherever the linear layer is negative
     if (o.extraInput) logits = g.add(logits, g.input('bias', ['N', o.classes ?? 10]), 'sum');
     g.output(logits, 'logits');
     const m = g.build();
@@ -105,6 +106,8 @@ describe('experiment: a teacher or a config that cannot work is refused before a
       /ONE image input \[N, 1, 28, 28\] for teacher\.onnx ".*two-input-teacher\.onnx" but received 2 inputs: "input", "bias"/],
     ['a teacher of 3×32×32 images', ['--teacher', teacher('cifar-teacher.onnx', { input: [3, 32, 32] })],
       /\[N, 1, 28, 28\] \(fashion-mnist images\) for teacher\.onnx ".*cifar-teacher\.onnx" input "input" but received \[N, 3, 32, 32\]/],
+    ['a teacher whose logits are NaN (finite weights)', ['--teacher', teacher('nan-logits-teacher.onnx', { nanLogits: true })],
+      /finite logits for teacher\.onnx ".*nan-logits-teacher\.onnx" output "logits" but received NaN for image \d+ of the fashion-mnist test split/],
     ['a teacher of 5 classes', ['--teacher', teacher('five-teacher.onnx', { classes: 5 })],
       /logits \[N, 10\] \(fashion-mnist has 10 classes\) for teacher\.onnx ".*five-teacher\.onnx" output "logits" but received \[N, 5\]/],
   ];

@@ -174,7 +174,10 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
     }
   }
   // Written once the inputs are known good: a refusal before this leaves the folder as it was (run.ts).
-  if (mode === 'build') writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
+  // An imported teacher is evaluated first (NaN or Infinity logits are refused there, leaving nothing); a teacher
+  // trained here needs the file before its long run, so that a resumed experiment adopts its own folder.
+  const writeExperimentJson = () => writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
+  if (mode === 'build' && !c.teacher.onnx) writeExperimentJson();
 
   // ---- 1. teacher
   let teacherBytes: Uint8Array;
@@ -186,8 +189,9 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
     if (mode === 'build') {
       emit({ kind: 'stage', stage: 'teacher', detail: `importing ${c.teacher.onnx}` });
       teacherBytes = imported ?? readTeacher(c.teacher.onnx);
+      top1 = (await evaluateModel({ model: teacherBytes, modelName: `teacher.onnx "${c.teacher.onnx}"`, dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
+      writeExperimentJson();
       if (!existsSync(copy) || sha256(readFileSync(copy)) !== sha256(teacherBytes)) writeFileAtomic(copy, teacherBytes);
-      top1 = (await evaluateModel({ model: teacherBytes, modelName: c.teacher.onnx, dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
     } else {
       if (!existsSync(copy)) throw missing(`the imported teacher's copy ${IMPORTED_TEACHER}`);
       teacherBytes = readFileSync(copy);
