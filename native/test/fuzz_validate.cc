@@ -89,7 +89,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t k = 1; k < idx.size(); ++k) std::swap(idx[k], idx[in.next() % (k + 1)]);
     return idx;
   };
-  const std::vector<int64_t> mainIdx = indices(flags & 0x10), classIdx = indices(flags & 0x20);
+  std::vector<int64_t> mainIdx = indices(flags & 0x10);
+  const std::vector<int64_t> classIdx = indices(flags & 0x20);
+  // A count longer than the real indices: the extra entries are what lies past them in memory, here out-of-range or
+  // negative values (allocated, so the read stays memory-safe) that validation must refuse by range.
+  if (flags2 & 0x04) {
+    const int extra = 1 + int(in.next() % 2);
+    for (int k = 0; k < extra; ++k) mainIdx.push_back(in.next() % 2 ? safeRows + int64_t(in.next() % 5) : -1 - int64_t(in.next() % 5));
+  }
 
   kqkd::GeometryInput input;
   input.features = (flags2 & 0x01) ? nullptr : features.data();
@@ -101,8 +108,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   input.mainCount = int64_t(mainIdx.size());
   input.classIndices = classIdx.empty() ? nullptr : classIdx.data();
   input.classCount = int64_t(classIdx.size());
-  if (flags2 & 0x04) input.mainCount += in.next() % 3;  // count longer than the array: must be caught by range
-  if (input.mainCount > int64_t(mainIdx.size())) input.mainCount = int64_t(mainIdx.size());  // (keep memory-safe)
 
   kqkd::GeometryOptions opt;
   opt.threads = (flags2 & 0x08) ? -1 : in.next() % 3;
@@ -114,6 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (rows != safeRows || dim != safeDim) input.features = features.data();
   try {
     const kqkd::GeometryResult r = kqkd::computeGeometry(input, opt);
+    require(!(flags2 & 0x04), "main indices past the real ones (out of range) were accepted");
     checkInvariants(input, r);
     ++kqkdFuzzComputed;
   } catch (const kqkd::GeometryError& e) {
