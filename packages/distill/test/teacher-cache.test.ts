@@ -146,8 +146,8 @@ describe('teacher cache', () => {
     expect(() => openTeacherCache(dir)).toThrow(new RegExp(`${TEACHER_CACHE_MANIFEST}.*stale or foreign`));
   });
 
-  it('caches a subset of real Fashion-MNIST by indices from a model file (rows follow indices)', async () => {
-    if (!existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz'))) return;
+  it.runIf(existsSync(join(FASHION_MNIST_DIR, 't10k-images-idx3-ubyte.gz')))(
+    'caches a subset of real Fashion-MNIST by indices from a model file, rows following indices (needs Debian\'s dataset-fashion-mnist, which tools/setup.sh installs)', async () => {
     const fm = await loadDataset('fashion-mnist', { split: 'test' });
     const indices = Array.from({ length: 256 }, (_, i) => (i * 37) % fm.count);
     const modelPath = join(root, 'teacher.onnx');

@@ -28,7 +28,8 @@ export function parseQueueUrl(url: unknown, arg = 'queue'): RedisTarget {
   try {
     u = new URL(url);
   } catch {
-    throw new KqkdError(arg, expected, JSON.stringify(url));
+    // Unparsable, but it may still hold a password (redis//user:secret@host): never echo what sits before an @.
+    throw new KqkdError(arg, expected, JSON.stringify(url.replace(/:[^:@/\s]*@/g, ':***@')));
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new KqkdError(arg, expected, `the scheme "${u.protocol}" in ${JSON.stringify(redact(u))}`);
   if (!u.hostname) throw new KqkdError(arg, expected, `no host in ${JSON.stringify(redact(u))}`);
