@@ -1,6 +1,7 @@
 /**
  * @kqkd/train's `benchTrainStep` with a `benchDistillObjective` (the FKD student step with cached teacher features, as
- * timed by tools/bench/train-step-fkd.mjs): a tiny ResNet9 runs the fkd-kq step on random teacher inputs, and a bad
+ * timed by tools/bench/train-step-fkd.mjs): a tiny ResNet9 runs the fkd-kq step on random teacher inputs, its loss
+ * after three steps equal to the same steps in onnxruntime-web's training build, and a bad
  * spec fails before any graph is built with a KqkdError naming the field.
  */
 import { describe, expect, it } from 'vitest';
@@ -32,9 +33,13 @@ async function rejection(p: Promise<unknown>): Promise<KqkdError> {
 }
 
 describe('benchTrainStep with a distillation objective', () => {
-  it('fkd-kq step on a tiny ResNet9: finite loss and images/s, teacher inputs of the method', async () => {
+  it('fkd-kq step on a tiny ResNet9: the loss of ONNX Runtime\'s training build on the same steps, images/s, teacher inputs of the method', async () => {
     const r = await benchTrainStep({ ...base, objective: distill({ method: 'fkd-kq', pairs, teacherClasses: 10 }) });
-    expect(Number.isFinite(r.lastLoss)).toBe(true);
+    // An independent implementation of the same three steps (warm-up + 2: forward, gradients, AdamW): onnxruntime-web's
+    // training build on the graph before kqkd's lowering. A teacher input fed to the wrong pair, a dropped feature term
+    // or a wrong update changes it.
+    const reference = await benchTrainStep({ ...base, backend: 'web-training', objective: distill({ method: 'fkd-kq', pairs, teacherClasses: 10 }) });
+    expect(Math.abs(r.lastLoss - reference.lastLoss) / reference.lastLoss, `native ${r.lastLoss} vs web-training ${reference.lastLoss}`).toBeLessThan(1e-4);
     expect(r.lastLoss).toBeGreaterThan(0);
     expect(Number.isFinite(r.imagesPerSecond)).toBe(true);
     expect(r.imagesPerSecond).toBeGreaterThan(0);
