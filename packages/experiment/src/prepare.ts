@@ -16,7 +16,7 @@ import {
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
-import { checkClassifier, decodeModel, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
+import { checkClassifier, decodeModel, findGeneralizedLayers, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
 import { evaluateModel, evaluationSplit, openSplits, train, MODEL_ONNX, type ExtraFeeds, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
 import { experimentHash, type ExperimentConfig } from './config.js';
 import { PAPER_STUDENT_LAYERS } from './presets.js';
@@ -153,11 +153,15 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
   // ---- 0. the student's layers first: a student that cannot be paired is refused before the teacher is trained
   // A zero-initialised build of the student: shapes and taps only.
   const student = buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
+  // The student's generalized layers come from the same finder as the teacher's (@kqkd/onnx: the model's declared
+  // list first, then structure), so a student from anywhere pairs by the same rule; for the zoo it returns the
+  // paper's lists (packages/models/test/zoo.test.ts).
+  const studentFound = findGeneralizedLayers(student.model);
   const studentLayers = c.student.layers ?? (PAPER_STUDENT_LAYERS[student.name] ? [...PAPER_STUDENT_LAYERS[student.name]]
-    : selectTeacherLayers('baseline', { layers: student.layers.map((l) => ({ index: l.index, S: NaN, I: NaN, E: NaN, Q: NaN })), headStartsAfter: student.headStartsAfter, k }));
+    : selectTeacherLayers('baseline', { layers: studentFound.layers.map((l) => ({ index: l.index, S: NaN, I: NaN, E: NaN, Q: NaN })), headStartsAfter: studentFound.headStartsAfter, k }));
   for (const s of studentLayers) {
-    if (!student.layers.some((l) => l.index === s)) {
-      throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${student.layers.length - 1})`, String(s));
+    if (!studentFound.layers.some((l) => l.index === s)) {
+      throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${studentFound.layers.length - 1})`, String(s));
     }
   }
   // ---- pre-flight: everything that can be refused is refused before anything is written (run.ts rolls the folder
