@@ -64,7 +64,7 @@ function compareWithReference(ours: KqReport['layers'][number], ref: KqResult): 
 describe('golden vectors of the paper’s code (test/golden/kq)', () => {
   for (const name of ['dense2d', 'conv4d']) {
     const dir = join(GOLDEN, name);
-    it(`${name}: S, I, E, Q and every per-class intermediate within 1e-4`, async () => {
+    it(`${name}: S, I, E, Q and every per-class intermediate within 1e-4 relative (or 1e-6 absolute near 0)`, async () => {
       const spec = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
       const x = readNpy(join(dir, spec.inputs.features));
       const ours = await scoreCase({
@@ -197,11 +197,12 @@ describe('bad input gets a clear error naming the argument', () => {
     await rejects({ ...input(c), mainIndices: [...c.mainIndices, 200] }, 'mainIndices', /\[0, 200\) .* 200 at position/);
     await rejects({ ...input(c), mainIndices: [...c.mainIndices, c.mainIndices[0]] }, 'mainIndices', /distinct/);
   });
-  it('an unknown backend, and CUDA where there is none', async () => {
+  it('an unknown backend is refused naming options.backend', async () => {
+    await expect(computeLayerGeometry(input(base()), { backend: 'tpu' as never })).rejects.toThrow(/one of "cpu", "cuda", "auto" for options.backend/);
+  });
+  it.runIf(!cudaStatus().available)(`CUDA where there is none (${cudaStatus().reason || 'a device was found: this case needs a machine without one'}): refused; auto falls back to the CPU`, async () => {
     const c = base();
-    await expect(computeLayerGeometry(input(c), { backend: 'tpu' as never })).rejects.toThrow(/one of "cpu", "cuda", "auto" for options.backend/);
-    const status = cudaStatus();
-    if (!status.available) {
+    {
       const err = await computeLayerGeometry(input(c), { backend: 'cuda' }).then(() => null, (e: unknown) => e);
       expect((err as KqkdError).argument).toBe('options.backend');
       expect((err as Error).message).toMatch(/CUDA/);
@@ -214,7 +215,7 @@ describe('bad input gets a clear error naming the argument', () => {
 describe('CPU and CUDA backends agree', () => {
   const status = cudaStatus();
   // Runs only where a CUDA device is usable (the GPU machine); here it is reported as skipped, never as passed.
-  it.runIf(status.available)(`geometry on both backends within 1e-5 (${status.reason || 'device found'})`, async () => {
+  it.runIf(status.available)(`geometry on both backends within 1e-4 relative (${status.reason || 'device found'})`, async () => {
     for (const c of [genDenseClusters(13, { N: 1500, D: 64, C: 10 }), genManyClasses(14), genDeadColumns(15)]) {
       const { data, dim } = poolAndFlatten(c.features, c.shape);
       const input = { features: data, rows: c.shape[0], dim, labels: c.labels, mainIndices: c.mainIndices, classIndices: c.classIndices };

@@ -66,21 +66,29 @@ export interface CheckOptions {
   maxCoords?: number;
   /** "eval": FD through the eval model on onnxruntime-node (fast); "training": through the training graph (BN batch stats). */
   fdVia?: 'eval' | 'training';
+  /** The FD noise floor (absolute); see below. */
   atol?: number;
+  /** Relative to the largest gradient of the same tensor among the checked coordinates. */
   rtol?: number;
+  /**
+   * Parameters whose gradient is zero by the math (an attention key's bias: softmax ignores a shift shared by a query's
+   * scores): their analytic gradient must be ~0 (≤ 1e-5) and their FD within the noise, instead of above it.
+   */
+  zeroGradient?: readonly string[];
 }
 
 /**
  * Builds the graphs, runs one training step and compares every trainable parameter's gradient with central finite
  * differences. Tolerance: float32 loss evaluations carry ~1e-7·|L|·(terms) rounding, so the FD quotient with
  * h = 1e-3 has an error around 1e-4..5e-4 for losses of magnitude ~1..10; the truncation error is O(h²·f''') ≈ 1e-6.
- * atol 5e-3 + rtol 2e-2 sits an order of magnitude above that noise, while a wrong rule (missing factor, wrong
- * transpose, unreduced broadcast) is off by O(|g|).
+ * Each coordinate may differ by atol (5e-4, that noise) + rtol (2e-2) × the largest |gradient| of its tensor among the
+ * checked coordinates, so a small tensor's error is judged against its own scale; and every tensor's gradient must
+ * stand well above the noise (largest |FD| ≥ 10 × atol), or a gradient wrongly zero would pass as "within atol".
  */
 export async function gradCheck(opts: TrainingGraphsOptions, feeds: Record<string, Feed>, o: CheckOptions = {}): Promise<{ maxErr: number; checked: number; loss: number }> {
   const graphs = buildTrainingGraphs({ ...opts, exposeGradients: true });
   const h = o.h ?? 1e-3;
-  const atol = o.atol ?? 5e-3;
+  const atol = o.atol ?? 5e-4;
   const rtol = o.rtol ?? 2e-2;
   const a = await analyticGradients(graphs, feeds);
   const params = Object.fromEntries(graphs.parameters.map((p) => [p.name, Float32Array.from(p.data)]));
@@ -107,6 +115,7 @@ export async function gradCheck(opts: TrainingGraphsOptions, feeds: Record<strin
     const n = p.data.length;
     const max = o.maxCoords ?? 12;
     const coords = n <= max ? [...Array(n).keys()] : Array.from({ length: max }, (_, k) => Math.floor(((k * 7919 + 13) % n)));
+    const fds: number[] = [];
     for (const i of coords) {
       const base = params[p.name][i];
       params[p.name][i] = base + h;
@@ -114,12 +123,25 @@ export async function gradCheck(opts: TrainingGraphsOptions, feeds: Record<strin
       params[p.name][i] = base - h;
       const lm = await evalLoss(params);
       params[p.name][i] = base;
-      const fd = (lp - lm) / (2 * h);
-      const err = Math.abs(fd - g[i]);
+      fds.push((lp - lm) / (2 * h));
+    }
+    if (o.zeroGradient?.includes(p.name)) {
+      coords.forEach((i, k) => {
+        checked++;
+        if (!(Math.abs(g[i]) <= 1e-5 && Math.abs(fds[k]) <= 10 * atol)) failures.push(`${p.name}[${i}]: zero by the math, but analytic ${g[i]}, FD ${fds[k]}`);
+      });
+      continue;
+    }
+    const scale = Math.max(...fds.map(Math.abs), ...coords.map((i) => Math.abs(g[i])));
+    if (!(Math.max(...fds.map(Math.abs)) >= 10 * atol)) {
+      failures.push(`${p.name}: largest |FD gradient| ${Math.max(...fds.map(Math.abs))} is within 10 × the noise floor ${atol}: the check cannot tell it from 0`);
+    }
+    coords.forEach((i, k) => {
+      const err = Math.abs(fds[k] - g[i]);
       maxErr = Math.max(maxErr, err);
       checked++;
-      if (!(err <= atol + rtol * Math.abs(fd))) failures.push(`${p.name}[${i}]: analytic ${g[i]} vs FD ${fd}`);
-    }
+      if (!(err <= atol + rtol * scale)) failures.push(`${p.name}[${i}]: analytic ${g[i]} vs FD ${fds[k]} (tensor scale ${scale})`);
+    });
   }
   await a.release();
   await releaseEval();

@@ -19,7 +19,7 @@ const TRAIN = ['train', '--model', 'small-cnn', '--widths', '4,8', '--epochs', '
 const NOT_INSTALLED = /Expected an execution provider onnxruntime-node can load here for --device but received "cuda" \(its provider library is not installed\) \(onnxruntime-node ships its CUDA execution provider only through its postinstall download/;
 
 describe('--device', () => {
-  it.runIf(!cudaProviderInstalled())('bench train-step --device cuda without the CUDA provider: refused by the runtime, naming --device (exit 2)', async () => {
+  it.runIf(!cudaProviderInstalled())('bench train-step --device cuda without the CUDA provider (this machine has none): refused by the runtime, naming --device (exit 2)', async () => {
     const r = await runCli([...BENCH, '--device', 'cuda']);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(NOT_INSTALLED);
@@ -29,7 +29,7 @@ describe('--device', () => {
     expect(JSON.parse(cpu.stdout)).toMatchObject({ executionProvider: 'cpu', backend: 'native' });
   }, 120_000);
 
-  it.runIf(!cudaProviderInstalled())('train --device cuda without the CUDA provider: refused by the runtime, naming --device; nothing left in --out', async () => {
+  it.runIf(!cudaProviderInstalled())('train --device cuda without the CUDA provider (this machine has none): refused by the runtime, naming --device; nothing left in --out', async () => {
     const out = join(dir, 'cuda-run');
     const r = await runCli([...TRAIN, '--device', 'cuda', '--out', out]);
     expect(r.code, r.stderr).toBe(2);
@@ -37,10 +37,14 @@ describe('--device', () => {
     expect(existsSync(out)).toBe(false);
   }, 120_000);
 
-  it.runIf(cudaProviderInstalled())('bench train-step --device cuda with the CUDA provider: the step runs on CUDA', async () => {
+  it.runIf(cudaProviderInstalled())('bench train-step --device cuda with the CUDA provider (runs only where onnxruntime-node\'s CUDA library is installed): the CPU step\'s loss, computed on the GPU', async () => {
     const r = await runCli([...BENCH, '--device', 'cuda']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ executionProvider: 'cuda', backend: 'native' });
+    const cuda = JSON.parse(r.stdout);
+    expect(cuda).toMatchObject({ executionProvider: 'cuda', backend: 'native' });
+    // The provider name is the program's own word; the value check is the same step's loss on the CPU.
+    const cpu = JSON.parse((await runCli([...BENCH, '--device', 'cpu'])).stdout);
+    expect(Math.abs(cuda.lastLoss - cpu.lastLoss) / cpu.lastLoss, `cuda ${cuda.lastLoss} vs cpu ${cpu.lastLoss}`).toBeLessThan(1e-3);
   }, 300_000);
 
   it('--device cuda with the web-training backend: refused before any work, naming --device', async () => {
