@@ -235,6 +235,24 @@ describe('writeExperimentPictures', () => {
     // The plots label methods by key (titles are sentences an axis would cut).
     expect(readFileSync(join(dir, 'methods.svg'), 'utf8')).toMatch(/>vkd<\/text>/);
   });
+
+  it('draws the fixture\'s numbers: every bar, curve point and Q value is a mark carrying its value', () => {
+    // vega writes each mark's data into its aria-label: the pictures show these values, not just any picture
+    const labels = (name: string) => [...readFileSync(join(dir, `${name}.svg`), 'utf8').matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1]);
+    const bars = labels('methods');
+    for (const [method, best, last] of [['ce', '66.5', '65'], ['vkd', '69', '68'], ['ours', '73.5', '72.5']]) {
+      expect(bars.some((l) => new RegExp(`^method: ${method}; test top-1 \\(%\\): ${best}; accuracy: best epoch`).test(l)), `${method} best`).toBe(true);
+      expect(bars.some((l) => new RegExp(`^method: ${method}; test top-1 \\(%\\): ${last}; accuracy: last epoch`).test(l)), `${method} last`).toBe(true);
+    }
+    // ours' mean curve: (60 + 61)/2, (70 + 71)/2, (73 + 74)/2, (72 + 73)/2
+    const curve = labels('training-curves');
+    [60.5, 70.5, 73.5, 72.5].forEach((v, i) => {
+      expect(curve.some((l) => l.startsWith(`epoch: ${i + 1}; test top-1 (%): ${v}; method: ours;`)), `ours epoch ${i + 1}`).toBe(true);
+    });
+    const kq = labels('kq-curves');
+    expect(kq.some((l) => /^generalized layer: 1; Q: 0\.5;/.test(l))).toBe(true);
+    expect(kq.some((l) => /^generalized layer: 0; Q: 0\.36589/.test(l))).toBe(true);
+  });
 });
 
 describe('Markdown report of a tuned experiment', () => {

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 // sharp (libvips) comes with @kqkd/data, whose Tiny ImageNet reader uses it; here it only writes the test JPEGs.
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { loadRunState, train, type RunState, type TrainOptions, type TrainProgress } from '../src/index.js';
+import { loadDataset } from '@kqkd/data';
+import { evaluateModel, loadRunState, train, type RunState, type TrainOptions, type TrainProgress } from '../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-distill-datasets-'));
 
@@ -144,11 +145,16 @@ describe('Tiny ImageNet folder (JPEGs) + small ViT / MobileNetV2', () => {
     expect(stable(cached)).toEqual(stable(perBatch));
   }, 60_000);
 
-  it('mobilenetv2 at width 0.125 trains and exports', async () => {
+  it('mobilenetv2 at width 0.125 trains and exports: the exported model, run alone, reproduces the run\'s test top-1', async () => {
     const dir = join(root, 'tiny-mnv2');
     const r = await train(base(dir, 'mobilenetv2'));
     expect(r.completedEpochs).toBe(1);
-    expect(Number.isFinite(r.top1Last)).toBe(true);
-    expect(existsSync(join(dir, 'model.onnx'))).toBe(true);
+    // The inference export (BatchNorm with its running statistics, no training graph) through onnxruntime-node on the
+    // 12 test JPEGs: the same predictions as the training backend's own evaluation of the last epoch.
+    const test = await loadDataset('tiny-imagenet', { dir: data, split: 'test' });
+    const e = await evaluateModel({ model: readFileSync(join(dir, 'model.onnx')), dataset: test, threads: 1 });
+    expect(e.count).toBe(12);
+    expect(e.top1).toBe(r.top1Last);
+    expect(loadRunState(dir)!.history[0].testCorrect).toBe(e.correct);
   }, 60_000);
 });
