@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeNpy } from '@kqkd/data';
 import { drawSubsets, explicitSubsets, scoreLayers } from '@kqkd/kq';
 import { runCli } from './run-cli.js';
+import { referenceKq } from '../../../test/reference/kq-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-cli-'));
 const N = 400;
@@ -49,6 +50,13 @@ describe('kqkd score --features', () => {
     const api = await scoreLayers(files.map((f, k) => ({ name: `l${k}`, features: layer(k, 8 + 4 * k), shape: [N, 8 + 4 * k] })),
       labels, { datasetSize: 50000, subsets: explicitSubsets(s.mainIndices, s.classIndices), topK: 2 });
     report.layers.forEach((l: { Q: number }, k: number) => expect(l.Q).toBeCloseTo(api.layers[k].Q, 12));
+    // and the numbers themselves: the float64 reference (test/reference) on the same features and subsets
+    report.layers.forEach((l: Record<'S' | 'I' | 'E' | 'Q', number>, k: number) => {
+      const ref = referenceKq({ features: layer(k, 8 + 4 * k), shape: [N, 8 + 4 * k], labels, mainIndices: s.mainIndices, classIndices: s.classIndices, datasetSize: 50000 });
+      for (const q of ['S', 'I', 'E', 'Q'] as const) {
+        expect(Math.abs(l[q] - ref[q]) <= 1e-6 || Math.abs(l[q] - ref[q]) <= 1e-4 * Math.abs(ref[q]), `l${k} ${q}: ${l[q]} vs reference ${ref[q]}`).toBe(true);
+      }
+    });
   });
 
   it('draws the same subsets from --seed as explicit index files of that draw', async () => {

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { kqkdError } from '../../../test/support/kqkd-error.js';
 import { KqkdError } from '@kqkd/common';
 import { writeNpy } from '@kqkd/data';
-import { scoreLayers } from '@kqkd/kq';
+import { drawSubsets, scoreLayers } from '@kqkd/kq';
+import { referenceKq } from '../../../test/reference/kq-reference.js';
 import type { BackendOptions, TrainOptions } from '@kqkd/train';
 import { benchTrainStep, evaluate, readIndicesNpy, readLabelsNpy, resolveExperimentConfig, runExperiment, score, train } from '../src/index.js';
 
@@ -99,11 +100,19 @@ describe('score', () => {
   const y = labelsFile('score-y', labels.map(BigInt));
   writeNpy(x, features, [N, 6]);
 
-  it('scores .npy features as the KQ engine does, writes kq.json and the curves, and returns their paths', async () => {
+  it('scores .npy features to the float64 reference\'s S, I, E and Q, writes kq.json and the curves, and returns their paths', async () => {
     const out = join(dir, 'score-out');
     const r = await score({ features: [x], labels: y, datasetSize: 1000, seed: 2, topK: 1, out });
+    // Independent: test/reference/kq-reference.ts (float64 loops, proved on the paper code's golden vectors) on the
+    // subsets seed 2 draws; KQ-SPEC's tolerance.
+    const subsets = drawSubsets(labels, 2);
+    const ref = referenceKq({ features, shape: [N, 6], labels, mainIndices: subsets.mainIndices, classIndices: subsets.classIndices, datasetSize: 1000 });
+    for (const k of ['S', 'I', 'E', 'Q'] as const) {
+      const got = r.report.layers[0][k]!;
+      expect(Math.abs(got - ref[k]) <= 1e-6 || Math.abs(got - ref[k]) <= 1e-4 * Math.abs(ref[k]), `${k}: ${got} vs reference ${ref[k]}`).toBe(true);
+    }
     const direct = await scoreLayers([{ name: 'layer', index: 0, features, shape: [N, 6] }], labels, { datasetSize: 1000, seed: 2, topK: 1 });
-    expect(r.report.layers[0].Q).toBe(direct.layers[0].Q);
+    expect(r.report.layers[0].Q).toBe(direct.layers[0].Q); // the API is the engine, unchanged
     expect(r.files).toEqual({ json: join(out, 'kq.json'), svg: join(out, 'kq-curves.svg'), png: join(out, 'kq-curves.png') });
     expect(JSON.parse(readFileSync(r.files!.json, 'utf8')).layers[0].Q).toBeCloseTo(direct.layers[0].Q, 12);
     expect(readFileSync(r.files!.png).subarray(1, 4).toString()).toBe('PNG');

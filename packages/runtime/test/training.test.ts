@@ -80,7 +80,15 @@ describe('TrainingSession', () => {
       const out = await s.trainStep({ x: X });
       expect(Object.keys(out)).toEqual(['loss', 'pred']);
       expect(out.pred.shape).toEqual([4, 2]);
-      expect(out.loss.data[0]).toBeCloseTo(out.pred.data.reduce((a, v) => a + v, 0), 5);
+      // pred = x·Wᵀ + b in float64 from the checkpoint's parameters (W [2, 3] then b [2]), loss = its sum
+      const W = [[0.3, -0.2, 0.5], [-0.7, 0.1, 0.25]];
+      const b = [0.05, -0.1];
+      const want = Array.from({ length: 8 }, (_, k) => {
+        const [n, j] = [Math.floor(k / 2), k % 2];
+        return b[j] + [0, 1, 2].reduce((acc, i) => acc + X.data[n * 3 + i] * W[j][i], 0);
+      });
+      want.forEach((v, k) => expect(out.pred.data[k], `pred[${k}]`).toBeCloseTo(v, 5));
+      expect(out.loss.data[0]).toBeCloseTo(want.reduce((a, v) => a + v, 0), 5);
       const p = Float32Array.from({ length: 8 }, (_, i) => i / 8);
       await s.setParameters(p);
       expect(Array.from(await s.getParameters())).toEqual(Array.from(p));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { configHash, DATASET_NAMES, MODEL_NAMES, parseTrainConfig } from '../src/config.js';
 
@@ -39,6 +40,18 @@ describe('parseTrainConfig', () => {
       [{ ...base, modelSpec: { name: 'small-cnn', batchNorm: 'no' } }, /Expected true or false for config\.modelSpec\.batchNorm/],
     ];
     for (const [input, re] of cases) expect(() => parseTrainConfig(input), JSON.stringify(input)).toThrow(re);
+  });
+
+  it('hash = the first 16 hex digits of sha256 over the config as JSON with sorted keys (computed here independently)', () => {
+    const c = parseTrainConfig({ ...base, modelSpec: { name: 'small-cnn', widths: [4, 8] }, oneCycle: { cycleMomentum: false } });
+    const sorted = (v: unknown): unknown => (Array.isArray(v) ? v.map(sorted)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v);
+    // What the hash covers (config.ts): everything but runDir, backend, the dataset's folders, accumulationSteps = 1
+    // and the pre-cycle one-cycle defaults; small-cnn carries no init version.
+    const { runDir: _r, backend: _b, accumulationSteps: _a, oneCycle: _o, ...rest } = c;
+    const { dir: _d, cacheDir: _c, ...dataset } = c.dataset;
+    const body = { ...rest, dataset };
+    expect(configHash(c)).toBe(createHash('sha256').update(JSON.stringify(sorted(body))).digest('hex').slice(0, 16));
   });
 
   it('hash ignores runDir and dataset.dir, not the numbers', () => {
@@ -91,7 +104,7 @@ describe('zoo models and datasets', () => {
     for (const [input, re] of cases) expect(() => parseTrainConfig(input), JSON.stringify(input)).toThrow(re);
   });
 
-  it('hash: runs made before the zoo keep their hash; width 1 = absent; dir and cacheDir left out; model, width and dataset in', () => {
+  it('regression golden (hashes recorded from the code at commit 745dc86): runs made before the zoo keep their hash; width 1 = absent; dir and cacheDir left out; model, width and dataset in', () => {
     // Recorded from the code before the zoo was wired in (commit 745dc86): small-cnn / fashion-mnist runs keep them
     // when they run as they did then (one-cycle without the beta1 cycle, which AdamW runs have by default since).
     const legacy = { ...base, oneCycle: { cycleMomentum: false } };

@@ -12,7 +12,7 @@ import { buildForward, type ModelSpec } from '../src/index.js';
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
 describe('buildForward', () => {
-  it('small-cnn graphs are byte-identical to the pre-zoo definition', () => {
+  it('regression golden (hashes recorded from the pre-zoo code, commit 745dc86): small-cnn graphs are byte-identical to that definition', () => {
     const cases: [ModelSpec, number, boolean, string][] = [
       [{ name: 'small-cnn' }, 0, false, '281441165a372c77'],
       [{ name: 'small-cnn', widths: [4, 8] }, 7, true, '9328140816ffecef'],
