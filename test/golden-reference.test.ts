@@ -271,8 +271,9 @@ describe('degenerate inputs (§5) throw a clear error', () => {
     return 'no error';
   };
 
-  it('valid base case computes', () => {
-    expect(Number.isFinite(referenceKq(ok()).Q)).toBe(true);
+  it('the base case the refusals below start from is valid (a precondition, not a value check: those are above)', () => {
+    const r = referenceKq(ok());
+    expect(r.Q).toBeCloseTo(r.S + Math.sqrt(r.I * r.E), 12);
   });
   it('fewer than 2 classes', () => {
     expect(rule(() => referenceKq({ ...ok(), labels: [0, 0, 0, 0, 0, 0] }))).toBe('fewer-than-2-classes');
@@ -304,7 +305,7 @@ describe('degenerate inputs (§5) throw a clear error', () => {
 });
 
 describe('generated cases', () => {
-  it('dense clusters, conv 4-D, many classes, low-rank, dead columns, single sample in P all compute', () => {
+  it('dense clusters, conv 4-D, many classes, low-rank, dead columns, single sample in P: Q = S + sqrt(I·E), and KQ does not depend on the order of the samples', () => {
     const cases = [
       genDenseClusters(1, { N: 800, D: 48 }),
       genConv4d(2),
@@ -315,8 +316,23 @@ describe('generated cases', () => {
     ];
     for (const c of cases) {
       const r = referenceKq(c);
+      for (const k of ['S', 'I', 'E', 'Q'] as const) expect(Number.isFinite(r[k]), `${c.description}: ${k} = ${r[k]}`).toBe(true);
+      expect(r.Q, `${c.description}: the definition of Q`).toBeCloseTo(r.S + Math.sqrt(r.I * r.E), 12);
+      // The same samples in another order (rows, labels and subset indices permuted together) are the same data.
+      const N = c.shape[0];
+      const row = c.features.length / N;
+      const perm = Array.from({ length: N }, (_, i) => (i * 7919 + 13) % N); // new position i holds old sample perm[i]
+      if (new Set(perm).size !== N) continue; // 7919 shares a factor with N: not a permutation
+      const where = new Array<number>(N);
+      perm.forEach((old, i) => { where[old] = i; });
+      const features = new Float64Array(c.features.length);
+      perm.forEach((old, i) => features.set(Array.from(c.features.subarray(old * row, (old + 1) * row)), i * row));
+      const shuffled = referenceKq({
+        ...c, features, labels: perm.map((old) => c.labels[old]),
+        mainIndices: Array.from(c.mainIndices, (i) => where[i]), classIndices: Array.from(c.classIndices, (i) => where[i]),
+      });
       for (const k of ['S', 'I', 'E', 'Q'] as const) {
-        expect(Number.isFinite(r[k]), `${c.description}: ${k} = ${r[k]}`).toBe(true);
+        expect(Math.abs(shuffled[k] - r[k]) <= 1e-9 * Math.max(1, Math.abs(r[k])), `${c.description}: ${k} ${shuffled[k]} vs ${r[k]} in sample order`).toBe(true);
       }
     }
   });
