@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '@kqkd/cli';
-import { injectWriteFault } from '@kqkd/common';
+import { createRng, injectWriteFault } from '@kqkd/common';
+import { classBalancedIndices, FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, toFloatBatch } from '@kqkd/data';
+import { drawSubsets } from '@kqkd/kq';
+import { encodeModel, exposeOutputs, loadModel } from '@kqkd/onnx';
+import { createInferenceSession } from '@kqkd/runtime';
+import { referenceKq } from './reference/kq-reference.js';
 
 const MODEL = fileURLToPath(new URL('../models/tiny-cnn.onnx', import.meta.url));
 const FASHION = '/usr/share/datasets/fashion-mnist';
@@ -56,8 +61,34 @@ describe.runIf(existsSync(FASHION))('kqkd score --model (tiny-cnn on Fashion-MNI
     expect(a.layers[0].sampleShape).toEqual([16, 28, 28]);
     expect(a.subsets).toMatchObject({ main: 1000, class: 1000 });
     expect(a.selected).toHaveLength(4);
-    for (const l of a.layers) for (const k of ['S', 'I', 'E', 'Q']) expect(Number.isFinite(l[k]), `${l.name}.${k}`).toBe(true);
     expect(b.layers.map((l: { Q: number }) => l.Q)).toEqual(a.layers.map((l: { Q: number }) => l.Q));
+
+    // Independently: the same 1 000 class-balanced training images through onnxruntime-node with the five tensors
+    // exposed (no streaming, no work files), then the float64 reference (test/reference) on the subsets seed 3 draws.
+    const train = loadFashionMnist({ split: 'train' });
+    const indices = classBalancedIndices(train.labels, 100, createRng(3), 10);
+    const names = ['relu1', 'block1.relu', 'relu3', 'relu4', 'flatten'];
+    const session = await createInferenceSession(encodeModel(exposeOutputs(loadModel(MODEL), names)), { threads: 1 });
+    const feats = names.map(() => [] as number[]);
+    for (let start = 0; start < indices.length; start += 250) {
+      const idx = indices.slice(start, start + 250);
+      const { data } = toFloatBatch(train, idx, { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD });
+      const out = await session.run({ input: { data, shape: [idx.length, 1, 28, 28] } }, names);
+      names.forEach((n, k) => { for (const v of out[n].data) feats[k].push(v); });
+    }
+    await session.release();
+    const labels = indices.map((i) => train.labels[i]);
+    const subsets = drawSubsets(labels, 3);
+    names.forEach((n, k) => {
+      const ref = referenceKq({
+        features: Float32Array.from(feats[k]), shape: [indices.length, feats[k].length / indices.length], labels,
+        mainIndices: subsets.mainIndices, classIndices: subsets.classIndices, datasetSize: 60000,
+      });
+      for (const q of ['S', 'I', 'E', 'Q'] as const) {
+        const got = a.layers[k][q] as number;
+        expect(Math.abs(got - ref[q]) <= 1e-6 || Math.abs(got - ref[q]) <= 1e-4 * Math.abs(ref[q]), `${n}.${q}: ${got} vs reference ${ref[q]}`).toBe(true);
+      }
+    });
     expect(existsSync(join(runs[0], 'kq-curves.png'))).toBe(true);
     expect(existsSync(join(runs[0], '.features'))).toBe(false);
   });
