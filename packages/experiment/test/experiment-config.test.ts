@@ -9,7 +9,7 @@ import { KqkdError } from '@kqkd/common';
 import { expectError } from '../../../test/support/kqkd-error.js';
 import { METHOD_KEYS } from '@kqkd/distill';
 import { EXPERIMENT_CONFIG_VERSION, parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
-import { COMMITTED_TEACHER, PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig } from '../src/presets.js';
+import { COMMITTED_TEACHER, PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig, QUICK_TUNED_LR } from '../src/presets.js';
 import { methodLearningRate, paperCodeLearningRate } from '../src/lr-policy.js';
 
 
@@ -91,7 +91,7 @@ describe('presets', () => {
     expect(PRESET_NAMES).toHaveLength(11);
     for (const name of PRESET_NAMES) {
       const p = presetConfig(name);
-      if (name !== 'quick') p.dataset = { ...p.dataset, dir: '/data/somewhere' };
+      if (name.startsWith('paper-')) p.dataset = { ...p.dataset, dir: '/data/somewhere' };
       const c = parseExperimentConfig(p, name);
       expect(c.methods.length, name).toBeGreaterThan(0);
       expect(c.student.layers, name).toHaveLength(c.distill.k);
@@ -103,7 +103,7 @@ describe('presets', () => {
     expectError(() => presetConfig('paper'), 'preset', PRESET_NAMES.join(', '), /paper/);
   });
 
-  it('the quick preset: the committed ResNet34/4 teacher → ResNet9/8 on Fashion-MNIST, the paper\'s layers, 3 seeds, paper-code LRs', () => {
+  it('the quick preset: the committed ResNet34/4 teacher → ResNet9/8 on Fashion-MNIST, the paper\'s layers, 3 seeds, the LRs quick-tune chose', () => {
     const c = parseExperimentConfig(presetConfig('quick'));
     expect(c.dataset).toMatchObject({ name: 'fashion-mnist', trainLimit: 10000 });
     expect(c.dataset.testLimit).toBeUndefined(); // the whole test set
@@ -116,8 +116,25 @@ describe('presets', () => {
     expect(c.teacher.paperLayers).toEqual([12, 13, 14, 15]);
     expect(c.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
     expect(c.seeds).toBe(3);
-    expect(c.training.lrPolicy).toBe('paper-code');
+    expect(c.training.lrPolicy).toBe('tuned');
+    expect(c.training.methodLr).toEqual({ ce: 0.01, vkd: 0.05, '1lc-vkd': 0.05, 'fkd-kq': 0.1 });
+    expect(c.training.lrSource).toMatch(/^quick-tune: best mean validation top-1 at the last epoch/);
     expect(c.distill.selection).toBe('kq-last');
+  });
+
+  it('quick-tune reproduces quick\'s choice: the same teacher, student, epochs and training images, the last 5 000 held out, every method over the grid', () => {
+    const t = parseExperimentConfig(presetConfig('quick-tune'));
+    const q = parseExperimentConfig(presetConfig('quick'));
+    expect(t.dataset).toEqual({ name: 'fashion-mnist', trainLimit: 10000, validation: 5000 });
+    expect(t.tuning).toEqual({ lr: [0.0025, 0.005, 0.01, 0.02, 0.05, 0.1], seeds: 2 });
+    expect(t.methods).toEqual(['ce', 'vkd', 'vkd-ls', '1lc-vkd', 'sp-vkd', 'fkd-kq']);
+    for (const m of q.methods) expect(t.methods).toContain(m);
+    for (const k of ['teacher', 'student', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
+    const { lrPolicy: _a, methodLr: _b, lrSource: _c, ...qt } = q.training;
+    const { lrPolicy: _d, ...tt } = t.training;
+    expect(tt).toEqual(qt);
+    // quick's methods at the rates quick-tune chose (QUICK_TUNED_LR, recorded from its results.json)
+    for (const m of q.methods) expect(q.training.methodLr![m], m).toBe(QUICK_TUNED_LR[m]);
   });
 
   it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
