@@ -103,7 +103,7 @@ describe('kqkd train', () => {
       [['--epochs', '0'], /--epochs/],
       [['--lr', 'fast'], /a number for --lr but received "fast"/],
       [['--batch-size', '10', '--batch', '20'], /--batch\/--batch-size/],
-      [['--train-limit', '10', '--batch-size', '32'], /config\.batchSize/],
+      [['--train-limit', '10', '--batch-size', '32'], /at most the training set size 10 for --batch-size but received 32/],
       [['--accumulate', '0'], /--accumulate/],
       [['--accumulate', 'two'], /--accumulate/],
       [['--train-limit', '100', '--batch-size', '32', '--accumulate', '4'], /config\.batchSize × config\.accumulationSteps .* received 32 × 4 = 128/],
@@ -163,11 +163,11 @@ describe('kqkd train', () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'resnet18'], /argument 'resnet18' is invalid\. Allowed choices are resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn/],
       [['--data', 'mnist'], /argument 'mnist' is invalid\. Allowed choices are fashion-mnist, cifar10, cifar100, tiny-imagenet/],
-      [['--model', 'resnet9', '--data', 'cifar10'], /Expected the CIFAR-10 folder .*--data-dir DIR\) for config\.dataset\.dir but received nothing/],
+      [['--model', 'resnet9', '--data', 'cifar10'], /Expected the CIFAR-10 folder .*--data-dir DIR\) for --data-dir but received nothing/],
       [['--model', 'resnet9', '--data', 'cifar10', '--data-dir', join(dir, 'nowhere')], /cifar/i],
       [['--model', 'resnet9', '--widths', '4,8', '--data', 'cifar10', '--data-dir', dir], /config\.modelSpec\.widths/],
       [['--width', 'wide'], /a number for --width but received "wide"/],
-      [['--width', '0'], /Expected a number > 0 for config\.modelSpec\.width but received 0/],
+      [['--width', '0'], /Expected a number > 0 for --width but received 0/],
     ];
     for (const [args, re] of cases) {
       const r = await run(['train', '--out', out, ...args]);

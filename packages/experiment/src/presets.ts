@@ -92,7 +92,8 @@ export const QUICK_PRESET: ExperimentConfigInput = {
   seeds: 3,
   training: {
     epochs: 5, batchSize: 128, optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 }, schedule: 'one-cycle', lrPolicy: 'tuned',
-    methodLr: { ce: QUICK_TUNED_LR.ce, vkd: QUICK_TUNED_LR.vkd, '1lc-vkd': QUICK_TUNED_LR['1lc-vkd'], 'fkd-kq': QUICK_TUNED_LR['fkd-kq'] },
+    // all six tuned methods, so `--methods` may add VKD + LS or SP + VKD at their tuned rates
+    methodLr: { ...QUICK_TUNED_LR },
     lrSource: 'quick-tune: best mean validation top-1 at the last epoch, 2 seeds, grid 0.0025–0.1, the last 5 000 training images held out (docs/RESULTS.md §6)',
   },
   kq: { samples: 2000, seed: 0 },

@@ -117,7 +117,7 @@ describe('presets', () => {
     expect(c.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
     expect(c.seeds).toBe(3);
     expect(c.training.lrPolicy).toBe('tuned');
-    expect(c.training.methodLr).toEqual({ ce: 0.01, vkd: 0.05, '1lc-vkd': 0.05, 'fkd-kq': 0.1 });
+    expect(c.training.methodLr).toEqual({ ce: 0.01, vkd: 0.05, 'vkd-ls': 0.02, '1lc-vkd': 0.05, 'sp-vkd': 0.1, 'fkd-kq': 0.1 });
     expect(c.training.lrSource).toMatch(/^quick-tune: best mean validation top-1 at the last epoch/);
     expect(c.distill.selection).toBe('kq-last');
   });

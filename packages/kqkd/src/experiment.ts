@@ -84,6 +84,11 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
   if (v.epochs !== undefined) input.training = { ...input.training, epochs: expectInteger('epochs', v.epochs, 1) };
   if (v.lrPolicy !== undefined) {
     if (!LR_POLICIES.includes(v.lrPolicy)) throw new KqkdError('lrPolicy', `one of ${LR_POLICIES.join(', ')}`, `"${v.lrPolicy}"`);
+    // Another policy than a preset's "tuned" replaces its table: `--lr-policy shared` on quick means one shared rate.
+    if (input.training?.lrPolicy === 'tuned' && v.lrPolicy !== 'tuned') {
+      const { methodLr: _m, lrSource: _s, ...training } = input.training;
+      input.training = training;
+    }
     input.training = { ...input.training, lrPolicy: v.lrPolicy };
   }
   if (v.teacher !== undefined) {

@@ -60,7 +60,7 @@ describe('readLabelsNpy', () => {
       expect(e.message).toBe(`Expected class indices below 2^31 (int64 labels are not truncated) for --labels but received ${big} at row 7 of ${p}`);
     }
     const neg = labelsFile('negative', base.map((v, i) => (i === 3 ? -1n : v)));
-    expect(kqkdError(() => readLabelsNpy(neg)).message).toMatch(/class indices below 2\^31 .* for labels but received -1 at row 3 of .*negative\.npy/);
+    expect(kqkdError(() => readLabelsNpy(neg)).message).toMatch(/Expected class indices ≥ 0 for labels but received -1 at row 3 of .*negative\.npy/);
   });
 
   it('refuses a label that does not fit the class count (a class between 0 and the largest label without samples)', () => {
@@ -188,6 +188,15 @@ describe('runExperiment', () => {
     expect(config.seeds).toBe(1);
     expect(config.training.epochs).toBe(2);
     expect(kqkdError(() => resolveExperimentConfig({ preset: 'quick', overrides: { methods: ['fitnet'] } })).argument).toBe('methods');
+    // another policy replaces quick's tuned table (one shared rate means one shared rate); tuned keeps it
+    expect(config.training.lrPolicy).toBe('shared');
+    expect(config.training.methodLr).toBeUndefined();
+    expect(config.training.lrSource).toBeUndefined();
+    const tuned = resolveExperimentConfig({ preset: 'quick', overrides: { methods: ['ce', 'sp-vkd'] } }).config;
+    expect([tuned.training.lrPolicy, tuned.training.methodLr?.['sp-vkd']]).toEqual(['tuned', 0.1]);
+    // --tune-lr on quick: a tuning block, the table gone, and the validation split it needs
+    const sweep = resolveExperimentConfig({ preset: 'quick', overrides: { tuneLr: [0.01, 0.05], validation: 5000 } }).config;
+    expect([sweep.tuning, sweep.training.lrPolicy, sweep.training.methodLr, sweep.dataset.validation]).toEqual([{ lr: [0.01, 0.05], seeds: 2 }, 'shared', undefined, 5000]);
   });
 
   it('threads reaches every training run of the experiment (teacher imported, one CE student)', async () => {

@@ -170,7 +170,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
     maxStalledCount: 2,
   });
   // Reconnects are the connection's (connection.ts); a lost lock cancels the job, so two machines do not train one run.
-  worker.on('error', () => {});
+  // The time of the last connection error tells a stop request whether Redis is away.
+  let lastRedisError = -Infinity;
+  worker.on('error', () => { lastRedisError = Date.now(); });
   worker.on('lockRenewalFailed', (ids: string[]) => { for (const id of ids) worker.cancelJob(id, 'lock renewal failed'); });
 
   const onAbort = () => shutdown.abort(o.signal!.reason);
@@ -191,7 +193,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
     const redisGone = fatal !== undefined && fatal.message.includes('Redis');
     // A stop requested (SIGTERM/SIGINT) while Redis is away must not wait for it to come back (--redis-wait): when a
     // quick probe finds no Redis, the running jobs get a few seconds to checkpoint and the worker stops.
-    const away = !redisGone && !fatal && !(await probeRedis(target, { seconds: 2 }).then(() => true, () => false));
+    // (Judged from the connection's own recent errors: a probe here would give BullMQ time to fetch the job just
+    // handed back.)
+    const away = !redisGone && !fatal && Date.now() - lastRedisError < REDIS_AWAY_MS;
     const bound = redisGone ? REDIS_GONE_SETTLE_MS : away ? STOP_WITHOUT_REDIS_MS : undefined;
     await settleWithin(redisGone || away ? worker.close(true) : worker.close(), bound);
     await settleWithin(running, bound);
@@ -207,6 +211,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
 const REDIS_GONE_SETTLE_MS = 30_000;
 /** How long a worker asked to stop while Redis is away gives its running jobs to checkpoint (they stop at their next step). */
 const STOP_WITHOUT_REDIS_MS = 5_000;
+/** A connection error this recent means Redis is away (the connection retries every 0.5–5 s while it is). */
+const REDIS_AWAY_MS = 10_000;
 
 /** Waits for `p` to settle (either way), or `ms` at most; the timer keeps the process alive meanwhile. */
 async function settleWithin(p: Promise<unknown>, ms?: number): Promise<void> {
