@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFashionMnist } from '@kqkd/data';
 import { freePort } from './support/redis-server.js';
+import { stripes } from './support/stripes.js';
 
 const repo = resolve(__dirname, '..');
 const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
@@ -74,21 +75,9 @@ async function startRedis(port: number): Promise<Proc> {
   return redis;
 }
 
-/** A Fashion-MNIST-format folder of 16×16 images: class c = a bright column c + 3 and a row 12 − c over seeded noise. */
+/** A Fashion-MNIST-format folder of the stripes images (test/support/stripes.ts): 240 training, 100 test. */
 function writeDataset(dir: string): void {
-  const side = 16;
-  for (const [split, count, seed] of [['train', 240, 1], ['test', 100, 2]] as const) {
-    let s = seed;
-    const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s >>> 24; };
-    const images = new Uint8Array(count * side * side);
-    const labels = new Uint8Array(count);
-    for (let n = 0; n < count; n++) {
-      const c = (n * 7 + (rand() & 1)) % 10;
-      labels[n] = c;
-      for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) images[(n * side + y) * side + x] = Math.min(255, (x === c + 3 || y === 12 - c ? 170 : 20) + (rand() >> 2));
-    }
-    writeFashionMnist(dir, split, { images, labels, count, height: side, width: side, channels: 1 });
-  }
+  for (const [split, count, seed] of [['train', 240, 1], ['test', 100, 2]] as const) writeFashionMnist(dir, split, stripes(count, seed));
 }
 
 const dataDir = mkdtempSync(join(root, 'data-'));

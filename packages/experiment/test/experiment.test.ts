@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, datasetFromImages, toFloatBatch, type ImageDataset } from '@kqkd/data';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, datasetFromImages, toFloatBatch } from '@kqkd/data';
+import { stripes } from '../../../test/support/stripes.js';
 import { createInferenceSession } from '@kqkd/runtime';
 import { selectTopK } from '@kqkd/kq';
 import { parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
@@ -21,28 +22,8 @@ import type { TrainProgress } from '@kqkd/train';
 const root = mkdtempSync(join(tmpdir(), 'kqkd-experiment-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const SIDE = 16;
+const SIDE = STRIPES_SIDE;
 const CLASSES = 10;
-
-/** `count` images: class c = a bright vertical stripe at column c + 3 and a horizontal one at row 12 − c, over seeded noise. */
-function stripes(count: number, seed: number): ImageDataset {
-  let s = seed >>> 0;
-  const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s >>> 24; };
-  const size = SIDE * SIDE;
-  const images = new Uint8Array(count * size);
-  const labels = new Uint8Array(count);
-  for (let n = 0; n < count; n++) {
-    const c = (n * 7 + (rand() & 1)) % CLASSES;
-    labels[n] = c;
-    for (let y = 0; y < SIDE; y++) {
-      for (let x = 0; x < SIDE; x++) {
-        const on = x === c + 3 || y === 12 - c;
-        images[n * size + y * SIDE + x] = Math.min(255, (on ? 170 : 20) + (rand() >> 2));
-      }
-    }
-  }
-  return { images, labels, count, height: SIDE, width: SIDE, channels: 1, classes: CLASSES, classNames: [...'0123456789'] };
-}
 
 const trainImages = stripes(200, 1);
 const testImages = stripes(100, 2);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { datasetFromImages, writeFashionMnist } from '@kqkd/data';
+import { stripes } from '../../../test/support/stripes.js';
 import { loadRunState } from '@kqkd/train';
 import { parseExperimentConfig } from '../src/config.js';
 import { runExperiment, type RunExperimentOptions } from '../src/run.js';
@@ -18,19 +19,6 @@ import type { ExperimentResults } from '../src/types.js';
 const root = mkdtempSync(join(tmpdir(), 'kqkd-parallel-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const SIDE = 16;
-function stripes(count: number, seed: number) {
-  let s = seed;
-  const rand = () => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s >>> 24; };
-  const images = new Uint8Array(count * SIDE * SIDE);
-  const labels = new Uint8Array(count);
-  for (let n = 0; n < count; n++) {
-    const c = (n * 7 + (rand() & 1)) % 10;
-    labels[n] = c;
-    for (let y = 0; y < SIDE; y++) for (let x = 0; x < SIDE; x++) images[(n * SIDE + y) * SIDE + x] = Math.min(255, (x === c + 3 || y === 12 - c ? 170 : 20) + (rand() >> 2));
-  }
-  return { images, labels, count, height: SIDE, width: SIDE, channels: 1, classes: 10, classNames: [...'0123456789'] };
-}
 const dataDir = join(root, 'data');
 writeFashionMnist(dataDir, 'train', stripes(256, 1));
 writeFashionMnist(dataDir, 'test', stripes(100, 2));

@@ -22,7 +22,7 @@ import type { ExperimentProgress } from '../src/prepare.js';
 import { chooseLearningRate, TUNING_RULE } from '../src/tuning.js';
 import { statistic } from '../src/report.js';
 import type { ExperimentResults, Statistic } from '../src/types.js';
-import { stripes } from './support/stripes.js';
+import { stripes } from '../../../test/support/stripes.js';
 import { expectError } from '../../../test/support/kqkd-error.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kqkd-tuning-'));

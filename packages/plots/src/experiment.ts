@@ -18,6 +18,22 @@ export interface MethodBarRow {
 }
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** The frame of the line charts: schema, title, data, fonts, size. */
+function lineChart(title: string, values: object[]) {
+  return { $schema: SCHEMA, title: { text: title, fontSize: 14 }, data: { values }, config: CONFIG, width: 520, height: 300 };
+}
+
+/**
+ * One colour per method, in the order given. Line swatches in the legend, at full opacity: a band's or an error bar's
+ * pale fill would make methods without one look faint.
+ */
+function methodColor(methods: readonly string[]) {
+  return {
+    field: 'method', type: 'nominal' as const, title: 'method', sort: [...new Set(methods)],
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
+}
 const CONFIG = { font: 'DejaVu Sans', view: { stroke: '#ddd' } };
 
 /**
@@ -32,18 +48,9 @@ export function trainingCurvesSpec(series: TrainingCurvePoint[], title = 'Test t
     lo: p.std === null ? null : p.mean - p.std,
     hi: p.std === null ? null : p.mean + p.std,
   }));
-  // Line swatches in the legend, at full opacity: the band's pale fill would make methods without a band look faint.
-  const color = {
-    field: 'method', type: 'nominal' as const, title: 'method', sort: [...new Set(series.map((p) => p.method))],
-    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
-  };
+  const color = methodColor(series.map((p) => p.method));
   return {
-    $schema: SCHEMA,
-    title: { text: title, fontSize: 14 },
-    data: { values },
-    config: CONFIG,
-    width: 520,
-    height: 300,
+    ...lineChart(title, values),
     encoding: {
       x: { field: 'epoch', type: 'quantitative' as const, title: 'epoch', axis: { tickMinStep: 1 } },
     },
@@ -145,22 +152,14 @@ export function lrTuningSpec(points: LrTuningPoint[], title = 'Validation top-1 
     lo: p.std === null || !Number.isFinite(p.mean) ? null : p.mean - p.std,
     hi: p.std === null || !Number.isFinite(p.mean) ? null : p.mean + p.std,
   }));
-  const color = {
-    field: 'method', type: 'nominal' as const, title: 'method', sort: [...new Set(points.map((p) => p.method))],
-    legend: { symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
-  };
+  const color = methodColor(points.map((p) => p.method));
   const lrs = [...new Set(points.map((p) => p.lr))].sort((a, b) => a - b);
   const x = {
     field: 'lr', type: 'quantitative' as const, title: 'peak learning rate (log scale)',
     scale: { type: 'log' as const, nice: false, padding: 12 }, axis: { values: lrs, format: '~g' },
   };
   return {
-    $schema: SCHEMA,
-    title: { text: title, fontSize: 14 },
-    data: { values },
-    config: CONFIG,
-    width: 520,
-    height: 300,
+    ...lineChart(title, values),
     encoding: { x },
     layer: [
       {

@@ -17,6 +17,12 @@ const base = (runDir: string): TrainOptions => ({
   epochs: 3, batchSize: 32, evalBatchSize: 64, optimizer: { type: 'adamw', lr: 0.01 }, seed: 2, runDir, backend: 'native', threads: 1,
 });
 const errno = (code: string) => Object.assign(new Error(`${code}: injected`), { code });
+/** Zeroes 64 bytes in the middle of a file (inside a checkpoint's tensors). */
+function zeroMiddle(path: string): void {
+  const bytes = readFileSync(path);
+  bytes.fill(0, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 64);
+  writeFileSync(path, bytes);
+}
 const tensors = (s: RunState) => [...s.trainable, ...s.frozen].map((t) => [t.name, Array.from(t.data)]);
 
 afterEach(() => injectWriteFault(undefined));
@@ -57,10 +63,7 @@ describe('a damaged checkpoint', () => {
   it('bytes zeroed inside its tensors: refused on resume, naming the file and how to restart', async () => {
     const dir = join(root, 'zeroed');
     await train({ ...base(dir), stopAfterEpochs: 1 });
-    const path = checkpointPath(dir);
-    const bytes = readFileSync(path);
-    bytes.fill(0, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 64);
-    writeFileSync(path, bytes);
+    zeroMiddle(checkpointPath(dir));
     const err = await train(base(dir)).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(KqkdError);
     expect((err as Error).message).toMatch(/for checkpoint ".*checkpoint\.ortckpt" but received a file with sha256 [0-9a-f]{16}…, changed or damaged since/);
@@ -89,10 +92,7 @@ describe('a checkpoint whose manifest is gone', () => {
 
   it('and the bytes changed: refused on resume (the digest inside no longer matches), not resumed silently', async () => {
     const dir = await stopped('manifest-gone-changed');
-    const path = checkpointPath(dir);
-    const bytes = readFileSync(path);
-    bytes.fill(0, Math.floor(bytes.length / 2), Math.floor(bytes.length / 2) + 64);
-    writeFileSync(path, bytes);
+    zeroMiddle(checkpointPath(dir));
     const err = await train(base(dir)).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(KqkdError);
     expect((err as Error).message).toMatch(/Expected the content kqkd wrote \(its digest is recorded inside the checkpoint\) for checkpoint ".*checkpoint\.ortckpt" but received tensors or run state that no longer match it, changed or damaged since/);
