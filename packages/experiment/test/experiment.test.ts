@@ -22,7 +22,6 @@ import type { TrainProgress } from '@kqkd/train';
 const root = mkdtempSync(join(tmpdir(), 'kqkd-experiment-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const SIDE = STRIPES_SIDE;
 const CLASSES = 10;
 
 const trainImages = stripes(200, 1);
