@@ -10,7 +10,7 @@ export {
   type StudentJob, type StudentRunPlan, type StudentRunOptions,
 } from './student-run.js';
 export { experimentResults, methodResult, writeExperimentResults, RESULTS_FILE, RESULTS_MD } from './results.js';
-export { runExperiment, inExperimentFolder, autoParallel, EXPERIMENT_FILES, type RunExperimentOptions } from './run.js';
+export { runExperiment, inExperimentFolder, autoParallel, experimentStages, groupByMethod, EXPERIMENT_FILES, type RunExperimentOptions, type StagesOutcome } from './run.js';
 export { LR_POLICIES, methodLearningRate, methodLearningRateWithSource, paperCodeLearningRate, type LrPolicy, type LrSource } from './lr-policy.js';
 export { TUNING_RULE, tuningJobs, tuningSeeds, chooseLearningRate, methodTuning, tuningOutcome, chosenRates } from './tuning.js';
 export * from './report.js';

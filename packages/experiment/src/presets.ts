@@ -113,7 +113,8 @@ export const QUICK_TUNE_PRESET: ExperimentConfigInput = {
   name: 'quick-tune: per-method learning rates for quick, chosen on a validation split (the last 5k training images)',
   dataset: { name: 'fashion-mnist', trainLimit: 10000, validation: 5000 },
   methods: ['ce', 'vkd', 'vkd-ls', '1lc-vkd', 'sp-vkd', 'fkd-kq'],
-  training: { epochs: 5, batchSize: 128, optimizer: { type: 'adamw', lr: 0.0075, weightDecay: 0.01 }, schedule: 'one-cycle', lrPolicy: 'shared' },
+  // quick's training without its tuned table: the tuning chooses every rate
+  training: (({ methodLr: _m, lrSource: _s, ...t }) => ({ ...structuredClone(t), lrPolicy: 'shared' as const }))(QUICK_PRESET.training),
   tuning: { lr: [...LR_GRID], seeds: 2 },
 };
 

@@ -113,28 +113,48 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
   }
   return inExperimentFolder(o, async (prep) => {
     makeDirs(join(prep.out, RUNS_DIR), 'out');
-    let tuning: ReturnType<typeof tuningOutcome> | undefined;
-    if (prep.config.tuning) {
-      const t1 = performance.now();
-      const jobs = tuningJobs(prep.config);
-      emit({ kind: 'stage', stage: 'tuning', detail: `${jobs.length} runs: ${prep.config.methods.length} methods × ${prep.config.tuning.lr.length} learning rates × ${prep.config.tuning.seeds} seeds, scored on ${prep.validationCount} validation images` });
-      const runs = await runJobs(prep, jobs, o, 'tuning');
-      tuning = tuningOutcome(prep.config, jobs, runs, { validationImages: prep.validationCount!, wallSeconds: (performance.now() - t1) / 1000 });
-      emit({ kind: 'stage', stage: 'tuned', detail: Object.entries(tuning.methods).map(([m, t]) => `${m} ${t.lr}`).join(', ') });
-    }
-    const jobs = studentJobs(prep, tuning ? chosenRates(tuning.methods) : undefined);
-    const runs = await runJobs(prep, jobs, o, 'students');
-    const runsByMethod = new Map<string, MethodRun[]>();
-    for (const [i, run] of runs.entries()) {
-      const job = jobs[i];
-      if (run.failed) emit({ kind: 'stage', stage: 'run failed', detail: `${jobTitle(job)}: ${run.failed}` });
-      runsByMethod.set(job.method, [...(runsByMethod.get(job.method) ?? []), run]);
-    }
+    const { jobs, runs, tuning } = await experimentStages(prep, (stageJobs, stage) => runJobs(prep, stageJobs, o, stage), emit,
+      (n) => `${n} runs: ${prep.config.methods.length} methods × ${prep.config.tuning!.lr.length} learning rates × ${prep.config.tuning!.seeds} seeds, scored on ${prep.validationCount} validation images`);
+    for (const [i, run] of runs.entries()) if (run.failed) emit({ kind: 'stage', stage: 'run failed', detail: `${jobTitle(jobs[i])}: ${run.failed}` });
+    const runsByMethod = groupByMethod(jobs, runs);
     emit({ kind: 'stage', stage: 'report', detail: 'results.json, results.md, pictures' });
     return writeExperimentResults(prep, experimentResults(prep, runsByMethod, {
       ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000, ...(tuning ? { tuning } : {}),
     }));
   });
+}
+
+/** What an experiment's stages produced: the final runs (in job order) and, with a tuning block, the tuning's outcome. */
+export interface StagesOutcome {
+  jobs: StudentJob[];
+  runs: MethodRun[];
+  tuning?: ReturnType<typeof tuningOutcome>;
+}
+
+/**
+ * The stages of an experiment's student runs, however they are trained (here, or on a queue: `runJobs`): with a
+ * tuning block, every tuning run, then the choice per method; then the final runs at the chosen rates.
+ */
+export async function experimentStages(prep: PreparedExperiment, runJobs: (jobs: StudentJob[], stage: 'tuning' | 'students') => Promise<MethodRun[]>,
+  emit: (e: ExperimentProgress) => void, tuningDetail: (runs: number) => string): Promise<StagesOutcome> {
+  let tuning: ReturnType<typeof tuningOutcome> | undefined;
+  if (prep.config.tuning) {
+    const t1 = performance.now();
+    const jobs = tuningJobs(prep.config);
+    emit({ kind: 'stage', stage: 'tuning', detail: tuningDetail(jobs.length) });
+    const runs = await runJobs(jobs, 'tuning');
+    tuning = tuningOutcome(prep.config, jobs, runs, { validationImages: prep.validationCount!, wallSeconds: (performance.now() - t1) / 1000 });
+    emit({ kind: 'stage', stage: 'tuned', detail: Object.entries(tuning.methods).map(([m, t]) => `${m} ${t.lr}`).join(', ') });
+  }
+  const jobs = studentJobs(prep, tuning ? chosenRates(tuning.methods) : undefined);
+  return { jobs, runs: await runJobs(jobs, 'students'), ...(tuning ? { tuning } : {}) };
+}
+
+/** The runs of `jobs` by method, seeds in job order. */
+export function groupByMethod(jobs: readonly StudentJob[], runs: readonly MethodRun[]): Map<string, MethodRun[]> {
+  const byMethod = new Map<string, MethodRun[]>();
+  for (const [i, run] of runs.entries()) byMethod.set(jobs[i].method, [...(byMethod.get(jobs[i].method) ?? []), run]);
+  return byMethod;
 }
 
 /** Trains `jobs` here, one after the other or side by side (`parallel`); their runs in the order of `jobs`. */

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Job } from 'bullmq';
 import { expectInteger, KqkdError, makeDirs } from '@kqkd/common';
 import {
-  chosenRates, experimentResults, inExperimentFolder, jobTitle, planStudentRun, readStudentRun, studentJobs, tuningJobs, tuningOutcome, writeExperimentResults, RUNS_DIR,
+  experimentResults, experimentStages, groupByMethod, inExperimentFolder, jobTitle, planStudentRun, readStudentRun, writeExperimentResults, RUNS_DIR,
   type ExperimentProgress, type ExperimentResults, type MethodRun, type PreparedExperiment, type RunExperimentOptions, type StudentJob,
 } from '@kqkd/experiment';
 import { join } from 'node:path';
@@ -69,24 +69,13 @@ export async function runQueuedExperiment(o: QueuedExperimentOptions): Promise<E
     try {
       emit({ kind: 'stage', stage: 'queue', detail: `connecting to ${target.display}` });
       await connect(queue, target, stop.signal);
-      // The same two stages as a local run (run.ts): the tuning runs, the choice, then the final runs.
-      const runJobs = async (jobs: StudentJob[]) => {
-        const tracked = await enqueue(queue, prep, jobs, { attempts, backoffSeconds }, emit);
+      // The same stages as a local run (run.ts): the tuning runs, the choice, then the final runs.
+      const { jobs, runs, tuning } = await experimentStages(prep, async (stageJobs) => {
+        const tracked = await enqueue(queue, prep, stageJobs, { attempts, backoffSeconds }, emit);
         await follow(queue, prep, tracked, { pollMs, signal: stop.signal, emit });
         return tracked.map((t) => t.run!);
-      };
-      let tuning: ReturnType<typeof tuningOutcome> | undefined;
-      if (prep.config.tuning) {
-        const t1 = performance.now();
-        const jobs = tuningJobs(prep.config);
-        emit({ kind: 'stage', stage: 'tuning', detail: `${jobs.length} runs on the queue, scored on ${prep.validationCount} validation images` });
-        tuning = tuningOutcome(prep.config, jobs, await runJobs(jobs), { validationImages: prep.validationCount!, wallSeconds: (performance.now() - t1) / 1000 });
-        emit({ kind: 'stage', stage: 'tuned', detail: Object.entries(tuning.methods).map(([m, t]) => `${m} ${t.lr}`).join(', ') });
-      }
-      const jobs = studentJobs(prep, tuning ? chosenRates(tuning.methods) : undefined);
-      const runs = await runJobs(jobs);
-      const runsByMethod = new Map<string, MethodRun[]>();
-      for (const [i, run] of runs.entries()) runsByMethod.set(jobs[i].method, [...(runsByMethod.get(jobs[i].method) ?? []), run]);
+      }, emit, (n) => `${n} runs on the queue, scored on ${prep.validationCount} validation images`);
+      const runsByMethod = groupByMethod(jobs, runs);
       emit({ kind: 'stage', stage: 'report', detail: 'results.json, results.md, pictures' });
       return await writeExperimentResults(prep, experimentResults(prep, runsByMethod, {
         ...(o.preset !== undefined ? { preset: o.preset } : {}), seconds: (performance.now() - t0) / 1000, ...(tuning ? { tuning } : {}),
