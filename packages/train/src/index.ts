@@ -6,7 +6,7 @@
  * `TrainingObjective` (@kqkd/distill's methods).
  */
 export {
-  train, openSplits, evaluationSplit, scheduleFor, scoreLogits, recordedConfig, METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX, RUN_FILES, DIVERGENCE_FACTOR,
+  train, openSplits, evaluationSplit, scheduleFor, scoreLogits, recordedConfig, METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX, BEST_MODEL_ONNX, RUN_FILES, DIVERGENCE_FACTOR,
   type TrainOptions, type TrainResults, type TrainProgress,
 } from './train.js';
 export {

@@ -21,6 +21,12 @@ export const METRICS_JSONL = 'metrics.jsonl';
 export const METRICS_JSON = 'metrics.json';
 export const RESULTS_JSON = 'results.json';
 export const MODEL_ONNX = 'model.onnx';
+/**
+ * A run evaluated on a validation split keeps the model of its best validation epoch here (the earliest on ties), so
+ * a checkpoint can be chosen on validation data; a run evaluated on the test split never writes it (choosing an epoch
+ * on the test set is what it must not invite).
+ */
+export const BEST_MODEL_ONNX = 'model-best.onnx';
 
 export type TrainProgress =
   /** `stepsPerEpoch` counts optimizer steps, `batchesPerEpoch` micro-batches (= stepsPerEpoch × accumulationSteps). */
@@ -91,6 +97,8 @@ export interface TrainResults {
   accumulationSteps: number;
   droppedPerEpoch: number;
   model?: string;
+  /** Runs evaluated on a validation split: the file holding the best validation epoch's model (`bestEpoch`). */
+  bestModel?: string;
 }
 
 /** The first `n` images of `d` (labels cut; images are read on demand, so nothing else changes). */
@@ -241,7 +249,7 @@ export function scoreLogits(logits: Float32Array, labels: ArrayLike<number>, n: 
 }
 
 /** Files kqkd writes in a run folder (besides its marker and lock): a folder holding only these is a kqkd run's. */
-export const RUN_FILES: readonly string[] = ['checkpoint', METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX, 'run.json', 'log.txt'];
+export const RUN_FILES: readonly string[] = ['checkpoint', METRICS_JSONL, METRICS_JSON, RESULTS_JSON, MODEL_ONNX, BEST_MODEL_ONNX, 'run.json', 'log.txt'];
 
 /**
  * Runs (or resumes, or just reports) a training run. See the module comment for the guarantees. The run folder is
@@ -428,6 +436,10 @@ async function runInFolder(o: {
       };
       const s = await backend.state();
       if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
+      // Before the checkpoint: a kill between the two redoes this epoch (exactly) and rewrites the file.
+      if (evaluationSplit(cfg) === 'validation' && state.history.every((m) => metrics.testTop1 > m.testTop1)) {
+        writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await backend.exportInference());
+      }
       const { partialEpoch: _done, ...rest } = state;
       state = { ...rest, ...s, epoch, step, rngState: rng.state(), seconds: state.seconds + seconds - resumeAt.seconds, history: [...state.history, metrics] };
       saveRunState(runDir, state);
@@ -443,6 +455,7 @@ async function runInFolder(o: {
     if (finished) {
       writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
       results.model = MODEL_ONNX;
+      if (evaluationSplit(cfg) === 'validation') results.bestModel = BEST_MODEL_ONNX;
     }
     writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
       ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
