@@ -160,6 +160,45 @@ export const RULES: Record<string, GradRule> = {
       ctx.give(0, em.op('Mul', [ctx.dY(0)!, m], `${ctx.base}.dx`, {}, '', ctx.shape(x)));
     },
   },
+  Erf: {
+    emit(ctx) {
+      // d erf(x)/dx = 2/√π · exp(−x²) (standard ops: no ErfGrad kernel is needed, nothing to lower).
+      const em = ctx.em;
+      const x = I(ctx, 0);
+      const e = em.op('Exp', [em.op('Neg', [em.op('Mul', [x, x], `${ctx.base}.x2`)], `${ctx.base}.neg_x2`)], `${ctx.base}.exp`);
+      const d = em.op('Mul', [e, em.constF(`${ctx.base}.two_over_sqrt_pi`, [], [2 / Math.sqrt(Math.PI)])], `${ctx.base}.derf`);
+      ctx.give(0, em.op('Mul', [ctx.dY(0)!, d], `${ctx.base}.dx`, {}, '', ctx.shape(x)));
+    },
+  },
+  HardSigmoid: {
+    emit(ctx) {
+      // y = clamp(αx + β, 0, 1): dX = dY · α where 0 < αx + β < 1, else 0.
+      const em = ctx.em;
+      const x = I(ctx, 0);
+      const alpha = attrFloat(ctx.node, 'alpha', 0.2);
+      const beta = attrFloat(ctx.node, 'beta', 0.5);
+      const t = em.op('Add', [em.op('Mul', [x, em.constF(`${ctx.base}.alpha`, [], [alpha])], `${ctx.base}.ax`), em.constF(`${ctx.base}.beta`, [], [beta])], `${ctx.base}.t`);
+      const inside = em.op('And', [em.op('Greater', [t, em.constF(`${ctx.base}.zero`, [], [0])], `${ctx.base}.above`),
+        em.op('Less', [t, em.constF(`${ctx.base}.one`, [], [1])], `${ctx.base}.below`)], `${ctx.base}.inside`);
+      const m = em.op('Mul', [em.op('Cast', [inside], `${ctx.base}.mask`, { to: 1 }), em.constF(`${ctx.base}.alpha_d`, [], [alpha])], `${ctx.base}.dydx`);
+      ctx.give(0, em.op('Mul', [ctx.dY(0)!, m], `${ctx.base}.dx`, {}, '', ctx.shape(x)));
+    },
+  },
+  HardSwish: {
+    emit(ctx) {
+      // y = x · clamp(x/6 + 1/2, 0, 1): dy/dx = 0 below −3, x/3 + 1/2 on (−3, 3), 1 from 3 (ONNX: α = 1/6, β = 1/2).
+      const em = ctx.em;
+      const x = I(ctx, 0);
+      const c = (tag: string, v: number) => em.constF(`${ctx.base}.${tag}`, [], [v]);
+      const inside = em.op('And', [em.op('Greater', [x, c('minus3', -3)], `${ctx.base}.above`), em.op('Less', [x, c('plus3', 3)], `${ctx.base}.below`)],
+        `${ctx.base}.inside`);
+      const slope = em.op('Add', [em.op('Mul', [x, c('third', 1 / 3)], `${ctx.base}.x_third`), c('half', 0.5)], `${ctx.base}.slope`);
+      const mid = em.op('Mul', [slope, em.op('Cast', [inside], `${ctx.base}.inside_f`, { to: 1 })], `${ctx.base}.mid`);
+      const high = em.op('Cast', [em.op('Not', [em.op('Less', [x, c('plus3_b', 3)], `${ctx.base}.lt3`)], `${ctx.base}.ge3`)], `${ctx.base}.high`, { to: 1 });
+      const d = em.op('Add', [mid, high], `${ctx.base}.dydx`);
+      ctx.give(0, em.op('Mul', [ctx.dY(0)!, d], `${ctx.base}.dx`, {}, '', ctx.shape(x)));
+    },
+  },
   Add: binary('Add'),
   Sub: binary('Sub'),
   Mul: binary('Mul'),

@@ -53,6 +53,24 @@ describe('gradients vs finite differences (ORT web training build)', () => {
       await checkOp([2, 3, 5], f);
     }, T);
   }
+  // Ops of torch.onnx.export students (issue 21): new rules, and the forms torch writes for the existing ones.
+  it('Erf (torch\'s exact GELU: x · 0.5 · (1 + Erf(x/√2)))', async () => {
+    await checkOp([2, 3, 5], (b, x) => b.op('Erf', [x]));
+    await checkOp([2, 3, 5], (b, x) => b.mul(b.mulScalar(x, 0.5), b.addScalar(b.op('Erf', [b.mulScalar(x, Math.SQRT1_2)]), 1)));
+  }, T);
+  it('HardSigmoid (alpha 1/6 as torch exports it, and the ONNX default 0.2) and HardSwish', async () => {
+    // xScale 3 puts inputs on both sides of the kinks (±3 for HardSwish/torch HardSigmoid, ±2.5 for alpha 0.2).
+    await checkOp([2, 3, 5], (b, x) => b.op('HardSigmoid', [x], { alpha: { float: 1 / 6 }, beta: { float: 0.5 } }), { xScale: 3 });
+    await checkOp([2, 3, 5], (b, x) => b.op('HardSigmoid', [x]), { xScale: 3 });
+    await checkOp([2, 3, 5], (b, x) => b.op('HardSwish', [x]), { xScale: 3 });
+  }, T);
+  it('ReLU6 as opset ≥ 11 Clip with min/max input tensors, and Clip with only a min', async () => {
+    await checkOp([2, 3, 5], (b, x) => b.op('Clip', [b.mulScalar(x, 4), b.constant('lo', [], [0]), b.constant('hi', [], [6])]));
+    await checkOp([2, 3, 5], (b, x) => b.op('Clip', [x, b.constant('lo', [], [-0.2])]));
+  }, T);
+  it('MatMul of two batched 4-D activations (attention scores) and Softmax on the last axis', async () => {
+    await checkOp([2, 2, 3, 4], (b, x) => b.softmax(b.matMul(x, b.transpose(b.tanh(x), [0, 1, 3, 2])), -1));
+  }, T);
   it('MaxPool, AveragePool and GlobalAveragePool', async () => {
     await checkOp([2, 2, 6, 6], (b, x) => b.maxPool(x, { kernel: 2, stride: 2 }));
     await checkOp([2, 2, 6, 6], (b, x) => b.averagePool(x, { kernel: 3, stride: 2, pad: 1 }));
