@@ -1,5 +1,12 @@
 /** Helpers shared by the commands: integer flags, and API errors renamed to the flags that fed them. */
-import { expectInteger, KqkdError } from '@kqkd/common';
+import { expectInteger, invalidArgumentText, KqkdError } from '@kqkd/common';
+
+/** A number flag (`--lr 0.05`); bounds are the API's to check. */
+export function numFlag(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) invalidArgumentText(name, 'a number', `"${value}"`);
+  return n;
+}
 
 export function intFlag(name: string, value: string | undefined, min: number): number {
   const n = value === undefined ? NaN : Number(value);

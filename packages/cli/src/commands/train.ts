@@ -4,7 +4,7 @@ import { invalidArgumentText } from '@kqkd/common';
 import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
-import { intFlag, withFlagNames } from '../flags.js';
+import { intFlag, numFlag, withFlagNames } from '../flags.js';
 
 interface TrainFlags {
   model: string;
@@ -54,12 +54,6 @@ export function parseAugmentFlag(value: string): NonNullable<TrainConfigInput['a
   }
   if (!out.crop && !out.flip) invalidArgumentText('--augment', 'at least one of crop[=PADDING], flip', `"${value}"`);
   return out;
-}
-
-function numFlag(name: string, value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) invalidArgumentText(name, 'a number', `"${value}"`);
-  return n;
 }
 
 /** Option and config names → the flags that set them, so a refusal of a config bound names the flag typed. */
