@@ -162,7 +162,7 @@ describe('kqkd train', () => {
     const out = join(dir, 'bad-data');
     const cases: [string[], RegExp][] = [
       [['--model', 'resnet18'], /argument 'resnet18' is invalid\. Allowed choices are resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn/],
-      [['--data', 'mnist'], /argument 'mnist' is invalid\. Allowed choices are fashion-mnist, cifar10, cifar100, tiny-imagenet/],
+      [['--data', 'mnist'], /argument 'mnist' is invalid\. Allowed choices are fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder/],
       [['--model', 'resnet9', '--data', 'cifar10'], /Expected the CIFAR-10 folder .*--data-dir DIR\) for --data-dir but received nothing/],
       [['--model', 'resnet9', '--data', 'cifar10', '--data-dir', join(dir, 'nowhere')], /cifar/i],
       [['--model', 'resnet9', '--widths', '4,8', '--data', 'cifar10', '--data-dir', dir], /config\.modelSpec\.widths/],

@@ -1,5 +1,6 @@
 /**
- * @kqkd/data — datasets as typed arrays: Fashion-MNIST (IDX), CIFAR-10/100 (binary), Tiny ImageNet (JPEG folders),
+ * @kqkd/data — datasets as typed arrays: Fashion-MNIST (IDX), CIFAR-10/100 (binary), Tiny ImageNet (JPEG folders), image
+ * folders (JPEG/PNG/WebP, one sub-folder per class),
  * .npy files, a registry with streaming normalised batches, seeded shuffling and class-balanced samples.
  */
 export { encodeIdx, parseIdx, readIdx, type IdxArray, type IdxData } from './idx.js';
@@ -17,8 +18,14 @@ export {
 } from './tiny-imagenet.js';
 export {
   loadDataset, batches, datasetFromImages, sliceDataset, readAllImages, shuffledIndices, DATASETS, DATASET_NAMES, NORMALIZATION,
-  type Batch, type BatchesOptions, type Dataset, type DatasetName, type LoadDatasetOptions, type Normalization,
+  FIXED_DATASET_NAMES, datasetNormalization,
+  type Batch, type BatchesOptions, type Dataset, type DatasetName, type FixedDatasetName, type FixedDatasetInfo, type LoadDatasetOptions,
+  type Normalization,
 } from './registry.js';
+export {
+  openImageFolder, preprocessImage, IMAGE_FOLDER_EXTENSIONS, IMAGE_FOLDER_CACHE_DIR, IMAGE_RESIZE,
+  type ImageFolderSource, type ImageFolderSplit, type OpenImageFolderOptions, type PreprocessOptions,
+} from './image-folder.js';
 export { toFloatBatch, classBalancedIndices, type FloatBatchOptions } from './batch.js';
 export {
   readNpy, readNpyHeader, writeNpy, decodeNpy, npyHeader, type NpyArray, type NpyData, type NpyDtype, type WriteNpyOptions,

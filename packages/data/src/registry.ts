@@ -8,8 +8,13 @@ import { toFloatBatch } from './batch.js';
 import { CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, openCifar } from './cifar.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, loadFashionMnist, type ImageDataset } from './fashion-mnist.js';
 import { TINY_IMAGENET_MEAN, TINY_IMAGENET_STD, openTinyImageNet } from './tiny-imagenet.js';
+import { openImageFolder, type OpenImageFolderOptions } from './image-folder.js';
 
-export const DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet'] as const;
+/** The datasets whose geometry, classes and normalisation are known constants. */
+export const FIXED_DATASET_NAMES = ['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet'] as const;
+export type FixedDatasetName = (typeof FIXED_DATASET_NAMES)[number];
+/** Every dataset; 'image-folder' takes its geometry, classes and normalisation from the folder it opens. */
+export const DATASET_NAMES = [...FIXED_DATASET_NAMES, 'image-folder'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface Normalization {
@@ -19,20 +24,31 @@ export interface Normalization {
   std: readonly number[];
 }
 
-/** Image geometry, class count and the usual published per-channel normalisation of each dataset. */
-export const DATASETS: Readonly<Record<DatasetName, {
+export interface FixedDatasetInfo {
   title: string; height: number; width: number; channels: number; classes: number; normalization: Normalization;
-}>> = {
+}
+
+/**
+ * Image geometry, class count and the usual published per-channel normalisation of each fixed dataset; for
+ * 'image-folder' only a title: its geometry, classes and normalisation are those of the opened `Dataset`.
+ */
+export const DATASETS: Readonly<{ [K in FixedDatasetName]: FixedDatasetInfo } & { 'image-folder': { title: string; fromFolder: true } }> = {
   'fashion-mnist': { title: 'Fashion-MNIST', height: 28, width: 28, channels: 1, classes: 10, normalization: { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD } },
   cifar10: { title: 'CIFAR-10', height: 32, width: 32, channels: 3, classes: 10, normalization: { mean: CIFAR10_MEAN, std: CIFAR10_STD } },
   cifar100: { title: 'CIFAR-100', height: 32, width: 32, channels: 3, classes: 100, normalization: { mean: CIFAR100_MEAN, std: CIFAR100_STD } },
   'tiny-imagenet': { title: 'Tiny ImageNet', height: 64, width: 64, channels: 3, classes: 200, normalization: { mean: TINY_IMAGENET_MEAN, std: TINY_IMAGENET_STD } },
+  'image-folder': { title: 'image folder', fromFolder: true },
 };
 
-/** The usual per-channel normalisation constants of each dataset, by name. */
-export const NORMALIZATION: Readonly<Record<DatasetName, Normalization>> = Object.fromEntries(
-  DATASET_NAMES.map((n) => [n, DATASETS[n].normalization]),
-) as Record<DatasetName, Normalization>;
+/** The usual per-channel normalisation constants of each fixed dataset, by name (an image folder's is its Dataset's). */
+export const NORMALIZATION: Readonly<Record<FixedDatasetName, Normalization>> = Object.fromEntries(
+  FIXED_DATASET_NAMES.map((n) => [n, DATASETS[n].normalization]),
+) as Record<FixedDatasetName, Normalization>;
+
+/** The normalisation a dataset is trained with: the published constants of a fixed dataset, an image folder's own. */
+export function datasetNormalization(dataset: Pick<Dataset, 'name' | 'normalization'>): Normalization {
+  return dataset.name === 'image-folder' ? dataset.normalization : NORMALIZATION[dataset.name];
+}
 
 /** A split whose labels are in memory and whose images are read on demand. */
 export interface Dataset {
@@ -45,7 +61,7 @@ export interface Dataset {
   classes: number;
   classNames: readonly string[];
   labels: Uint8Array;
-  /** This dataset's published normalisation constants. */
+  /** This dataset's published normalisation constants (an image folder: its training part's mean/std of pixel/255). */
   normalization: Normalization;
   /** HWC bytes of the images at `indices`, image after image, into `out` when given. */
   readImages(indices: ArrayLike<number>, out?: Uint8Array): Promise<Uint8Array>;
@@ -54,16 +70,42 @@ export interface Dataset {
 export interface LoadDatasetOptions {
   /** The dataset's folder as extracted (see each reader); optional only for Fashion-MNIST (Debian's folder). */
   dir?: string;
-  /** For Tiny ImageNet 'test' reads val/ (the official test images have no labels). */
-  split: 'train' | 'test';
+  /**
+   * For Tiny ImageNet 'test' reads val/ (the official test images have no labels). 'val' only for image-folder:
+   * its val/ folder (else test/, else the held-out fraction); its 'test' prefers test/ over val/.
+   */
+  split: 'train' | 'test' | 'val';
   /** Tiny ImageNet only: a decoded `.npy` cache file to build once and then read from. */
   cache?: string;
+  /** image-folder only (see openImageFolder): side of the square images (default 32). */
+  imageSize?: number;
+  /** image-folder only: 3 = RGB (default), 1 = greyscale. */
+  channels?: 1 | 3;
+  /** image-folder only, single-folder layout: fraction of each class held out as the test split (default 0.2). */
+  testFraction?: number;
+  /** image-folder only: seed of the stratified split and of the training order (default 0). */
+  splitSeed?: number;
+  /** image-folder only: folder of the decoded caches (default DIR/.kqkd-cache). */
+  cacheDir?: string;
+  /** image-folder only: skip bad files (listed in the cache folder) instead of refusing the folder. */
+  skipBad?: boolean;
+  /** image-folder only: the normalisation to use instead of the training part's statistics (a model's own). */
+  normalization?: Normalization;
+  /** image-folder only: files decoded so far while a cache is built. */
+  onProgress?: OpenImageFolderOptions['onProgress'];
+  /** image-folder only: notable events (bad files skipped). */
+  log?: (line: string) => void;
 }
+
+const IMAGE_FOLDER_OPTIONS = ['imageSize', 'channels', 'testFraction', 'splitSeed', 'cacheDir', 'skipBad', 'normalization', 'onProgress', 'log'] as const;
 
 /** Wraps an in-memory `ImageDataset` (HWC bytes) as a `Dataset`. */
 export function datasetFromImages(images: ImageDataset, info: { name: DatasetName; split: 'train' | 'test'; normalization?: Normalization }): Dataset {
   const name = expectOneOf('name', info?.name, DATASET_NAMES);
   const split = expectOneOf('split', info.split, ['train', 'test'] as const);
+  if (name === 'image-folder' && info.normalization === undefined) {
+    invalidArgument('normalization', 'the image folder\'s { mean, std } (it has no published constants)', info.normalization);
+  }
   const size = images.height * images.width * images.channels;
   const readImages = async (indices: ArrayLike<number>, out?: Uint8Array): Promise<Uint8Array> => {
     const n = indices.length;
@@ -83,7 +125,7 @@ export function datasetFromImages(images: ImageDataset, info: { name: DatasetNam
   return {
     name, split, count: images.count, height: images.height, width: images.width, channels: images.channels,
     classes: images.classes, classNames: images.classNames, labels: images.labels,
-    normalization: info.normalization ?? NORMALIZATION[name], readImages,
+    normalization: info.normalization ?? NORMALIZATION[name as FixedDatasetName], readImages,
   };
 }
 
@@ -94,6 +136,25 @@ export function datasetFromImages(images: ImageDataset, info: { name: DatasetNam
  */
 export async function loadDataset(name: DatasetName, options: LoadDatasetOptions): Promise<Dataset> {
   expectOneOf('name', name, DATASET_NAMES);
+  if (name === 'image-folder') {
+    if (options?.cache !== undefined) invalidArgument('cache', 'undefined for image-folder (its cache folder is imageFolder.cacheDir)', options.cache);
+    if (options.dir === undefined) invalidArgument('dir', 'the image folder (DIR/<class>/* or DIR/train/<class>/* beside DIR/val/<class>/*)', options.dir);
+    const o = options;
+    const src = await openImageFolder({
+      dir: o.dir!, split: o.split, ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}), ...(o.channels !== undefined ? { channels: o.channels } : {}),
+      ...(o.testFraction !== undefined ? { testFraction: o.testFraction } : {}), ...(o.splitSeed !== undefined ? { seed: o.splitSeed } : {}),
+      ...(o.cacheDir !== undefined ? { cacheDir: o.cacheDir } : {}), ...(o.skipBad !== undefined ? { skipBad: o.skipBad } : {}),
+      ...(o.normalization !== undefined ? { normalization: o.normalization } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    });
+    return {
+      name, split: src.split, count: src.count, height: src.height, width: src.width, channels: src.channels, classes: src.classes,
+      classNames: src.classNames, labels: src.labels, normalization: src.normalization, readImages: src.readImages,
+    };
+  }
+  for (const k of IMAGE_FOLDER_OPTIONS) {
+    if (options?.[k] !== undefined) invalidArgument(k, `undefined for ${name} (an image-folder option)`, options[k]);
+  }
   const split = expectOneOf('split', options?.split, ['train', 'test'] as const);
   if (options.cache !== undefined && name !== 'tiny-imagenet') {
     invalidArgument('cache', `undefined for ${name} (only tiny-imagenet has a decoded cache)`, options.cache);

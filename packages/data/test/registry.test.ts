@@ -178,7 +178,7 @@ describe('loadDataset + batches', () => {
     await expect(batches(ds, { batchSize: 1, indices: [2] }).next()).rejects.toThrow(/index in \[0, 2\) for indices\[0\] but received 2/);
     await expect(batches(ds, { batchSize: 1, normalization: { mean: [0], std: [1] } }).next()).rejects.toThrow(/3 value\(s\), one per channel for mean/);
     await expect(batches(ds, { batchSize: 1, normalization: 'imagenet' as 'none' }).next()).rejects.toThrow(/"dataset", "none" or \{ mean, std \} for normalization/);
-    await expect(loadDataset('mnist' as 'cifar10', { dir: c10, split: 'test' })).rejects.toThrow(/"fashion-mnist", "cifar10", "cifar100", "tiny-imagenet" for name/);
+    await expect(loadDataset('mnist' as 'cifar10', { dir: c10, split: 'test' })).rejects.toThrow(/"fashion-mnist", "cifar10", "cifar100", "tiny-imagenet", "image-folder" for name/);
     await expect(loadDataset('cifar10', { split: 'test' })).rejects.toThrow(/CIFAR-10 folder for dir/);
     await expect(loadDataset('cifar10', { dir: c10, split: 'val' as 'test' })).rejects.toThrow(/split/);
     await expect(loadDataset('cifar10', { dir: c10, split: 'test', cache: 'x.npy' })).rejects.toThrow(/only tiny-imagenet/);

@@ -3,8 +3,8 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng, expectInteger, expectOneOf, invalidArgument, invalidArgumentText, KqkdError, makeDirs, writeAllSync } from '@kqkd/common';
 import {
-  batches, classBalancedIndices, loadDataset, DATASET_NAMES, DATASETS, FASHION_MNIST_DIR, NORMALIZATION,
-  type Dataset, type DatasetName, type Normalization,
+  batches, classBalancedIndices, datasetNormalization, loadDataset, DATASET_NAMES, DATASETS, FASHION_MNIST_DIR,
+  type Dataset, type DatasetName, type LoadDatasetOptions, type Normalization,
 } from '@kqkd/data';
 import { decodeModel, encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, readModelFile, type GeneralizedLayer } from '@kqkd/onnx';
 import { createInferenceSession, runFeatureExtraction } from '@kqkd/runtime';
@@ -23,10 +23,13 @@ export interface ScoreModelOptions extends Omit<ScoreOptions, 'datasetSize' | 'o
    * split, e.g. limited to its first N samples); its `count` is the training-set size that enters E.
    */
   dataset: ModelDataset | Dataset;
-  /** The dataset's folder, with a name: required for cifar10, cifar100 and tiny-imagenet (Fashion-MNIST defaults to Debian's). */
+  /** The dataset's folder, with a name: required for cifar10, cifar100, tiny-imagenet and image-folder (Fashion-MNIST defaults to Debian's). */
   dataDir?: string;
+  /** With the name 'image-folder': its options (imageSize, channels, testFraction, splitSeed, cacheDir, skipBad, onProgress, log). */
+  dataOptions?: Omit<LoadDatasetOptions, 'dir' | 'split' | 'cache'>;
   /**
-   * Input normalisation, default `NORMALIZATION[dataset name]` (the constants training uses); 'dataset' takes the
+   * Input normalisation, default `NORMALIZATION[dataset name]` (the constants training uses; an image folder's own
+   * training statistics); 'dataset' takes the
    * open Dataset's own `normalization`, 'none' is pixel/255.
    */
   normalization?: 'dataset' | 'none' | Normalization;
@@ -85,7 +88,7 @@ async function openDataset(options: ScoreModelOptions): Promise<{ dataset: Datas
     } else if (typeof dataDir !== 'string' || dataDir.length === 0) {
       invalidArgument('dataDir', 'a folder path', dataDir);
     }
-    const opened = await loadDataset(name, { split: 'train', ...(dataDir !== undefined ? { dir: dataDir } : {}) });
+    const opened = await loadDataset(name, { ...(options.dataOptions ?? {}), split: 'train', ...(dataDir !== undefined ? { dir: dataDir } : {}) });
     return { dataset: opened, dir: dataDir ?? FASHION_MNIST_DIR };
   }
   if (!dataset || typeof dataset !== 'object' || typeof (dataset as Dataset).readImages !== 'function') {
@@ -101,7 +104,7 @@ async function openDataset(options: ScoreModelOptions): Promise<{ dataset: Datas
 }
 
 function resolveNormalization(option: ScoreModelOptions['normalization'], dataset: Dataset): Normalization {
-  if (option === undefined) return NORMALIZATION[dataset.name];
+  if (option === undefined) return datasetNormalization(dataset);
   if (option === 'dataset') return dataset.normalization;
   if (option === 'none') return { mean: new Array(dataset.channels).fill(0), std: new Array(dataset.channels).fill(1) };
   if (option && typeof option === 'object' && Array.isArray(option.mean) && Array.isArray(option.std)) return option;

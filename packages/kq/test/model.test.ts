@@ -198,7 +198,7 @@ describe('scoreModel on CIFAR-10 (generated folder, CIFAR-shaped ONNX model)', (
     expect(await fails({ dataDir: undefined })).toMatch(/Expected the CIFAR-10 folder .*--data-dir DIR\) for dataDir but received nothing/);
     expect(await fails({ dataset: 'cifar100', dataDir: undefined })).toMatch(/CIFAR-100 folder .* for dataDir/);
     expect(await fails({ dataset: 'tiny-imagenet', dataDir: undefined })).toMatch(/Tiny ImageNet folder .* for dataDir/);
-    expect(await fails({ dataset: 'mnist' as never })).toMatch(/one of "fashion-mnist", "cifar10", "cifar100", "tiny-imagenet" for dataset/);
+    expect(await fails({ dataset: 'mnist' as never })).toMatch(/one of "fashion-mnist", "cifar10", "cifar100", "tiny-imagenet", "image-folder" for dataset/);
     const open = await loadDataset('cifar10', { dir: root, split: 'train' });
     expect(await fails({ dataset: open })).toMatch(/nothing with an open Dataset .* for dataDir/);
     expect(await fails({ dataset: { name: 'cifar10' } as never, dataDir: undefined })).toMatch(/for dataset but received/);

@@ -24,3 +24,7 @@ export { exposeOutputs } from './expose.js';
 export { importSubgraph, type ImportSubgraphOptions } from './subgraph.js';
 export { buildTinyCnn, TINY_CNN_INPUT, TINY_CNN_OUTPUT } from './fixtures/tiny-cnn.js';
 export { checkClassifier, type ImageData } from './classifier.js';
+export {
+  withImageMetadata, readImageMetadata, CLASS_NAMES_METADATA_KEY, NORMALIZATION_METADATA_KEY, INPUT_METADATA_KEY, IMAGE_METADATA_KEYS,
+  IMAGE_RESIZE_RULES, type ImageMetadata, type ImageMetadataInput,
+} from './image-metadata.js';

@@ -13,7 +13,7 @@ import { describeReceived, parseWithSchema } from './schema.js';
 
 /** The zoo of @kqkd/models (resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn). */
 export const MODEL_NAMES = ZOO_NAMES;
-/** The datasets of @kqkd/data: fashion-mnist, cifar10, cifar100, tiny-imagenet. */
+/** The datasets of @kqkd/data: fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder. */
 export const DATASET_NAMES = DATA_NAMES;
 /** Datasets that need `dataset.dir` (Fashion-MNIST has a default folder: the Debian package's). */
 export const DATASETS_NEEDING_DIR: readonly string[] = DATA_NAMES.filter((n) => n !== 'fashion-mnist');
@@ -46,9 +46,19 @@ export const datasetSpecSchema = z.object({
   name: z.enum(DATASET_NAMES, { error: `a dataset (${DATASET_NAMES.join(', ')})` }).describe('dataset (@kqkd/data); input shape, classes and normalisation follow from it'),
   dir: z.string().min(1).optional()
     .describe('dataset folder; required except for fashion-mnist (default: the Debian package folder /usr/share/datasets/fashion-mnist)'),
-  /** tiny-imagenet only: folder for the decoded caches `tiny-imagenet-train.npy` / `tiny-imagenet-test.npy`. */
+  /** tiny-imagenet: folder for the decoded caches `tiny-imagenet-train.npy` / `tiny-imagenet-test.npy`; image-folder: its cache folder. */
   cacheDir: z.string().min(1).optional()
-    .describe('tiny-imagenet: folder for decoded .npy caches of the splits (decoded once, then read; default: decode JPEGs per batch)'),
+    .describe('tiny-imagenet: folder for decoded .npy caches of the splits (decoded once, then read; default: decode JPEGs per batch); image-folder: folder of its decoded cache (default DIR/.kqkd-cache)'),
+  imageSize: positiveInt('imageSize').max(1024, 'an integer ≤ 1024').optional()
+    .describe('image-folder: side of the square images (shorter side resized to it, centre-cropped; default 32)'),
+  channels: z.union([z.literal(1), z.literal(3)], { error: '1 (greyscale) or 3 (RGB)' }).optional()
+    .describe('image-folder: 3 = RGB (default), 1 = greyscale'),
+  testFraction: z.number({ error: 'a number' }).gt(0, 'a number > 0').lt(1, 'a number < 1').optional()
+    .describe('image-folder with one folder per class (no train/ and val/ or test/): fraction of each class held out as the test split (default 0.2)'),
+  splitSeed: z.number().int('an integer').min(0).max(0xffffffff).optional()
+    .describe('image-folder: seed of the stratified held-out split and of the training order (default 0)'),
+  skipBad: z.boolean({ error: 'true or false' }).optional()
+    .describe('image-folder: skip unreadable, corrupt and non-image files (listed in the cache folder) instead of refusing the folder'),
   trainLimit: positiveInt('trainLimit').optional().describe('use only the first N training images (of those not held out for validation)'),
   testLimit: positiveInt('testLimit').optional().describe('use only the first N test images'),
   validation: positiveInt('validation').optional()
@@ -144,10 +154,17 @@ export function parseTrainConfig(input: unknown): TrainConfig {
   }
   const d = c.dataset;
   if (d.dir === undefined && DATASETS_NEEDING_DIR.includes(d.name)) {
-    throw new KqkdError('config.dataset.dir', `the ${DATASETS[d.name].title} folder (${d.name} is not installed by default; pass its folder, CLI --data-dir DIR)`, 'nothing');
+    throw new KqkdError('config.dataset.dir', d.name === 'image-folder'
+      ? 'the image folder (DIR/<class>/* or DIR/train/<class>/* beside DIR/val/<class>/*; CLI --data-dir DIR)'
+      : `the ${DATASETS[d.name].title} folder (${d.name} is not installed by default; pass its folder, CLI --data-dir DIR)`, 'nothing');
   }
-  if (d.cacheDir !== undefined && d.name !== 'tiny-imagenet') {
-    throw new KqkdError('config.dataset.cacheDir', `nothing for ${d.name} (only tiny-imagenet has a decoded cache)`, `"${d.cacheDir}"`);
+  if (d.cacheDir !== undefined && d.name !== 'tiny-imagenet' && d.name !== 'image-folder') {
+    throw new KqkdError('config.dataset.cacheDir', `nothing for ${d.name} (only tiny-imagenet and image-folder have a decoded cache)`, `"${d.cacheDir}"`);
+  }
+  if (d.name !== 'image-folder') {
+    for (const k of ['imageSize', 'channels', 'testFraction', 'splitSeed', 'skipBad'] as const) {
+      if (d[k] !== undefined) throw new KqkdError(`config.dataset.${k}`, `nothing for ${d.name} (an image-folder option)`, describeReceived(d[k]));
+    }
   }
   if (c.schedule === 'multistep') {
     const ms = c.milestones ?? defaultMilestones(c.epochs);

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRng, KqkdError, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
-import { batches, datasetFromImages, loadDataset, NORMALIZATION, sliceDataset, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
+import { batches, datasetFromImages, datasetNormalization, loadDataset, sliceDataset, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import { backendFactory, DEFAULT_BACKEND } from './backends/registry.js';
 import type { BackendFactory } from './backends/types.js';
@@ -39,6 +39,8 @@ export type TrainProgress =
   | { kind: 'stopped'; epoch: number; batch: number; batches: number }
   /** Something the user should know that is not an error (a stale lock taken over). */
   | { kind: 'notice'; message: string }
+  /** An image folder's images decoded into its cache (`done` of `total`; only when the cache is built). */
+  | { kind: 'data'; done: number; total: number; label: string }
   | { kind: 'epoch'; metrics: EpochMetrics; best: { epoch: number; testTop1: number } }
   | { kind: 'done'; results: TrainResults; recomputed: boolean };
 
@@ -116,17 +118,28 @@ function asDataset(d: Dataset | ImageDataset, name: TrainConfig['dataset']['name
  * read (CIFAR records) or decoded (Tiny ImageNet JPEGs, or its optional decoded cache) one batch at a time;
  * Fashion-MNIST is small and read whole.
  */
-export async function openSplits(c: Pick<TrainConfig, 'dataset'>, given?: TrainOptions['data']): Promise<{ train: Dataset; test: Dataset }> {
+export async function openSplits(
+  c: Pick<TrainConfig, 'dataset'>, given?: TrainOptions['data'],
+  hooks?: { onProgress?: (done: number, total: number, label: string) => void; log?: (line: string) => void },
+): Promise<{ train: Dataset; test: Dataset }> {
   const name = c.dataset.name;
   let raw: { train: Dataset; test: Dataset };
   if (given) {
     raw = { train: asDataset(given.train, name, 'train'), test: asDataset(given.test, name, 'test') };
   } else {
     const cacheDir = c.dataset.cacheDir;
-    if (cacheDir !== undefined) mkdirSync(cacheDir, { recursive: true });
+    const d = c.dataset;
+    const folder = name === 'image-folder';
+    if (cacheDir !== undefined && !folder) mkdirSync(cacheDir, { recursive: true });
     const open = (split: 'train' | 'test') => loadDataset(name, {
       split, ...(c.dataset.dir !== undefined ? { dir: c.dataset.dir } : {}),
-      ...(cacheDir !== undefined ? { cache: join(cacheDir, `${name}-${split}.npy`) } : {}),
+      ...(cacheDir !== undefined && !folder ? { cache: join(cacheDir, `${name}-${split}.npy`) } : {}),
+      ...(folder ? {
+        ...(d.imageSize !== undefined ? { imageSize: d.imageSize } : {}), ...(d.channels !== undefined ? { channels: d.channels } : {}),
+        ...(d.testFraction !== undefined ? { testFraction: d.testFraction } : {}), ...(d.splitSeed !== undefined ? { splitSeed: d.splitSeed } : {}),
+        ...(cacheDir !== undefined ? { cacheDir } : {}), ...(d.skipBad !== undefined ? { skipBad: d.skipBad } : {}),
+        ...(hooks?.onProgress ? { onProgress: hooks.onProgress } : {}), ...(hooks?.log ? { log: hooks.log } : {}),
+      } : {}),
     });
     raw = { train: await open('train'), test: await open('test') };
   }
@@ -299,7 +312,9 @@ async function runInFolder(o: {
     throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
       `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
   }
-  const { train: trainSet, test: testSet } = await openSplits(cfg, given);
+  const { train: trainSet, test: testSet } = await openSplits(cfg, given, {
+    onProgress: (done, total, label) => emit({ kind: 'data', done, total, label }), log: (message) => emit({ kind: 'notice', message }),
+  });
   const B = cfg.batchSize;
   const A = cfg.accumulationSteps;
   // Optimizer steps per epoch; the images after the last full optimizer step (A micro-batches of B) are dropped.
@@ -340,9 +355,9 @@ async function runInFolder(o: {
       kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchesPerEpoch, batchSize: B, accumulationSteps: A, droppedPerEpoch: dropped,
       trainCount: trainSet.count, testCount: testSet.count, resumed: state.epoch > 0,
     });
-    // Normalisation: the dataset's published per-channel constants (@kqkd/data NORMALIZATION), the same the
-    // exported model.onnx expects (results.json records them).
-    const norm: Normalization = NORMALIZATION[cfg.dataset.name];
+    // Normalisation: the dataset's published per-channel constants (@kqkd/data NORMALIZATION), or an image folder's
+    // training-part statistics; the same the exported model.onnx expects (results.json records them).
+    const norm: Normalization = datasetNormalization(trainSet);
     if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
     const yBuf = new BigInt64Array(B);
     const firstLosses: number[] = [];

@@ -77,11 +77,13 @@ describe('parseTrainConfig', () => {
 describe('zoo models and datasets', () => {
   it('every zoo name and every dataset is accepted; width, patch, cacheDir', () => {
     expect([...MODEL_NAMES]).toEqual(['resnet9', 'resnet34', 'vgg11', 'vgg19', 'mobilenetv2', 'vit_b', 'vit_et', 'vit_ett', 'small-cnn']);
-    expect([...DATASET_NAMES]).toEqual(['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet']);
+    expect([...DATASET_NAMES]).toEqual(['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet', 'image-folder']);
     for (const name of MODEL_NAMES) expect(parseTrainConfig({ ...base, modelSpec: { name, width: 0.5 } }).modelSpec).toEqual({ name, width: 0.5 });
     for (const name of DATASET_NAMES) expect(parseTrainConfig({ ...base, dataset: { name, dir: '/d' } }).dataset.name).toBe(name);
     expect(parseTrainConfig({ ...base, modelSpec: { name: 'vit_et', patch: 8 } }).modelSpec.patch).toBe(8);
     expect(parseTrainConfig({ ...base, dataset: { name: 'tiny-imagenet', dir: '/d', cacheDir: '/c' } }).dataset.cacheDir).toBe('/c');
+    const folder = { name: 'image-folder', dir: '/d', imageSize: 64, channels: 1, testFraction: 0.1, splitSeed: 3, cacheDir: '/c', skipBad: true };
+    expect(parseTrainConfig({ ...base, dataset: folder }).dataset).toEqual(folder);
   });
 
   it('errors: unknown model/dataset list the valid names; dir required except for fashion-mnist; options of other models', () => {
@@ -89,11 +91,17 @@ describe('zoo models and datasets', () => {
       [{ ...base, modelSpec: { name: 'resnet18' } },
         /Expected a model of the zoo \(resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn\) for config\.modelSpec\.name but received "resnet18"/],
       [{ ...base, dataset: { name: 'imagenet' } },
-        /Expected a dataset \(fashion-mnist, cifar10, cifar100, tiny-imagenet\) for config\.dataset\.name but received "imagenet"/],
+        /Expected a dataset \(fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder\) for config\.dataset\.name but received "imagenet"/],
       [{ ...base, dataset: { name: 'cifar10' } }, /Expected the CIFAR-10 folder \(cifar10 is not installed by default.* for config\.dataset\.dir but received nothing/],
       [{ ...base, dataset: { name: 'cifar100' } }, /the CIFAR-100 folder .* for config\.dataset\.dir/],
       [{ ...base, dataset: { name: 'tiny-imagenet' } }, /the Tiny ImageNet folder .* for config\.dataset\.dir/],
-      [{ ...base, dataset: { name: 'cifar10', dir: '/d', cacheDir: '/c' } }, /only tiny-imagenet has a decoded cache\) for config\.dataset\.cacheDir/],
+      [{ ...base, dataset: { name: 'cifar10', dir: '/d', cacheDir: '/c' } }, /only tiny-imagenet and image-folder have a decoded cache\) for config\.dataset\.cacheDir/],
+      [{ ...base, dataset: { name: 'image-folder' } }, /Expected the image folder \(DIR\/<class>\/\* .* for config\.dataset\.dir but received nothing/],
+      [{ ...base, dataset: { name: 'cifar10', dir: '/d', imageSize: 32 } }, /Expected nothing for cifar10 \(an image-folder option\) for config\.dataset\.imageSize but received 32/],
+      [{ ...base, dataset: { name: 'fashion-mnist', skipBad: true } }, /an image-folder option\) for config\.dataset\.skipBad but received true/],
+      [{ ...base, dataset: { name: 'image-folder', dir: '/d', channels: 2 } }, /Expected 1 \(greyscale\) or 3 \(RGB\) for config\.dataset\.channels but received 2/],
+      [{ ...base, dataset: { name: 'image-folder', dir: '/d', testFraction: 1 } }, /Expected a number < 1 for config\.dataset\.testFraction but received 1/],
+      [{ ...base, dataset: { name: 'image-folder', dir: '/d', imageSize: 0 } }, /Expected an integer ≥ 1 for config\.dataset\.imageSize but received 0/],
       [{ ...base, modelSpec: { name: 'resnet9', widths: [4, 8] } }, /Expected nothing for resnet9 \(a small-cnn option\) for config\.modelSpec\.widths but received \[4,8\]/],
       [{ ...base, modelSpec: { name: 'vgg11', batchNorm: false } }, /config\.modelSpec\.batchNorm/],
       [{ ...base, modelSpec: { name: 'small-cnn', widths: [4], width: 2 } }, /either widths or width for small-cnn/],
