@@ -13,3 +13,4 @@ export { vgg, VGG_CONFIGS } from './vgg.js';
 export { mobilenetv2, makeDivisible, MOBILENETV2_TABLE } from './mobilenetv2.js';
 export { vit, VIT_CONFIGS, defaultPatch, type VitConfig } from './vit.js';
 export { smallCnn, SMALL_CNN_DEFAULT_WIDTHS, type SmallCnnOptions } from './small-cnn.js';
+export { loadOnnxStudent, ONNX_STUDENT_OPS, type OnnxStudent, type OnnxStudentInfo } from './onnx-student.js';

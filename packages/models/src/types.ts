@@ -35,7 +35,8 @@ export interface ZooModel {
   headStartsAfter: number;
 }
 
-export type ZooFamily = 'resnet' | 'vgg' | 'mobilenet' | 'vit' | 'cnn';
+/** 'onnx': a student imported from an ONNX file (onnx-student.ts), not a zoo model. */
+export type ZooFamily = 'resnet' | 'vgg' | 'mobilenet' | 'vit' | 'cnn' | 'onnx';
 
 export interface ModelDefinition {
   name: string;

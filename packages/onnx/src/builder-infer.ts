@@ -128,6 +128,26 @@ export function gemmShape(site: OpSite, a: Shape, b: Shape, transA: boolean, tra
   return out;
 }
 
+/**
+ * numel(x) / numel(kept) when the symbolic dims of `kept` (copied from x by 0 entries, e.g. the batch "N") cancel
+ * against those of x, leaving numbers: [N, 16, 1, 1] reshaped to [0, -1] gives 16. Null when they do not.
+ */
+function cancelledQuotient(x: Shape, kept: Dim[]): Dim {
+  const symbols = x.filter((d) => typeof d === 'string') as string[];
+  let num = 1;
+  for (const d of x) {
+    if (typeof d === 'number') num *= d;
+    else if (d === null) return null;
+  }
+  let den = 1;
+  for (const d of kept) {
+    if (typeof d === 'number') den *= d;
+    else if (typeof d === 'string' && symbols.includes(d)) symbols.splice(symbols.indexOf(d), 1);
+    else return null;
+  }
+  return symbols.length === 0 && den > 0 && num % den === 0 ? num / den : null;
+}
+
 export function reshapeShape(site: OpSite, x: Shape, target: number[]): Shape {
   const out: Dim[] = target.map((d, i) => (d === 0 ? x[i] : d));
   const minus = target.filter((d) => d === -1).length;
@@ -142,7 +162,7 @@ export function reshapeShape(site: OpSite, x: Shape, target: number[]): Shape {
       // symbolic batch: -1 stands for the symbolic leading dim when the rest matches
       const rest = numel(x.slice(1));
       if (typeof rest === 'number' && rest === known && target[0] === -1) out[0] = x[0];
-      else out[out.indexOf(-1)] = null;
+      else out[out.indexOf(-1)] = cancelledQuotient(x, out.filter((d) => d !== -1));
     }
   } else if (typeof total === 'number' && numel(out) !== total) {
     shapeError(site, 'input shape', `a shape with ${total} elements like input X ${formatShape(x)}`, `[${target.join(', ')}]`);

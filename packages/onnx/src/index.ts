@@ -21,7 +21,7 @@ export {
   type GeneralizedLayersMetadata,
 } from './layers.js';
 export { exposeOutputs } from './expose.js';
-export { importSubgraph, type ImportSubgraphOptions } from './subgraph.js';
+export { importSubgraph, importNode, type ImportSubgraphOptions, type NodeContext } from './subgraph.js';
 export { buildTinyCnn, TINY_CNN_INPUT, TINY_CNN_OUTPUT } from './fixtures/tiny-cnn.js';
 export { checkClassifier, type ImageData } from './classifier.js';
 export {

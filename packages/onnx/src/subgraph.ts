@@ -217,14 +217,20 @@ export function importSubgraph(b: GraphBuilder, model: ModelProto, options: Impo
   return env.get(to)!;
 }
 
-interface NodeContext {
+/** What `importNode` needs from its caller: the source opset, naming, and how inputs resolve to builder tensors. */
+export interface NodeContext {
   opset: number;
   rename: (name: string) => string;
   resolve: (name: string, node: NodeProto) => Tensor;
   constantValues: (name: string | undefined) => number[] | null;
 }
 
-function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Tensor {
+/**
+ * Adds one node of another model to `b` through the builder's public API (see the file comment), named
+ * `c.rename(output 0)`; used by `importSubgraph` and by @kqkd/models' ONNX student importer, which resolves inputs
+ * itself (parameters under their own names, folded shape arithmetic).
+ */
+export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Tensor {
   const op = node.opType ?? '';
   const where = `importSubgraph node "${node.name || node.output?.[0]}" (${op})`;
   const ins = node.input ?? [];
