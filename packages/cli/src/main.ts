@@ -7,6 +7,7 @@ import { registerModels } from './commands/models.js';
 import { registerBench } from './commands/bench.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerEval } from './commands/eval.js';
+import { registerPredict } from './commands/predict.js';
 import { registerWorker } from './commands/worker.js';
 
 const VERSION = '0.1.0';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerExperiment(program);
   registerWorker(program);
   registerEval(program);
+  registerPredict(program);
   registerModels(program);
   registerBench(program);
   return program;

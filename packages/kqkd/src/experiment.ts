@@ -26,6 +26,8 @@ export interface ExperimentOverrides {
   tuneSeeds?: number;
   /** Hold out the last N training images as the validation split (the config's `dataset.validation`). */
   validation?: number;
+  /** image-folder options merged into the config's dataset (imageSize, channels, testFraction, splitSeed, cacheDir, skipBad). */
+  dataOptions?: { imageSize?: number; channels?: 1 | 3; testFraction?: number; splitSeed?: number; cacheDir?: string; skipBad?: boolean };
 }
 
 export interface ResolveExperimentOptions {
@@ -112,6 +114,7 @@ export function resolveExperimentConfig(o: ResolveExperimentOptions): { config: 
     if (input.tuning === undefined) throw new KqkdError('tuneSeeds', 'a tuning grid too (tuneLr, or a tuning block in the experiment file)', String(v.tuneSeeds));
     input.tuning = { ...input.tuning, seeds: expectInteger('tuneSeeds', v.tuneSeeds, 1, 20) };
   }
+  if (v.dataOptions !== undefined) input.dataset = { ...input.dataset, ...v.dataOptions };
   if (v.dataDir !== undefined) input.dataset = { ...input.dataset, dir: v.dataDir };
   else if (input.dataset?.dir === '(set with --data-dir)') {
     throw new KqkdError('dataDir', `the ${input.dataset.name} folder for preset ${o.preset}`, 'nothing');

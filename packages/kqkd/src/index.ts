@@ -14,6 +14,7 @@ export {
 } from './score.js';
 export { train, EXECUTION_PROVIDERS, type ExecutionProvider } from './train.js';
 export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';
+export { predict, type PredictOptions, type PredictResult, type Prediction } from './predict.js';
 export {
   runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides,
 } from './experiment.js';

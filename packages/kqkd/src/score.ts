@@ -12,7 +12,7 @@ import { readNpy } from '@kqkd/data';
 import { nativeFileMapper, type BackendChoice } from '@kqkd/geometry';
 import {
   explicitSubsets, MODEL_DATASETS, reportToJson, scoreLayers, scoreModel, type KqReport, type LayerFeatures, type ModelDataset,
-  type ModelKqReport, type Subsets,
+  type ModelKqReport, type ScoreModelOptions, type Subsets,
 } from '@kqkd/kq';
 import { kqCurvesSpec, preloadRenderers, writeChart } from '@kqkd/plots';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
@@ -64,6 +64,8 @@ export interface ScoreModelApiOptions extends ScoreCommon {
   data: ModelDataset;
   /** The dataset's folder; required except for fashion-mnist (Debian's /usr/share/datasets/fashion-mnist). */
   dataDir?: string;
+  /** image-folder: imageSize (the model's input side), channels, testFraction, splitSeed, cacheDir, skipBad. */
+  dataOptions?: ScoreModelOptions['dataOptions'];
   /** Explicit tensor names instead of the detected generalized layers. */
   layers?: string[];
   /** Class-balanced training samples (default 6000). */
@@ -227,6 +229,7 @@ async function scoreOfModel(o: ScoreModelApiOptions): Promise<ScoreResult> {
   try {
     const report = await scoreModel({
       ...commonOf(o), model: o.model, dataset: o.data, ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.layers ? { layers: o.layers } : {}),
+      ...(o.dataOptions ? { dataOptions: o.dataOptions } : {}),
       ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.batchSize !== undefined ? { batchSize: o.batchSize } : {}),
       ...(o.inferenceThreads !== undefined ? { inferenceThreads: o.inferenceThreads } : {}),
       ...(subsets ? { subsets } : {}), workDir: work,

@@ -7,8 +7,9 @@ import { createProgress } from '../progress.js';
 import { experimentProgressPrinter } from '../experiment-progress.js';
 import { intFlag, numberListFlag, withFlagNames } from '../flags.js';
 import { commandSignal } from '../interrupt.js';
+import { imageFolderOptions, IMAGE_FOLDER_FLAGS, withImageFolderFlags, type ImageFolderFlags } from '../image-folder-flags.js';
 
-interface ExperimentFlags {
+interface ExperimentFlags extends ImageFolderFlags {
   preset?: string;
   config?: string;
   methods?: string;
@@ -32,6 +33,7 @@ interface ExperimentFlags {
 
 /** API option names → the flags that set them. */
 const FLAGS = {
+  ...IMAGE_FOLDER_FLAGS,
   'preset/config': '--preset/--config', config: '--config', methods: '--methods', seeds: '--seeds', epochs: '--epochs',
   dataDir: '--data-dir', lrPolicy: '--lr-policy', tuneLr: '--tune-lr', tuneSeeds: '--tune-seeds', validation: '--validation', threads: '--threads', parallel: '--parallel', out: '--out', queue: '--queue', attempts: '--attempts',
   redisWaitSeconds: '--redis-wait',
@@ -51,12 +53,13 @@ export function experimentOptions(flags: ExperimentFlags) {
       ...(flags.tuneLr !== undefined ? { tuneLr: numberListFlag('--tune-lr', flags.tuneLr, { min: 2, what: 'learning rates > 0, e.g. 0.005,0.01,0.02,0.05' }) } : {}),
       ...(flags.tuneSeeds !== undefined ? { tuneSeeds: intFlag('--tune-seeds', flags.tuneSeeds, 1) } : {}),
       ...(flags.validation !== undefined ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
+      ...(() => { const d = imageFolderOptions(flags); return Object.keys(d).length ? { dataOptions: d } : {}; })(),
     },
   };
 }
 
 export function registerExperiment(program: Command): void {
-  program
+  const command = program
     .command('experiment')
     .description('Teacher → KQ layer selection → students for each method × seed → results.json, results.md and pictures. ' +
       'Re-running on the same --out skips finished runs and resumes partial ones.')
@@ -85,7 +88,8 @@ export function registerExperiment(program: Command): void {
       '(rediss:// for TLS); --out must be on a file system every worker mounts at the same path (docs/distributed.md)')
     .option('--attempts <n>', 'with --queue: tries of a run before it is marked failed (default 3; a diverged run fails at once)')
     .option('--redis-wait <seconds>', 'with --queue: how long to wait for Redis when it goes away before stopping (default 300)')
-    .option('--quiet', 'no progress output')
+    .option('--quiet', 'no progress output');
+  withImageFolderFlags(command)
     .action(async (flags: ExperimentFlags) => {
       const options = experimentOptions(flags);
       // Validate everything before any work (and name the flags in errors).

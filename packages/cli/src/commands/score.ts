@@ -4,9 +4,10 @@ import {
 } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { intFlag, withFlagNames } from '../flags.js';
+import { imageFolderOptions, IMAGE_FOLDER_FLAGS, withImageFolderFlags, type ImageFolderFlags } from '../image-folder-flags.js';
 import { commandSignal } from '../interrupt.js';
 
-interface ScoreFlags {
+interface ScoreFlags extends ImageFolderFlags {
   features?: string[];
   labels?: string;
   datasetSize?: string;
@@ -34,12 +35,12 @@ const collect = (value: string, previous: string[] = []) => previous.concat(valu
 const FLAGS = {
   'features/model': '--features or --model', features: '--features', labels: '--labels', datasetSize: '--dataset-size',
   'idxMain/idxClass': '--idx-main/--idx-class', idxMain: '--idx-main', idxClass: '--idx-class', model: '--model', data: '--data',
-  dataDir: '--data-dir', layers: '--layers', samples: '--samples', batchSize: '--batch-size', seed: '--seed', topK: '--top-k',
+  ...IMAGE_FOLDER_FLAGS, dataDir: '--data-dir', layers: '--layers', samples: '--samples', batchSize: '--batch-size', seed: '--seed', topK: '--top-k',
   backend: '--backend', threads: '--threads', out: '--out',
 };
 
 export function registerScore(program: Command): void {
-  program
+  const command = program
     .command('score')
     .description('Score every generalized layer of a teacher by Knowledge Quality (Q = S + sqrt(I·E)) and select the top-k.')
     .option('--features <file.npy>', 'features of one layer, float32 [N, ...]; repeat for several layers', collect)
@@ -61,7 +62,8 @@ export function registerScore(program: Command): void {
     .option('--drop-zero-norm-rows', 'drop all-zero feature rows from M instead of failing (KQ-SPEC §5)')
     .requiredOption('--out <dir>', 'output folder for kq.json and the pictures')
     .option('--force', 'use --out even if it holds files kqkd did not write (they are written over)')
-    .option('--quiet', 'no progress and no table')
+    .option('--quiet', 'no progress and no table');
+  withImageFolderFlags(command)
     .action(async (flags: ScoreFlags) => {
       const progress = createProgress(flags.quiet);
       let open = '';
@@ -76,6 +78,7 @@ export function registerScore(program: Command): void {
         ...(flags.datasetSize !== undefined ? { datasetSize: intFlag('--dataset-size', flags.datasetSize, 1) } : {}),
         ...(flags.model !== undefined ? {
           model: flags.model, data: flags.data as ModelDataset, ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+          ...(() => { const d = imageFolderOptions(flags); return Object.keys(d).length ? { dataOptions: d } : {}; })(),
           ...(flags.layers ? { layers: flags.layers.split(',').map((x) => x.trim()).filter(Boolean) } : {}),
           samples: intFlag('--samples', flags.samples, 2), batchSize: intFlag('--batch-size', flags.batchSize, 1),
         } : {}),

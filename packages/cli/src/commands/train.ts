@@ -5,8 +5,9 @@ import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_N
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
 import { intFlag, numFlag, withFlagNames } from '../flags.js';
+import { imageFolderOptions, withImageFolderFlags, type ImageFolderFlags } from '../image-folder-flags.js';
 
-interface TrainFlags {
+interface TrainFlags extends ImageFolderFlags {
   model: string;
   data: string;
   dataDir?: string;
@@ -63,10 +64,12 @@ const TRAIN_FLAGS = {
   'config.seed': '--seed', 'config.optimizer.lr': '--lr', 'config.optimizer.type': '--optimizer', 'config.schedule': '--schedule',
   'config.dataset.trainLimit': '--train-limit', 'config.dataset.testLimit': '--test-limit', 'config.dataset.validation': '--validation',
   'config.dataset.dir': '--data-dir', 'config.modelSpec.width': '--width', 'config.modelSpec.name': '--model',
+  'config.dataset.imageSize': '--image-size', 'config.dataset.channels': '--channels', 'config.dataset.testFraction': '--test-fraction',
+  'config.dataset.splitSeed': '--split-seed', 'config.dataset.skipBad': '--skip-bad', 'config.dataset.cacheDir': '--cache-dir',
 };
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('Train a model of the zoo with cross-entropy (ONNX Runtime: native or training build); resumes a partial run in --out.')
     .addOption(new Option('--model <name>', 'model of the zoo (kqkd models lists them)').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
@@ -75,7 +78,7 @@ export function registerTrain(program: Command): void {
       .choices(DATASET_NAMES as unknown as string[]).default('fashion-mnist'))
     .option('--data-dir <dir>', `dataset folder; required for ${DATASETS_NEEDING_DIR.join(', ')} (the extracted official folder or the ` +
       'folder holding it); fashion-mnist defaults to /usr/share/datasets/fashion-mnist')
-    .option('--cache-dir <dir>', 'tiny-imagenet: decode each split once into a .npy cache in this folder (default: decode JPEGs per batch)')
+    .option('--cache-dir <dir>', 'tiny-imagenet: decode each split once into a .npy cache in this folder (default: decode JPEGs per batch); image-folder: its cache folder (default DIR/.kqkd-cache)')
     .option('--epochs <n>', 'epochs', '6')
     .option('--batch-size <n>', 'fixed training batch size; the last partial batch of each epoch is dropped (default 128)')
     .option('--batch <n>', 'alias of --batch-size')
@@ -105,9 +108,11 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--device <name>', 'execution provider of the native backend (cuda needs onnxruntime-node\'s CUDA provider binaries)')
       .choices(['cpu', 'cuda']))
     .option('--force', 'use --out even if it holds files kqkd did not write, or another run (they are written over)')
-    .option('--quiet', 'no progress bar and no per-epoch lines')
+    .option('--quiet', 'no progress bar and no per-epoch lines');
+  withImageFolderFlags(command)
     .action(async (flags: TrainFlags) => {
       const out = resolve(flags.out);
+      const folderOptions = await withFlagNames(TRAIN_FLAGS, () => imageFolderOptions(flags, { cacheDirIsShared: true }));
       if (flags.batch !== undefined && flags.batchSize !== undefined && flags.batch !== flags.batchSize) {
         invalidArgumentText('--batch/--batch-size', 'one batch size', `${flags.batch} and ${flags.batchSize}`);
       }
@@ -147,6 +152,11 @@ export function registerTrain(program: Command): void {
           case 'notice':
             say(`note: ${e.message}`);
             break;
+          case 'data':
+            if (e.done === 0) { progress.start(e.total, e.label); barOpen = true; barEpoch = -1; }
+            progress.update(e.done);
+            if (e.done === e.total && barOpen) { progress.stop(); barOpen = false; }
+            break;
           case 'done':
             if (!e.recomputed) say(`run already finished in ${out} (nothing recomputed)`);
             break;
@@ -163,6 +173,7 @@ export function registerTrain(program: Command): void {
           name: flags.data as TrainConfigInput['dataset']['name'],
           ...(flags.dataDir ? { dir: flags.dataDir } : {}),
           ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+          ...folderOptions,
           ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
           ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
           ...(flags.validation ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
