@@ -4,6 +4,8 @@
  * the value received.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { KqkdError } from '@kqkd/common';
 import { DATASET_NAMES as DATA_NAMES, DATASETS } from '@kqkd/data';
@@ -28,8 +30,18 @@ export const SCHEDULES = ['one-cycle', 'multistep', 'constant'] as const;
 export const positiveInt = (_what?: string) => z.number({ error: (issue) => (issue.code === 'invalid_type' ? 'an integer ≥ 1' : undefined) })
   .int('an integer ≥ 1').positive('an integer ≥ 1');
 
+/** `modelSpec.name` of a student read from an ONNX file (`modelSpec.file`) instead of built from the zoo. */
+export const ONNX_MODEL = 'onnx';
+
 export const modelSpecSchema = z.object({
-  name: z.enum(MODEL_NAMES, { error: `a model of the zoo (${MODEL_NAMES.join(', ')})` }).describe('model of the zoo to build (@kqkd/models)'),
+  name: z.enum([...MODEL_NAMES, ONNX_MODEL], { error: `a model of the zoo (${MODEL_NAMES.join(', ')}) or "${ONNX_MODEL}" with a file` })
+    .describe('model of the zoo to build (@kqkd/models), or "onnx": the classifier in `file` (docs/onnx-students.md)'),
+  /** name "onnx": the .onnx file (a relative path is resolved against the working directory and recorded absolute). */
+  file: z.string().min(1, 'a non-empty path').optional()
+    .describe('name "onnx": the student .onnx file (torch.onnx.export; relative to the working directory, recorded absolute)'),
+  /** name "onnx": sha256 of the file; filled in by parseTrainConfig, checked when given (the config hash uses it, not the path). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest').optional()
+    .describe('name "onnx": sha256 of the file (filled in when absent; a different file never resumes a run)'),
   /** Width multiplier of the zoo model (default 1 = the paper's widths); see @kqkd/models. */
   width: z.number({ error: 'a number' }).positive('a number > 0').max(16, 'a number ≤ 16').optional()
     .describe('width multiplier (default 1): CNN channel counts × width, ViT head dimension and MLP width × width'),
@@ -142,6 +154,7 @@ function legacyOneCycle(o: OneCycleConfig): boolean {
 export function parseTrainConfig(input: unknown): TrainConfig {
   const c = parseWithSchema(trainConfigSchema, input, 'config');
   const m = c.modelSpec;
+  checkOnnxModelSpec(m, 'config.modelSpec');
   if (m.name !== 'small-cnn') {
     for (const k of ['widths', 'batchNorm'] as const) {
       if (m[k] !== undefined) throw new KqkdError(`config.modelSpec.${k}`, `nothing for ${m.name} (a small-cnn option)`, describeReceived(m[k]));
@@ -187,6 +200,36 @@ export function parseTrainConfig(input: unknown): TrainConfig {
   return c;
 }
 
+/**
+ * An ONNX student spec (`name: "onnx"`): the file is resolved against the working directory (recorded absolute), read,
+ * and its sha256 filled in (or checked against the one given: a changed file is an error, not a silent new model). A
+ * zoo spec must not name a file. Zoo options (width, patch, widths, batchNorm) do not apply to a file. Mutates `m`.
+ */
+export function checkOnnxModelSpec(m: ModelSpec, where: string): void {
+  if (m.name !== ONNX_MODEL) {
+    for (const k of ['file', 'sha256'] as const) {
+      if (m[k] !== undefined) throw new KqkdError(`${where}.${k}`, `nothing for the zoo model ${m.name} (name "${ONNX_MODEL}" reads a file)`, describeReceived(m[k]));
+    }
+    return;
+  }
+  if (m.file === undefined) throw new KqkdError(`${where}.file`, 'the student .onnx file (name "onnx")', 'nothing');
+  for (const k of ['width', 'patch', 'widths', 'batchNorm'] as const) {
+    if (m[k] !== undefined) throw new KqkdError(`${where}.${k}`, 'nothing for an ONNX student (the file fixes the model)', describeReceived(m[k]));
+  }
+  m.file = resolve(m.file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(m.file);
+  } catch (e) {
+    throw new KqkdError(`${where}.file`, 'a readable .onnx file', `${m.file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (m.sha256 !== undefined && m.sha256 !== sha) {
+    throw new KqkdError(`${where}.sha256`, `the sha256 of ${m.file} (${sha})`, `${m.sha256}: the file changed since the run was configured`);
+  }
+  m.sha256 = sha;
+}
+
 /** The paper's long schedule steps at 150/180/210 of 240 epochs: 62.5%, 75%, 87.5%. */
 export function defaultMilestones(epochs: number): number[] {
   return [0.625, 0.75, 0.875].map((f) => Math.round(f * epochs));
@@ -209,12 +252,13 @@ export function canonicalJson(v: unknown): string {
  * multistep schedules depend on it. Options added later are in only when they differ from their default, so runs
  * made before them keep their hash: `accumulationSteps` when not 1, `modelSpec.width` when not 1 (absent = 1),
  * `modelSpec.patch` when given; `oneCycle` when it is not the earlier behaviour (beta1 cycling, the AdamW default now,
- * changes the numbers); `init` for the models whose initialisation changed (INIT_VERSION).
+ * changes the numbers); `init` for the models whose initialisation changed (INIT_VERSION). An ONNX student enters as
+ * `{ name: "onnx", sha256 }`: its file's content, not its path (moving the file keeps the hash, another file changes it).
  */
 export function configHash(c: TrainConfig, objective?: { key: string; spec: unknown }): string {
   const { runDir: _r, backend: _b, dataset, accumulationSteps, modelSpec, oneCycle, ...rest } = c;
   const { dir: _d, cacheDir: _c, ...data } = dataset;
-  const { width, ...model } = modelSpec;
+  const { width, file: _f, ...model } = modelSpec;
   const body = {
     ...rest, modelSpec: { ...model, ...(width !== undefined && width !== 1 ? { width } : {}) }, dataset: data,
     ...(accumulationSteps !== 1 ? { accumulationSteps } : {}),

@@ -11,7 +11,7 @@ export {
 } from './train.js';
 export {
   parseTrainConfig, configHash, canonicalJson, defaultMilestones, trainConfigSchema, modelSpecSchema, datasetSpecSchema,
-  optimizerSchema, oneCycleSchema, augmentSchema, positiveInt, INIT_VERSION,
+  optimizerSchema, oneCycleSchema, augmentSchema, positiveInt, INIT_VERSION, ONNX_MODEL, checkOnnxModelSpec,
   MODEL_NAMES, DATASET_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
   type TrainConfig, type TrainConfigInput, type ModelSpec, type DatasetSpec, type OptimizerSpec, type ScheduleName,
   type AugmentConfig, type OneCycleConfig,
@@ -23,7 +23,7 @@ export {
 } from './run-state.js';
 export type { TrainingObjective, ExtraFeeds } from './objective.js';
 export {
-  buildForward, inferenceModel, exportInferenceBytes, trainingGraphsFor, initialValues, extraInputsOf, INPUT_NAME, LABELS_NAME, LOGITS_NAME,
+  buildForward, inferenceModel, exportInferenceBytes, trainingGraphsFor, initialValues, extraInputsOf, onnxStudent, INPUT_NAME, LABELS_NAME, LOGITS_NAME,
   type BackendOptions, type ModelState,
 } from './student-graph.js';
 export type { TrainBackend, BackendFactory } from './backends/types.js';

@@ -5,7 +5,7 @@
  */
 import { KqkdError } from '@kqkd/common';
 import { buildTrainingGraphs, type CheckpointTensor, type LrSchedule, type TrainingGraphs } from '@kqkd/autodiff';
-import { getModel, type ZooModel } from '@kqkd/models';
+import { getModel, loadOnnxStudent, type ModelDefinition, type OnnxStudent, type ZooModel } from '@kqkd/models';
 import { DataType, encodeModel, GraphBuilder, withGeneralizedLayers, type ModelProto, type Tensor } from '@kqkd/onnx';
 import type { ModelSpec, OptimizerSpec } from './config.js';
 import type { ExtraFeeds, TrainingObjective } from './objective.js';
@@ -59,17 +59,18 @@ export interface BackendOptions {
 
 /**
  * The forward graph of a model spec: input [N, C, H, W] → logits [N, classes], plus the loss when `training` is given
- * (cross-entropy, or the objective's). Every model comes from the zoo of @kqkd/models.
+ * (cross-entropy, or the objective's). The model comes from the zoo of @kqkd/models, or (name "onnx") from the
+ * spec's file, replayed by @kqkd/models' loadOnnxStudent (checked against the spec's sha256).
  */
 export function buildForward(spec: ModelSpec, inputShape: number[], classes: number, seed: number,
   objective?: TrainingObjective, training?: { batchSize: number }):
   { g: GraphBuilder; logits: Tensor; loss?: Tensor; taps: Pick<ZooModel, 'layers' | 'headStartsAfter'> } {
   const g = new GraphBuilder({ name: spec.name.replace(/-/g, '_'), seed });
   const x = g.input(INPUT_NAME, ['N', ...inputShape]);
-  const built = getModel(spec.name).build(g, x, {
+  const built = (spec.name === 'onnx' ? onnxStudent(spec) : getModel(spec.name)).build(g, x, {
     classes, ...(spec.width !== undefined ? { width: spec.width } : {}), ...(spec.patch !== undefined ? { patch: spec.patch } : {}),
     ...(spec.widths !== undefined ? { widths: spec.widths } : {}), ...(spec.batchNorm !== undefined ? { batchNorm: spec.batchNorm } : {}),
-  } as Parameters<ReturnType<typeof getModel>['build']>[2]);
+  } as Parameters<ModelDefinition['build']>[2]);
   const taps = { layers: built.layers, headStartsAfter: built.headStartsAfter };
   const labels = training ? g.input(LABELS_NAME, ['N'], DataType.INT64) : undefined;
   if (objective) {
@@ -79,6 +80,23 @@ export function buildForward(spec: ModelSpec, inputShape: number[], classes: num
   const logits = g.output(built.logits, LOGITS_NAME);
   if (!labels) return { g, logits, taps };
   return { g, logits, loss: g.softmaxCrossEntropy(logits, labels, { name: 'loss' }), taps };
+}
+
+const onnxStudents = new Map<string, OnnxStudent>();
+
+/** The ONNX student of a spec (name "onnx"), loaded once per file content. */
+export function onnxStudent(spec: ModelSpec): OnnxStudent {
+  if (!spec.file) throw new KqkdError('modelSpec.file', 'the student .onnx file (name "onnx")', 'nothing');
+  const key = `${spec.file}\0${spec.sha256 ?? ''}`;
+  let s = onnxStudents.get(key);
+  if (!s) {
+    s = loadOnnxStudent(spec.file);
+    if (spec.sha256 !== undefined && s.info.sha256 !== spec.sha256) {
+      throw new KqkdError(`modelSpec.sha256 of ${spec.file}`, s.info.sha256, `${spec.sha256}: the file changed since the run was configured`);
+    }
+    onnxStudents.set(key, s);
+  }
+  return s;
 }
 
 /** `TrainBackend.exportInference` of both backends: the inference model of a backend's current state, encoded. */

@@ -15,6 +15,7 @@ import { backendFactory, DEFAULT_BACKEND } from './backends/registry.js';
 import type { BackendFactory } from './backends/types.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { TrainingObjective } from './objective.js';
+import { onnxStudent } from './student-graph.js';
 import { checkpointPath, loadRunState, saveRunState, type EpochMetrics, type RecordedConfig, type RunState } from './run-state.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -337,6 +338,12 @@ async function runInFolder(o: {
   const schedule = scheduleFor(cfg, stepsPerEpoch);
   const inputShape = [trainSet.channels, trainSet.height, trainSet.width] as const;
   const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
+  if (cfg.modelSpec.name === 'onnx') {
+    // What training an imported file means (BN kept or folded away, Dropout as identity), in the run's log.
+    const s = onnxStudent(cfg.modelSpec);
+    emit({ kind: 'notice', message: `ONNX student ${s.info.file} (sha256 ${s.info.sha256.slice(0, 16)}…, opset ${s.info.opset}, ${s.info.params} parameters, ${s.info.nodes} nodes replayed, ${s.info.folded} folded)` });
+    for (const note of s.info.notes) emit({ kind: 'notice', message: `ONNX student: ${note}` });
+  }
   const backend = await (createBackend ?? backendFactory(cfg.backend ?? DEFAULT_BACKEND))({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
     optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A, ...(threads !== undefined ? { threads } : {}),

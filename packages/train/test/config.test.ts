@@ -89,7 +89,7 @@ describe('zoo models and datasets', () => {
   it('errors: unknown model/dataset list the valid names; dir required except for fashion-mnist; options of other models', () => {
     const cases: [unknown, RegExp][] = [
       [{ ...base, modelSpec: { name: 'resnet18' } },
-        /Expected a model of the zoo \(resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn\) for config\.modelSpec\.name but received "resnet18"/],
+        /Expected a model of the zoo \(resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn\) or "onnx" with a file for config\.modelSpec\.name but received "resnet18"/],
       [{ ...base, dataset: { name: 'imagenet' } },
         /Expected a dataset \(fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder\) for config\.dataset\.name but received "imagenet"/],
       [{ ...base, dataset: { name: 'cifar10' } }, /Expected the CIFAR-10 folder \(cifar10 is not installed by default.* for config\.dataset\.dir but received nothing/],
