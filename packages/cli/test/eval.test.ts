@@ -97,7 +97,7 @@ describe('kqkd eval', () => {
       [['eval', '--model', text], /notes\.onnx/],
       [['eval', '--model', cifar], /\[N, 1, 28, 28\] \(fashion-mnist images\) for ONNX file ".*cifar\.onnx" input "input" but received \[N, 3, 32, 32\]/],
       [['eval', '--model', cifar, '--data', 'mnist'], /option '--data <name>' argument 'mnist' is invalid\. Allowed choices are fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder/],
-      [['eval', '--model', cifar, '--split', 'val'], /option '--split <name>' argument 'val' is invalid\. Allowed choices are test, train/],
+      [['eval', '--model', cifar, '--split', 'val'], /Expected "test" or "train" \("val" is for image-folder\) for --split but received "val"/],
       [['eval', '--data', 'fashion-mnist'], /required option '--model <file\.onnx>' not specified/],
       [['eval', '--model', cifar, '--batch-size', '0'], /--batch-size/],
     ];
