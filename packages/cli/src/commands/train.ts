@@ -63,7 +63,7 @@ const TRAIN_FLAGS = {
   'config.epochs': '--epochs', 'config.batchSize': '--batch-size', 'config.accumulationSteps': '--accumulate', 'config.evalBatchSize': '--eval-batch-size',
   'config.seed': '--seed', 'config.optimizer.lr': '--lr', 'config.optimizer.type': '--optimizer', 'config.schedule': '--schedule',
   'config.dataset.trainLimit': '--train-limit', 'config.dataset.testLimit': '--test-limit', 'config.dataset.validation': '--validation',
-  'config.dataset.dir': '--data-dir', 'config.modelSpec.width': '--width', 'config.modelSpec.name': '--model',
+  'config.dataset.dir': '--data-dir', 'config.modelSpec.width': '--width', 'config.modelSpec.name': '--model', 'config.modelSpec.file': '--model',
   'config.dataset.imageSize': '--image-size', 'config.dataset.channels': '--channels', 'config.dataset.testFraction': '--test-fraction',
   'config.dataset.splitSeed': '--split-seed', 'config.dataset.skipBad': '--skip-bad', 'config.dataset.cacheDir': '--cache-dir',
 };
@@ -72,7 +72,8 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description('Train a model of the zoo with cross-entropy (ONNX Runtime: native or training build); resumes a partial run in --out.')
-    .addOption(new Option('--model <name>', 'model of the zoo (kqkd models lists them)').choices(MODEL_NAMES as unknown as string[]).default('small-cnn'))
+    .addOption(new Option('--model <name>', `model of the zoo (${MODEL_NAMES.join(', ')}; kqkd models lists them), or a path to a student .onnx file `
+      + 'exported by torch.onnx.export (docs/onnx-students.md)').default('small-cnn'))
     .addOption(new Option('--width <x>', 'width multiplier of the model (default 1 = the paper\'s widths)'))
     .addOption(new Option('--data <name>', 'dataset; input shape, classes and normalisation follow from it')
       .choices(DATASET_NAMES as unknown as string[]).default('fashion-mnist'))
@@ -165,7 +166,10 @@ export function registerTrain(program: Command): void {
       };
       const results = await withFlagNames(TRAIN_FLAGS, () => train({
         modelSpec: {
-          name: flags.model as TrainConfigInput['modelSpec']['name'], ...(widths ? { widths } : {}),
+          // a path (ends in .onnx, or names a folder) is an ONNX student; anything else a zoo name, checked by the config
+          ...(/\.onnx$/i.test(flags.model) || /[\\/]/.test(flags.model) ? { name: 'onnx' as const, file: flags.model }
+            : { name: flags.model as TrainConfigInput['modelSpec']['name'] }),
+          ...(widths ? { widths } : {}),
           ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
           ...(flags.patch !== undefined ? { patch: intFlag('--patch', flags.patch, 1) } : {}),
         },
