@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { KqkdError } from '@kqkd/common';
 import { DEFAULT_SELECTION_RULE, METHOD_KEYS, PROJECTORS, SELECTION_RULE_KEYS } from '@kqkd/distill';
 import {
-  augmentSchema, BACKENDS, canonicalJson, datasetSpecSchema, modelSpecSchema, oneCycleSchema, optimizerSchema, parseWithSchema, positiveInt, SCHEDULES,
+  augmentSchema, BACKENDS, canonicalJson, checkOnnxModelSpec, datasetSpecSchema, modelSpecSchema, oneCycleSchema, optimizerSchema, parseWithSchema, positiveInt, SCHEDULES,
 } from '@kqkd/train';
 import { LR_POLICIES } from './lr-policy.js';
 
@@ -98,6 +98,11 @@ export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
 /** Validates an experiment file's content; the first problem becomes a KqkdError naming `experiment.<path>`. */
 export function parseExperimentConfig(input: unknown, source = 'experiment'): ExperimentConfig {
   const c = parseWithSchema(experimentConfigSchema, input, source);
+  // an ONNX student (model { name: "onnx", file }): file resolved and its sha256 filled in, as for `kqkd train`
+  checkOnnxModelSpec(c.student.model, `${source}.student.model`);
+  if (c.teacher.model?.name === 'onnx') {
+    throw new KqkdError(`${source}.teacher.model.name`, 'a zoo teacher to train (an ONNX teacher is given as teacher.onnx)', '"onnx"');
+  }
   if (c.student.layers && c.student.layers.length !== c.distill.k) {
     throw new KqkdError(`${source}.student.layers`, `${c.distill.k} layers (distill.k)`, `${c.student.layers.length}: ${c.student.layers.join(', ')}`);
   }
@@ -147,5 +152,7 @@ function checkLearningRates(c: ExperimentConfig, source: string): void {
 export function experimentHash(c: ExperimentConfig): string {
   const { backend: _b, name: _n, dataset, teacher, ...rest } = c;
   const { dir: _d, cacheDir: _c, ...data } = dataset;
-  return createHash('sha256').update(canonicalJson({ ...rest, dataset: data, teacher: { ...teacher, onnx: teacher.onnx ? 'imported' : undefined } })).digest('hex').slice(0, 16);
+  // an ONNX student enters by its content (sha256), not its path (absent for zoo students: their hash is unchanged)
+  const student = { ...rest.student, model: { ...rest.student.model, file: undefined } };
+  return createHash('sha256').update(canonicalJson({ ...rest, student, dataset: data, teacher: { ...teacher, onnx: teacher.onnx ? 'imported' : undefined } })).digest('hex').slice(0, 16);
 }

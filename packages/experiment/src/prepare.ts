@@ -16,8 +16,8 @@ import {
 } from '@kqkd/distill';
 import { reportToJson, scoreModel, type ModelKqReport } from '@kqkd/kq';
 import { buildZooModel } from '@kqkd/models';
-import { checkClassifier, decodeModel, findGeneralizedLayers, readModelFile, type ModelProto, countParameters } from '@kqkd/onnx';
-import { evaluateModel, evaluationSplit, openSplits, train, MODEL_ONNX, type ExtraFeeds, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
+import { checkClassifier, decodeModel, findGeneralizedLayers, GraphBuilder, readModelFile, withGeneralizedLayers, type ModelProto, countParameters } from '@kqkd/onnx';
+import { evaluateModel, evaluationSplit, onnxStudent, openSplits, train, MODEL_ONNX, type ExtraFeeds, type ModelSpec, type TrainConfigInput, type TrainProgress } from '@kqkd/train';
 import { experimentHash, type ExperimentConfig } from './config.js';
 import { PAPER_STUDENT_LAYERS } from './presets.js';
 
@@ -82,6 +82,18 @@ export interface PrepareOptions {
 }
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * An ONNX student (model { name: "onnx", file }) as the student's build is used here: its name (the file's), the
+ * replayed inference model carrying the importer's generalized layers, and its parameter count.
+ */
+function onnxStudentListing(spec: ModelSpec, classes: number, input: readonly number[]): { name: string; model: ModelProto; params: number } {
+  const s = onnxStudent(spec);
+  const g = new GraphBuilder({ name: 'onnx_student' });
+  const built = s.build(g, g.input('input', ['N', ...input]), { classes });
+  g.output(built.logits, 'logits');
+  return { name: s.name, model: withGeneralizedLayers(g.build(), { layers: built.layers, headStartsAfter: built.headStartsAfter }), params: s.info.params };
+}
 const modelTitle = (m: { name: string; width?: number }) => `${m.name}${m.width && m.width !== 1 ? ` ×${m.width} width` : ''}`;
 const nullable = (v: number | null | undefined): number => (v === null || v === undefined ? NaN : v);
 
@@ -152,7 +164,8 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
 
   // ---- 0. the student's layers first: a student that cannot be paired is refused before the teacher is trained
   // A zero-initialised build of the student: shapes and taps only.
-  const student = buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
+  const student = c.student.model.name === 'onnx' ? onnxStudentListing(c.student.model, trainSet.classes, inputShape)
+    : buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
   // The student's generalized layers come from the same finder as the teacher's (@kqkd/onnx: the model's declared
   // list first, then structure), so a student from anywhere pairs by the same rule; for the zoo it returns the
   // paper's lists (packages/models/test/zoo.test.ts).
