@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # redis-server: the queue of `kqkd experiment --queue` / `kqkd worker` (its tests start their own on a free port)
-APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core redis-server)
+# python3-torch, python3-onnx: Debian's PyTorch at /usr/bin/python3, the reference of the ONNX-student equivalence test
+# (packages/train/test/onnx-student.test.ts; skipped, saying so, where it is missing) and of models/students/export.py
+APT_PACKAGES=(cmake g++ make pkg-config libopenblas-dev dataset-fashion-mnist fonts-dejavu-core redis-server python3-torch python3-onnx)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
