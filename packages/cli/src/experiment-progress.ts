@@ -5,8 +5,10 @@
 import type { ExperimentProgress } from '@kqkd/kqkd';
 import type { Progress } from './progress.js';
 
-export function experimentProgressPrinter(progress: Progress, say: (line: string) => void):
+export function experimentProgressPrinter(progress: Progress, say: (line: string) => void, o: { evaluatedOn?: 'test' | 'validation' } = {}):
   { onProgress: (e: ExperimentProgress) => void; stopBar: () => void } {
+  // Tuning runs are scored on the validation images; the others where the experiment evaluates.
+  const split = (who: string) => (who.endsWith('(tuning)') ? 'validation' : o.evaluatedOn ?? 'test');
   // With runs side by side, batch progress of different runs would fight over one bar: print epoch lines only.
   let sideBySide = false;
   // …and, every 20 s, one line with where each running run is.
@@ -45,7 +47,7 @@ export function experimentProgressPrinter(progress: Progress, say: (line: string
         progress.update(ev.batch, `loss ${ev.loss.toFixed(4)} | ${ev.imagesPerSecond.toFixed(0)} img/s`);
       } else if (ev.kind === 'epoch') {
         stopBar();
-        say(`${label} epoch ${ev.metrics.epoch}: test top-1 ${ev.metrics.testTop1.toFixed(2)}% (best ${ev.best.testTop1.toFixed(2)}%), ${ev.metrics.seconds.toFixed(1)} s`);
+        say(`${label} epoch ${ev.metrics.epoch}: ${e.who === 'teacher' ? o.evaluatedOn ?? 'test' : split(e.who)} top-1 ${ev.metrics.testTop1.toFixed(2)}% (best ${ev.best.testTop1.toFixed(2)}%), ${ev.metrics.seconds.toFixed(1)} s`);
       } else if (ev.kind === 'done') running.delete(e.who);
       if (ev.kind === 'done' && !ev.recomputed) {
         say(`${label}: finished earlier (best ${ev.results.top1Best.toFixed(2)}%, last ${ev.results.top1Last.toFixed(2)}%), not recomputed`);

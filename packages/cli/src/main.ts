@@ -8,6 +8,7 @@ import { registerBench } from './commands/bench.js';
 import { registerExperiment } from './commands/experiment.js';
 import { registerEval } from './commands/eval.js';
 import { registerPredict } from './commands/predict.js';
+import { registerDistill } from './commands/distill.js';
 import { registerWorker } from './commands/worker.js';
 
 const VERSION = '0.1.0';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--verbose', 'print stack traces with errors'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerDistill(program);
   registerScore(program);
   registerTrain(program);
   registerExperiment(program);

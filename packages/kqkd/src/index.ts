@@ -2,7 +2,7 @@
  * kqkd's public programmatic API — the one entry point for applications; the `kqkd` command is a thin layer over it,
  * and importing this module loads no command-line framework (test/no-cli-framework.test.ts).
  *
- *   import { score, train, evaluate, runExperiment, models, benchTrainStep, startWorker } from '@kqkd/kqkd';
+ *   import { score, train, evaluate, distill, runExperiment, models, benchTrainStep, startWorker } from '@kqkd/kqkd';
  *
  * One module per function. Long calls take `onProgress` and an AbortSignal (`signal`); training and experiments stop
  * at the next optimizer step with a checkpoint and resume when called again. Errors are KqkdErrors naming the
@@ -15,6 +15,10 @@ export {
 export { train, EXECUTION_PROVIDERS, type ExecutionProvider } from './train.js';
 export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';
 export { predict, type PredictOptions, type PredictResult, type Prediction } from './predict.js';
+export {
+  distill, distillExperiment, defaultEpochs, defaultValidation, DISTILL_COMPARE,
+  type DistillOptions, type DistillResult, type DistillProgress, type DistilledModel, type DistillCompare,
+} from './distill.js';
 export {
   runExperiment, resolveExperimentConfig, type RunExperimentApiOptions, type ResolveExperimentOptions, type ExperimentOverrides,
 } from './experiment.js';

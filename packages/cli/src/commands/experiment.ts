@@ -93,11 +93,14 @@ export function registerExperiment(program: Command): void {
     .action(async (flags: ExperimentFlags) => {
       const options = experimentOptions(flags);
       // Validate everything before any work (and name the flags in errors).
-      await withFlagNames(FLAGS, () => resolveExperimentConfig(options));
+      const { config } = await withFlagNames(FLAGS, () => resolveExperimentConfig(options));
       const out = resolve(flags.out);
       const progress = createProgress(flags.quiet);
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
-      const { onProgress, stopBar } = experimentProgressPrinter(progress, say);
+      const { onProgress, stopBar } = experimentProgressPrinter(progress, say, {
+        // a tuned experiment reports its final runs on the test split; otherwise a validation split is evaluated on
+        evaluatedOn: config.dataset.validation !== undefined && !config.tuning ? 'validation' : 'test',
+      });
       const threads = flags.threads !== undefined ? intFlag('--threads', flags.threads, 1) : undefined;
       const parallel = flags.parallel === undefined || flags.parallel === 'auto' ? flags.parallel : intFlag('--parallel', flags.parallel, 1);
       const signal = commandSignal();

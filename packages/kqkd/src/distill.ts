@@ -1,0 +1,357 @@
+/**
+ * `distill`: one distilled student, end to end, for a user who has a teacher and data and wants a small model out.
+ * Teacher Knowledge Quality → teacher layers (`kq-last` by default) → Ours (FKD-KQ: feature losses only into the
+ * backbone, CE on the detached head) with the `quick` job's settings scaled to the data → the checkpoint of the best
+ * epoch on a validation split held out of the training images → `student.onnx` (class names and normalisation in its
+ * metadata) and `report.md` with the teacher's and the student's test top-1, sizes, latencies and pictures.
+ *
+ * It is an experiment of one method and one seed (@kqkd/experiment) in `out/experiment/`, so it resumes like every
+ * run (also after kill -9); `compare: ['ce']` adds the student trained alone, under the same budget and split.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { expectInteger, expectOneOf, KqkdError, makeDirs, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
+import { DATASET_NAMES, loadDataset, type Dataset, type DatasetName, type LoadDatasetOptions } from '@kqkd/data';
+import { DEFAULT_SELECTION_RULE, SELECTION_RULE_KEYS } from '@kqkd/distill';
+import {
+  experimentHash, parseExperimentConfig, QUICK_TUNED_LR, runExperiment, type ExperimentConfig, type ExperimentConfigInput,
+  type ExperimentProgress, type ExperimentResults,
+} from '@kqkd/experiment';
+import { ZOO_NAMES } from '@kqkd/models';
+import { decodeModel, encodeModel, readModelFile, withImageMetadata } from '@kqkd/onnx';
+import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
+import { createInferenceSession } from '@kqkd/runtime';
+import { BEST_MODEL_ONNX, evaluateModel, type Evaluation } from '@kqkd/train';
+import { throwIfAborted } from './output-folder.js';
+
+/** Methods `compare` may add beside Ours. */
+export const DISTILL_COMPARE = ['ce'] as const;
+export type DistillCompare = (typeof DISTILL_COMPARE)[number];
+
+export interface DistillOptions {
+  /** The teacher: an ONNX classifier taking the dataset's normalised [N, C, H, W] images. */
+  teacher: string;
+  /** The dataset (`image-folder` for a folder of class folders). */
+  data: DatasetName;
+  /** Required except for fashion-mnist (Debian's folder). */
+  dataDir?: string;
+  /** Dataset options beyond the folder (image-folder: imageSize, channels, skipBad, cacheDir, testFraction). */
+  dataOptions?: Record<string, unknown>;
+  /** A zoo model name (`kqkd models`), or the path of an ONNX student (e.g. exported by torch.onnx.export). */
+  student: string;
+  /** Width multiplier of a zoo student (default 1/8 for resnet9, as `quick`). */
+  width?: number;
+  /** Epochs (default: about 50 000 training images shown, 5 to 100 epochs: `defaultEpochs`). */
+  epochs?: number;
+  /** Peak learning rate of the distilled student (default 0.1, `quick`'s tuned rate for Ours). */
+  lr?: number;
+  /** Training batch (default 128, at most a quarter of the training images). */
+  batchSize?: number;
+  /** The last N training images, held out to choose the checkpoint on (default 10 %, at most 5 000). */
+  validation?: number;
+  /** Train on only the first N training images (the validation images, the last of the split, are never among them). */
+  trainLimit?: number;
+  /** Teacher-layer rule (default `kq-last`). */
+  selection?: string;
+  /** Teacher images scored for Knowledge Quality (default 2 000, class-balanced). */
+  kqSamples?: number;
+  /** Also train these for the report: `ce` = the student alone, same budget. */
+  compare?: readonly DistillCompare[];
+  seed?: number;
+  /** The output folder: student.onnx, report.md, report.json, pictures, and experiment/ (the runs). */
+  out: string;
+  threads?: number;
+  force?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (e: DistillProgress) => void;
+}
+
+export type DistillProgress =
+  | ExperimentProgress
+  | { kind: 'distill'; stage: 'evaluate' | 'latency' | 'report'; detail: string };
+
+export interface DistilledModel {
+  /** Parameters (float weights; BN running statistics not counted), null when unknown. */
+  parameters: number | null;
+  /** Top-1 (percent) of the chosen checkpoint on the validation images, and on the test split. */
+  validationTop1: number | null;
+  testTop1: number;
+  /** Milliseconds per image at batch 1 and at batch 64 (onnxruntime-node, CPU, median of timed runs). */
+  latencyMs: { batch1: number; batch64: number };
+}
+
+export interface DistillResult {
+  teacher: DistilledModel & { file: string };
+  student: DistilledModel & {
+    file: string;
+    /** The student's description (zoo model and width, or the ONNX file). */
+    model: string;
+    /** Epoch whose checkpoint was kept (best validation top-1), of `epochs`. */
+    epoch: number;
+    epochs: number;
+    validationTop1Last: number;
+    lr: number;
+    seconds: number;
+  };
+  /** The student trained alone (`compare: ['ce']`). */
+  alone?: DistilledModel & { epoch: number; validationTop1Last: number; lr: number };
+  teacherLayers: { rule: string; indices: number[]; names: string[] };
+  studentLayers: number[];
+  dataset: { name: string; trainImages: number; validationImages: number; testImages: number; classNames: string[]; normalization: { mean: number[]; std: number[] } };
+  testConfusion: number[][];
+  files: { student: string; report: string; json: string; pictures: string[] };
+}
+
+export const DISTILL_FILES = ['student.onnx', 'report.md', 'report.json', 'experiment', 'kq-curves.svg', 'kq-curves.png',
+  'training-curves.svg', 'training-curves.png', 'confusion.svg', 'confusion.png'];
+const EXPERIMENT_DIR = 'experiment';
+
+/** Epochs when none are given: about 50 000 training images shown (`quick`: 10 000 × 5), at least 5, at most 100. */
+export function defaultEpochs(trainImages: number): number {
+  return Math.min(100, Math.max(5, Math.ceil(50_000 / trainImages)));
+}
+
+/** Validation images when none are given: 10 % of the training images, at most 5 000, at least one batch of 10. */
+export function defaultValidation(trainImages: number): number {
+  return Math.min(5000, Math.max(10, Math.round(trainImages / 10)));
+}
+
+function studentSpec(o: DistillOptions): { spec: Record<string, unknown>; title: string } {
+  if (typeof o.student !== 'string' || o.student.length === 0) {
+    throw new KqkdError('student', `a zoo model (${ZOO_NAMES.join(', ')}) or the path of an ONNX student`, JSON.stringify(o.student));
+  }
+  if (o.student.endsWith('.onnx')) {
+    if (o.width !== undefined) throw new KqkdError('width', 'no width for an ONNX student (its file fixes its size)', String(o.width));
+    const file = resolve(o.student);
+    readModelFile(file, 'student'); // a missing or unreadable file is refused here, naming it
+    return { spec: { name: 'onnx', file }, title: basename(file) };
+  }
+  if (!(ZOO_NAMES as readonly string[]).includes(o.student)) {
+    throw new KqkdError('student', `a zoo model (${ZOO_NAMES.join(', ')}) or the path of an ONNX student (*.onnx)`, JSON.stringify(o.student));
+  }
+  const width = o.width ?? (o.student === 'resnet9' ? 0.125 : 1);
+  return { spec: { name: o.student, width }, title: `${o.student} ×${width}` };
+}
+
+/** The experiment a distill call runs, validated (refusals name the option). */
+export function distillExperiment(o: DistillOptions, train: Pick<Dataset, 'count' | 'classes'>): ExperimentConfig {
+  const compare = (o.compare ?? []).map((m, i) => expectOneOf(`compare[${i}]`, m, DISTILL_COMPARE));
+  const seed = o.seed === undefined ? 0 : expectInteger('seed', o.seed, 0, 0xffffff);
+  // The validation images are the LAST of the training split; the images trained on are the ones before them (the
+  // first `trainLimit` of those), so the two never overlap.
+  const validation = o.validation === undefined ? defaultValidation(train.count) : expectInteger('validation', o.validation, 1, Math.max(1, train.count - 1));
+  const part = Math.min(train.count - validation, o.trainLimit === undefined ? Infinity : expectInteger('trainLimit', o.trainLimit, 1));
+  if (part < 2 * train.classes) {
+    throw new KqkdError('data', `at least ${2 * train.classes + validation} training images (2 per class to train on, ${validation} to validate on)`, `${train.count}`);
+  }
+  const epochs = o.epochs === undefined ? defaultEpochs(part) : expectInteger('epochs', o.epochs, 1, 10_000);
+  const batchSize = o.batchSize === undefined ? Math.max(1, Math.min(128, Math.floor(part / 4))) : expectInteger('batchSize', o.batchSize, 1, part);
+  const selection = o.selection === undefined ? DEFAULT_SELECTION_RULE : expectOneOf('selection', o.selection, SELECTION_RULE_KEYS as readonly string[]);
+  const kqSamples = o.kqSamples === undefined ? Math.max(20, Math.min(2000, part)) : expectInteger('kqSamples', o.kqSamples, 20, part);
+  if (o.lr !== undefined && !(typeof o.lr === 'number' && o.lr > 0 && o.lr <= 10)) throw new KqkdError('lr', 'a learning rate in (0, 10]', String(o.lr));
+  const { spec } = studentSpec(o);
+  const input: ExperimentConfigInput = {
+    version: 1,
+    name: `distill: ${basename(o.teacher)} → ${o.student} on ${o.data}`,
+    dataset: {
+      name: o.data, ...(o.dataDir !== undefined ? { dir: resolve(o.dataDir) } : {}), ...(o.dataOptions ?? {}),
+      ...(o.trainLimit !== undefined ? { trainLimit: part } : {}), validation,
+    } as ExperimentConfigInput['dataset'],
+    teacher: { onnx: resolve(o.teacher) },
+    student: { model: spec as ExperimentConfigInput['student']['model'] },
+    methods: ['fkd-kq', ...compare],
+    seeds: 1,
+    seed0: seed,
+    training: {
+      epochs, batchSize, optimizer: { type: 'adamw', lr: o.lr ?? QUICK_TUNED_LR['fkd-kq'], weightDecay: 0.01 }, schedule: 'one-cycle', lrPolicy: 'tuned',
+      methodLr: { 'fkd-kq': o.lr ?? QUICK_TUNED_LR['fkd-kq'], ce: QUICK_TUNED_LR.ce },
+      lrSource: o.lr !== undefined ? 'distill: --lr for Ours; CE at quick-tune\'s rate' : 'quick-tune (Fashion-MNIST, ResNet34/4 → ResNet9/8): best mean validation top-1 at the last epoch',
+    },
+    distill: { selection },
+    kq: { samples: kqSamples, seed: 0 },
+  };
+  return parseExperimentConfig(input, 'distill');
+}
+
+/** Median milliseconds per image of `model` at batch `n` (warm-up runs first; at least 5 timed runs or 0.5 s). */
+async function latency(model: Uint8Array, input: string, shape: number[], n: number, threads?: number): Promise<number> {
+  const session = await createInferenceSession(model, threads !== undefined ? { threads } : {});
+  try {
+    const data = new Float32Array(n * shape.reduce((a, b) => a * b, 1));
+    const feeds = { [input]: { data, shape: [n, ...shape] } };
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    const times: number[] = [];
+    const t0 = performance.now();
+    while (times.length < 5 || (performance.now() - t0 < 500 && times.length < 200)) {
+      const t = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)] / n;
+  } finally {
+    await session.release();
+  }
+}
+
+function inputNameOf(model: Uint8Array, what: string): string {
+  const m = decodeModel(model, what);
+  const inits = new Set((m.graph?.initializer ?? []).map((t) => t.name));
+  const inputs = (m.graph?.input ?? []).filter((i) => !inits.has(i.name ?? ''));
+  if (inputs.length !== 1) throw new KqkdError(what, 'a classifier with one image input', `${inputs.length} inputs`);
+  return inputs[0].name!;
+}
+
+export async function distill(o: DistillOptions): Promise<DistillResult> {
+  throwIfAborted(o?.signal);
+  if (!o || typeof o !== 'object') throw new KqkdError('options', 'an object', String(o));
+  if (typeof o.out !== 'string' || o.out.length === 0) throw new KqkdError('out', 'an output folder', JSON.stringify(o.out));
+  if (typeof o.teacher !== 'string' || o.teacher.length === 0) throw new KqkdError('teacher', 'the path of an ONNX teacher', JSON.stringify(o.teacher));
+  expectOneOf('data', o.data, DATASET_NAMES);
+  const teacherBytes = readModelFile(o.teacher, 'teacher').bytes;
+  const threads = o.threads !== undefined ? { threads: expectInteger('threads', o.threads, 1, 1024) } : {};
+  const emit = o.onProgress ?? (() => {});
+  const open = (split: 'train' | 'test') => loadDataset(o.data, {
+    split, ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}), ...(o.dataOptions ?? {}),
+  } as LoadDatasetOptions);
+  const trainSet = await open('train');
+  const config = distillExperiment(o, trainSet);
+  const out = resolve(o.out);
+  const folder = ownFolder(out, 'out', { kind: 'distill', configHash: experimentHash(config), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
+  try {
+    const result = await distillIn(o, config, out, trainSet, await open('test'), teacherBytes, threads, emit);
+    folder.release();
+    return result;
+  } catch (err) {
+    if (err instanceof KqkdError && !(err instanceof RunFailedError) && !folder.resumed && !existsSync(join(out, EXPERIMENT_DIR, 'experiment.json'))) folder.rollback();
+    else folder.release();
+    throw err;
+  }
+}
+
+async function distillIn(o: DistillOptions, config: ExperimentConfig, out: string, trainSet: Dataset, testSet: Dataset, teacherBytes: Uint8Array,
+  threads: { threads?: number }, emit: (e: DistillProgress) => void): Promise<DistillResult> {
+  const expDir = join(out, EXPERIMENT_DIR);
+  makeDirs(expDir, 'out');
+  const r: ExperimentResults = await runExperiment({
+    config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit,
+  });
+  const ours = r.methods['fkd-kq'];
+  const oursRun = ours.runs[0];
+  if (oursRun.failed) throw new RunFailedError('the distilled student\'s run', 'a run that finished', 'a failed run', oursRun.failed);
+  const chosen = (run: { runDir: string }) => readFileSync(join(expDir, run.runDir, BEST_MODEL_ONNX));
+  const normalization = { mean: [...trainSet.normalization.mean], std: [...trainSet.normalization.std] };
+  const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
+
+  emit({ kind: 'distill', stage: 'evaluate', detail: `teacher and student on the ${testSet.count} test images` });
+  const evaluate = (model: Uint8Array, name: string): Promise<Evaluation> =>
+    evaluateModel({ model, modelName: name, dataset: testSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) });
+  const studentBytes = encodeModel(withImageMetadata(decodeModel(chosen(oursRun), 'student'), {
+    classNames: [...trainSet.classNames], normalization, imageSize: [trainSet.height, trainSet.width], channels: trainSet.channels,
+    resize: 'shorter-side-center-crop',
+  }));
+  const teacherEval = await evaluate(teacherBytes, `teacher "${o.teacher}"`);
+  const studentEval = await evaluate(studentBytes, 'the distilled student');
+  const aloneRun = r.methods.ce?.runs[0];
+  const aloneBytes = aloneRun && !aloneRun.failed ? chosen(aloneRun) : undefined;
+  const aloneEval = aloneBytes ? await evaluate(aloneBytes, 'the student trained alone') : undefined;
+
+  emit({ kind: 'distill', stage: 'latency', detail: 'onnxruntime-node, batch 1 and batch 64' });
+  const timing = async (bytes: Uint8Array, what: string) => {
+    const name = inputNameOf(bytes, what);
+    return { batch1: await latency(bytes, name, inputShape, 1, threads.threads), batch64: await latency(bytes, name, inputShape, 64, threads.threads) };
+  };
+  const teacherLatency = await timing(teacherBytes, 'teacher');
+  const studentLatency = await timing(studentBytes, 'student');
+  const aloneLatency = aloneBytes ? await timing(aloneBytes, 'student trained alone') : undefined;
+
+  emit({ kind: 'distill', stage: 'report', detail: 'student.onnx, report.md, report.json, pictures' });
+  writeFileAtomic(join(out, 'student.onnx'), studentBytes);
+  const pictures: string[] = [];
+  for (const name of ['kq-curves', 'training-curves']) {
+    for (const ext of ['svg', 'png']) {
+      const src = join(expDir, `${name}.${ext}`);
+      if (existsSync(src)) { writeFileAtomic(join(out, `${name}.${ext}`), readFileSync(src)); if (ext === 'png') pictures.push(`${name}.png`); }
+    }
+  }
+  await writeChart(confusionMatrixSpec(studentEval.confusion, studentEval.classNames,
+    `distilled student on the test split: top-1 ${studentEval.top1.toFixed(2)} %`), join(out, 'confusion'));
+  pictures.push('confusion.png');
+
+  const best = (run: typeof oursRun) => run.history.find((h) => h.epoch === run.bestEpoch)!;
+  const layerNames = r.kq.layers.filter((l) => r.selectedTeacherLayers.includes(l.index)).map((l) => l.name);
+  const result: DistillResult = {
+    teacher: { file: resolve(o.teacher), parameters: r.teacher.parameters, validationTop1: r.teacher.top1, testTop1: teacherEval.top1, latencyMs: teacherLatency },
+    student: {
+      file: join(out, 'student.onnx'), model: studentSpec(o).title, parameters: r.student.parameters, validationTop1: best(oursRun).testTop1,
+      testTop1: studentEval.top1, latencyMs: studentLatency, epoch: oursRun.bestEpoch!, epochs: config.training.epochs, validationTop1Last: oursRun.top1Last!,
+      lr: ours.peakLr, seconds: oursRun.seconds ?? 0,
+    },
+    ...(aloneRun && aloneEval && aloneLatency ? {
+      alone: {
+        parameters: r.student.parameters, validationTop1: best(aloneRun).testTop1, testTop1: aloneEval.top1, latencyMs: aloneLatency,
+        epoch: aloneRun.bestEpoch!, validationTop1Last: aloneRun.top1Last!, lr: r.methods.ce.peakLr,
+      },
+    } : {}),
+    teacherLayers: { rule: r.selectionRule, indices: r.selectedTeacherLayers, names: layerNames },
+    studentLayers: r.studentLayers,
+    dataset: {
+      name: o.data, trainImages: r.dataset.trainCount, validationImages: r.dataset.testCount, testImages: testSet.count,
+      classNames: [...trainSet.classNames], normalization,
+    },
+    testConfusion: studentEval.confusion,
+    files: { student: join(out, 'student.onnx'), report: join(out, 'report.md'), json: join(out, 'report.json'), pictures },
+  };
+  writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ format: 'kqkd-distill-report', version: 1, ...result }, null, 2)}\n`);
+  writeFileAtomic(join(out, 'report.md'), distillReport(result, o));
+  return result;
+}
+
+const pct = (v: number | null) => (v === null || !Number.isFinite(v) ? '—' : `${v.toFixed(2)} %`);
+const ms = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2));
+const count = (v: number | null) => (v === null ? '—' : v.toLocaleString('en-US'));
+
+/** report.md: what a user reads first. */
+export function distillReport(r: DistillResult, o: Pick<DistillOptions, 'teacher' | 'data'>): string {
+  const cols = ['teacher', 'student, distilled', ...(r.alone ? ['student alone (CE)'] : [])];
+  const models = [r.teacher, r.student, ...(r.alone ? [r.alone] : [])];
+  const row = (label: string, f: (m: DistilledModel) => string) => `| ${label} | ${models.map(f).join(' | ')} |`;
+  return [
+    `# kqkd distill: ${basename(o.teacher)} → ${r.student.model} on ${o.data}`,
+    '',
+    `The student's backbone learned only from the teacher's features at its layers ${r.teacherLayers.indices.join(', ')} ` +
+      `(${r.teacherLayers.names.join(', ')}; rule \`${r.teacherLayers.rule}\` on Knowledge Quality), its classifier head by cross-entropy on ` +
+      'detached features (Ours, FKD-KQ). `student.onnx` holds the checkpoint of its best epoch on the validation images; the test split ' +
+      'was used for nothing but these figures.',
+    '',
+    `| | ${cols.join(' | ')} |`,
+    `|---|${cols.map(() => '---').join('|')}|`,
+    row('parameters', (m) => count(m.parameters)),
+    row(`validation top-1 (${r.dataset.validationImages} held-out training images)`, (m) => pct(m.validationTop1)),
+    row(`**test top-1** (${r.dataset.testImages} images)`, (m) => `**${pct(m.testTop1)}**`),
+    row('latency, batch 1 (ms / image)', (m) => ms(m.latencyMs.batch1)),
+    row('latency, batch 64 (ms / image)', (m) => ms(m.latencyMs.batch64)),
+    '',
+    `- Checkpoint: epoch ${r.student.epoch} of ${r.student.epochs}, the best validation top-1 (${pct(r.student.validationTop1)}; the last epoch: ` +
+      `${pct(r.student.validationTop1Last)})${r.alone ? `; the student alone: epoch ${r.alone.epoch} (last epoch ${pct(r.alone.validationTop1Last)})` : ''}. ` +
+      `Peak learning rate ${r.student.lr}${r.alone ? ` (alone: ${r.alone.lr})` : ''}; training took ${r.student.seconds.toFixed(0)} s.`,
+    `- Data: ${r.dataset.trainImages} training images trained on, ${r.dataset.validationImages} other training images held out for validation ` +
+      `(the teacher may have been trained on them: its validation figure is not a held-out one), ${r.dataset.testImages} test images; ` +
+      `classes ${r.dataset.classNames.join(', ')}; normalisation mean ${r.dataset.normalization.mean.map((v) => v.toFixed(4)).join(', ')}, ` +
+      `std ${r.dataset.normalization.std.map((v) => v.toFixed(4)).join(', ')} (in student.onnx's metadata).`,
+    `- Student layers paired with the teacher's: ${r.studentLayers.join(', ')}.`,
+    '- Latency: onnxruntime-node on this machine\'s CPU, median of timed runs after warm-up.',
+    '',
+    '## Pictures',
+    '',
+    ...r.files.pictures.map((p) => `![${p.replace('.png', '')}](${p})`),
+    '',
+    '## Use it',
+    '',
+    '```sh',
+    'npx kqkd predict --model student.onnx image.png',
+    `npx kqkd eval --model student.onnx --data ${o.data}${o.data === 'fashion-mnist' ? '' : ' --data-dir DIR'}`,
+    '```',
+    '',
+  ].join('\n');
+}
