@@ -2,8 +2,10 @@
 // Writes Fashion-MNIST as a PNG image folder: OUT/train/<class>/<index>.png and OUT/test/<class>/<index>.png
 // (greyscale 28×28, <index> = the image's index in its split), for trying `--data image-folder` on real images.
 // Usage: node tools/write-image-folder.mjs --out DIR [--dir /usr/share/datasets/fashion-mnist] [--limit-train N] [--limit-test N]
-// (build first: npx tsc -b packages/data). Class folder names are the dataset's class names made file-system safe
-// ("T-shirt/top" → "T-shirt_top"); folders sort in label order only by chance, so kqkd's labels are by folder name.
+// (build first: npx tsc -b packages/data). Class folder names are the label, then the dataset's class name made
+// file-system safe ("0-T-shirt_top", …, "9-Ankle_boot"): image folders label classes by their SORTED folder names,
+// and the prefix keeps that order the dataset's own, so a model trained on the IDX files (the committed teacher)
+// predicts the same class indices on the folder.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -43,7 +45,8 @@ export function safeName(name) {
 const root = resolve(out);
 for (const [split, max] of [['train', limit('--limit-train')], ['test', limit('--limit-test')]]) {
   const ds = loadFashionMnist({ ...(option('--dir') ? { dir: option('--dir') } : {}), split });
-  const names = ds.classNames.map(safeName);
+  const digits = String(ds.classNames.length - 1).length;
+  const names = ds.classNames.map((n, c) => `${String(c).padStart(digits, '0')}-${safeName(n)}`);
   if (new Set(names).size !== names.length) throw new Error(`class names collide once made safe: ${names.join(', ')}`);
   names.forEach((n) => mkdirSync(join(root, split, n), { recursive: true }));
   const n = Math.min(max, ds.count);

@@ -68,7 +68,7 @@ export interface DistillOptions {
 
 export type DistillProgress =
   | ExperimentProgress
-  | { kind: 'distill'; stage: 'evaluate' | 'latency' | 'report'; detail: string };
+  | { kind: 'distill'; stage: 'evaluate' | 'latency' | 'report' | 'warning'; detail: string };
 
 export interface DistilledModel {
   /** Parameters (float weights; BN running statistics not counted), null when unknown. */
@@ -99,6 +99,8 @@ export interface DistillResult {
   studentLayers: number[];
   dataset: { name: string; trainImages: number; validationImages: number; testImages: number; classNames: string[]; normalization: { mean: number[]; std: number[] } };
   testConfusion: number[][];
+  /** What the user should check (a teacher near chance on the data). */
+  warnings: string[];
   files: { student: string; report: string; json: string; pictures: string[] };
 }
 
@@ -142,7 +144,8 @@ export function distillExperiment(o: DistillOptions, train: Pick<Dataset, 'count
   const validation = o.validation === undefined ? defaultValidation(train.count) : expectInteger('validation', o.validation, 1, Math.max(1, train.count - 1));
   const part = Math.min(train.count - validation, o.trainLimit === undefined ? Infinity : expectInteger('trainLimit', o.trainLimit, 1));
   if (part < 2 * train.classes) {
-    throw new KqkdError('data', `at least ${2 * train.classes + validation} training images (2 per class to train on, ${validation} to validate on)`, `${train.count}`);
+    throw new KqkdError(o.trainLimit !== undefined ? 'trainLimit' : 'data', `at least ${2 * train.classes} training images to train on (2 per class) besides the ${validation} validation images`,
+      `${part} (${train.count} in the training split)`);
   }
   const epochs = o.epochs === undefined ? defaultEpochs(part) : expectInteger('epochs', o.epochs, 1, 10_000);
   const batchSize = o.batchSize === undefined ? Math.max(1, Math.min(128, Math.floor(part / 4))) : expectInteger('batchSize', o.batchSize, 1, part);
@@ -236,6 +239,13 @@ async function distillIn(o: DistillOptions, config: ExperimentConfig, out: strin
   const r: ExperimentResults = await runExperiment({
     config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit,
   });
+  // A teacher near chance on the user's images distils nothing: most often its classes are in another order than the
+  // folder's sorted names, or it expects another normalisation. Said loudly, in the log and in the report.
+  const chance = 100 / trainSet.classes;
+  const warnings = r.teacher.top1 < 2 * chance ? [`the teacher scores ${r.teacher.top1.toFixed(2)} % on the validation images, near chance ` +
+    `(${chance.toFixed(1)} %): check that its output classes are in the order of the dataset's classes (${trainSet.classNames.slice(0, 4).join(', ')}, …) ` +
+    `and that it expects this normalisation (mean ${trainSet.normalization.mean.map((v) => v.toFixed(3)).join(', ')})`] : [];
+  for (const w of warnings) emit({ kind: 'distill', stage: 'warning', detail: w });
   const ours = r.methods['fkd-kq'];
   const oursRun = ours.runs[0];
   if (oursRun.failed) throw new RunFailedError('the distilled student\'s run', 'a run that finished', 'a failed run', oursRun.failed);
@@ -300,6 +310,7 @@ async function distillIn(o: DistillOptions, config: ExperimentConfig, out: strin
       classNames: [...trainSet.classNames], normalization,
     },
     testConfusion: studentEval.confusion,
+    warnings,
     files: { student: join(out, 'student.onnx'), report: join(out, 'report.md'), json: join(out, 'report.json'), pictures },
   };
   writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ format: 'kqkd-distill-report', version: 1, ...result }, null, 2)}\n`);
@@ -319,6 +330,7 @@ export function distillReport(r: DistillResult, o: Pick<DistillOptions, 'teacher
   return [
     `# kqkd distill: ${basename(o.teacher)} → ${r.student.model} on ${o.data}`,
     '',
+    ...r.warnings.map((w) => `> **Warning:** ${w}.\n`),
     `The student's backbone learned only from the teacher's features at its layers ${r.teacherLayers.indices.join(', ')} ` +
       `(${r.teacherLayers.names.join(', ')}; rule \`${r.teacherLayers.rule}\` on Knowledge Quality), its classifier head by cross-entropy on ` +
       'detached features (Ours, FKD-KQ). `student.onnx` holds the checkpoint of its best epoch on the validation images; the test split ' +
