@@ -61,9 +61,17 @@ export interface NativeAddon {
   convWeightGradient(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: ConvWeightGradientShape, threads: number): void;
 }
 
-/** The addon; throws (code KQKD_NATIVE_NOT_BUILT, with the build command) when it is not built. */
+/**
+ * The addon, from the packaged prebuilt binary (prebuilds/<platform>-<arch>/, npm package only) or else the build from
+ * source (build/Release/); throws with code KQKD_NATIVE_NOT_BUILT (neither there) or KQKD_NATIVE_LOAD_FAILED (a binary
+ * that does not load, with the loader's reason), and the build command.
+ */
 export function loadAddon(): NativeAddon;
 /** The addon, or why it cannot be loaded. */
 export function tryLoadAddon(): { addon: NativeAddon; reason?: undefined } | { addon: null; reason: string };
-/** Where the compiled addon is expected. */
+/** Where the build from source puts the addon (build/Release/kqkd_native.node). */
 export const addonPath: string;
+/** Where the npm package's prebuilt binary for this platform lies (looked at first). */
+export const prebuiltPath: string;
+/** The file the addon was loaded from (undefined before the first successful load). */
+export function loadedAddonPath(): string | undefined;
