@@ -18,7 +18,7 @@ import {
   type ExperimentProgress, type ExperimentResults,
 } from '@kqkd/experiment';
 import { ZOO_NAMES } from '@kqkd/models';
-import { decodeModel, encodeModel, readModelFile, withImageMetadata } from '@kqkd/onnx';
+import { decodeModel, encodeModel, graphInputs, readModelFile, withImageMetadata } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { createInferenceSession } from '@kqkd/runtime';
 import { BEST_MODEL_ONNX, evaluateModel, type Evaluation } from '@kqkd/train';
@@ -197,12 +197,20 @@ async function latency(model: Uint8Array, input: string, shape: number[], n: num
   }
 }
 
+/** `channels` and `imageSize` of a teacher's static [N, C, H, H] input (what it can tell; nothing for other shapes). */
+function teacherGeometry(bytes: Uint8Array, file: string): { channels?: number; imageSize?: number } {
+  const dims = graphInputs(decodeModel(bytes, `teacher "${file}"`))[0]?.shape ?? [];
+  const [c, h, w] = [dims[1], dims[2], dims[3]];
+  return {
+    ...(c === 1 || c === 3 ? { channels: c } : {}),
+    ...(typeof h === 'number' && h === w ? { imageSize: h } : {}),
+  };
+}
+
 function inputNameOf(model: Uint8Array, what: string): string {
-  const m = decodeModel(model, what);
-  const inits = new Set((m.graph?.initializer ?? []).map((t) => t.name));
-  const inputs = (m.graph?.input ?? []).filter((i) => !inits.has(i.name ?? ''));
+  const inputs = graphInputs(decodeModel(model, what));
   if (inputs.length !== 1) throw new KqkdError(what, 'a classifier with one image input', `${inputs.length} inputs`);
-  return inputs[0].name!;
+  return inputs[0].name;
 }
 
 export async function distill(o: DistillOptions): Promise<DistillResult> {
@@ -214,15 +222,23 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const teacherBytes = readModelFile(o.teacher, 'teacher').bytes;
   const threads = o.threads !== undefined ? { threads: expectInteger('threads', o.threads, 1, 1024) } : {};
   const emit = o.onProgress ?? (() => {});
+  // Images of a folder are decoded to the teacher's input (greyscale or RGB, its side) unless told otherwise.
+  const dataOptions = o.data === 'image-folder' ? { ...teacherGeometry(teacherBytes, o.teacher), ...(o.dataOptions ?? {}) } : o.dataOptions;
+  const options = { ...o, ...(dataOptions ? { dataOptions } : {}) };
   const open = (split: 'train' | 'test') => loadDataset(o.data, {
-    split, ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}), ...(o.dataOptions ?? {}),
+    split, ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}), ...(dataOptions ?? {}),
+    // an image folder is decoded once into its cache (a bar), and says what it skipped
+    ...(o.data === 'image-folder' ? {
+      onProgress: (done: number, total: number, label?: string) => emit({ kind: 'progress', stage: label ?? `decoding ${split} images`, done, total }),
+      log: (line: string) => emit({ kind: 'stage', stage: 'data', detail: line }),
+    } : {}),
   } as LoadDatasetOptions);
   const trainSet = await open('train');
-  const config = distillExperiment(o, trainSet);
+  const config = distillExperiment(options, trainSet);
   const out = resolve(o.out);
   const folder = ownFolder(out, 'out', { kind: 'distill', configHash: experimentHash(config), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
   try {
-    const result = await distillIn(o, config, out, trainSet, await open('test'), teacherBytes, threads, emit);
+    const result = await distillIn(options, config, out, trainSet, await open('test'), teacherBytes, threads, emit);
     folder.release();
     return result;
   } catch (err) {
