@@ -31,6 +31,8 @@ export interface BenchTrainStepOptions {
   warmupSteps?: number;
   optimizer?: 'adamw' | 'sgd';
   executionProvider?: 'cpu' | 'cuda';
+  /** Native CPU backend: stride-1 convolution weight gradients on the host (`BackendOptions.hostWeightGradients`). */
+  hostWeightGradients?: boolean;
   /** Time this objective's step (its inputs fed random normal values) instead of plain cross-entropy. */
   objective?: TrainingObjective;
   /**
@@ -114,6 +116,7 @@ async function run(o: BenchTrainStepOptions, c: { classes: number; batch: number
     schedule: { kind: 'constant', lr: 1e-3 }, seed: 0,
     ...(o.threads !== undefined ? { threads: expectInteger('threads', o.threads, 1, 1024) } : {}),
     ...(o.executionProvider ? { executionProvider: o.executionProvider } : {}),
+    ...(o.hostWeightGradients !== undefined ? { hostWeightGradients: o.hostWeightGradients } : {}),
     ...(o.objective ? { objective: o.objective } : {}),
     ...(profileDir !== undefined ? { profilePrefix: join(profileDir, `${o.model}-train-step`) } : {}),
   };

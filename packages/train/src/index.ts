@@ -28,7 +28,7 @@ export {
 } from './student-graph.js';
 export type { TrainBackend, BackendFactory } from './backends/types.js';
 export { backendFactory, BACKENDS, DEFAULT_BACKEND, type BackendName } from './backends/registry.js';
-export { createNativeBackend, type NativeBackendOptions } from './backends/native.js';
+export { createNativeBackend, hostWeightGradientsAsked, type NativeBackendOptions } from './backends/native.js';
 export { createWebTrainingBackend } from './backends/web-training.js';
 export { HostOptimizer, scheduleRate, optimizerConfigOf, type HostOptimizerOptions, type HostOptimizerSlot } from './optimizer/host-optimizer.js';
 export { benchTrainStep, type BenchTrainStepOptions, type BenchTrainStepResult, type BenchTrainStepProfile } from './bench.js';

@@ -55,6 +55,14 @@ export interface BackendOptions {
    * the backend's `endProfiling()` stops it and returns the file.
    */
   profilePrefix?: string;
+  /**
+   * Native CPU backend only: compute the weight gradient of every stride-1 k×k convolution on the host (the addon's
+   * per-sample SGEMMs, @kqkd/autodiff `hostConvWeightGradient`) instead of in the graph. Default false: it is twice
+   * the in-graph speed for dW itself, but onnxruntime-node hands X and dY back as copies, which eats the gain
+   * (docs/benchmarks.md). Unset, the environment variable KQKD_HOST_DW=1 turns it on (a fallback kept for old
+   * scripts); the option wins when given.
+   */
+  hostWeightGradients?: boolean;
 }
 
 /**

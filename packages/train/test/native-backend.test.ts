@@ -7,13 +7,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createRng } from '@kqkd/common';
 import { buildTrainingGraphs, gradientOutputName, writeCheckpoint } from '@kqkd/autodiff';
 import { encodeModel } from '@kqkd/onnx';
 import { createNativeTrainingSession, createTrainingSession } from '@kqkd/runtime';
 import {
-  buildForward, createNativeBackend, createWebTrainingBackend, loadRunState, train,
+  buildForward, createNativeBackend, createWebTrainingBackend, hostWeightGradientsAsked, loadRunState, train,
   type BackendOptions, type RunState, type TrainOptions,
 } from '../src/index.js';
 import { hostConvWeightGradients, lowerTrainingGraph } from '@kqkd/autodiff';
@@ -95,14 +95,15 @@ describe('ten training steps of resnet9 (width 0.125) on both backends', () => {
       return { losses, s, logits };
     };
     const web = await run(await createWebTrainingBackend(o));
-    // the native backend as it is by default, and with its stride-1 conv weight gradients on the host (KQKD_HOST_DW=1)
+    // the native backend as it is by default, and with its stride-1 conv weight gradients on the host
+    // (`hostWeightGradients`; the addon's convWeightGradient is seen to be called exactly then)
+    const addon = loadAddon();
     for (const hostDw of [false, true]) {
-      const saved = process.env.KQKD_HOST_DW;
-      process.env.KQKD_HOST_DW = hostDw ? '1' : '0';
-      const backend = await createNativeBackend({ ...o, threads: 1 });
-      if (saved === undefined) delete process.env.KQKD_HOST_DW;
-      else process.env.KQKD_HOST_DW = saved;
+      const spy = vi.spyOn(addon, 'convWeightGradient');
+      const backend = await createNativeBackend({ ...o, threads: 1, hostWeightGradients: hostDw });
       const nat = await run(backend);
+      expect(spy.mock.calls.length > 0, `host dW ${hostDw}: addon convWeightGradient called`).toBe(hostDw);
+      spy.mockRestore();
       for (let i = 0; i < 10; i++) expect(Math.abs(nat.losses[i] - web.losses[i]) / web.losses[i], `host dW ${hostDw}, step ${i + 1}`).toBeLessThan(1e-3);
       expect(nat.s.step).toBe(10);
       let worst = 0;
@@ -115,6 +116,17 @@ describe('ten training steps of resnet9 (width 0.125) on both backends', () => {
       for (let i = 0; i < web.logits.length; i++) expect(Math.abs(nat.logits[i] - web.logits[i])).toBeLessThan(1e-2);
     }
   }, 180_000);
+});
+
+describe('hostWeightGradients: the option, KQKD_HOST_DW=1 only as the fallback', () => {
+  it('the option wins over the environment either way; unset, KQKD_HOST_DW=1 (and only "1") turns it on', () => {
+    expect(hostWeightGradientsAsked({ hostWeightGradients: true }, {})).toBe(true);
+    expect(hostWeightGradientsAsked({ hostWeightGradients: false }, { KQKD_HOST_DW: '1' })).toBe(false);
+    expect(hostWeightGradientsAsked({ hostWeightGradients: true }, { KQKD_HOST_DW: '0' })).toBe(true);
+    expect(hostWeightGradientsAsked({}, { KQKD_HOST_DW: '1' })).toBe(true);
+    expect(hostWeightGradientsAsked({}, { KQKD_HOST_DW: 'yes' })).toBe(false);
+    expect(hostWeightGradientsAsked({}, {})).toBe(false);
+  });
 });
 
 describe('a run resumes on the other backend', () => {

@@ -19,6 +19,7 @@ interface BenchFlags {
   distill?: string;
   /** true (bare flag): a temporary folder; a string: the folder that keeps the trace. */
   profile?: boolean | string;
+  hostWeightGradients?: boolean;
   json?: boolean;
 }
 
@@ -26,7 +27,7 @@ interface BenchFlags {
 const FLAGS = {
   model: '--model', input: '--input', classes: '--classes', batch: '--batch', steps: '--steps', warmupSteps: '--warmup', backend: '--backend',
   threads: '--threads', width: '--width', optimizer: '--optimizer', executionProvider: '--device', distill: '--distill',
-  profile: '--profile',
+  profile: '--profile', hostWeightGradients: '--host-weight-gradients',
 };
 
 /** "fkd-kq (4 pairs)" for a distillation spec. */
@@ -84,6 +85,8 @@ export function registerBench(program: Command): void {
       '{"method":"fkd-kq","pairs":[{"student":1,"teacher":12,"teacherShape":[256,8,8]},…],"teacherClasses":10} (a training config\'s distill, no teacherSha256)')
     .option('--profile [dir]', 'profile the timed steps with ONNX Runtime (native backend): kernel time per op type and node; ' +
       'the trace (Chrome-trace JSON) is kept in DIR if given, else removed')
+    .option('--host-weight-gradients', 'native CPU backend: stride-1 convolution weight gradients on the host (the addon) ' +
+      'instead of in the graph (default off; KQKD_HOST_DW=1 is the fallback when the flag is absent)')
     .option('--json', 'print one JSON object')
     .action(async (flags: BenchFlags) => {
       const input = flags.input.toLowerCase().split(/[x×,]/).map((d) => Number(d));
@@ -107,6 +110,7 @@ export function registerBench(program: Command): void {
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
         ...(width !== undefined ? { width } : {}), optimizer: flags.optimizer, executionProvider: flags.device,
         ...(distill ? { distill } : {}), ...(flags.profile !== undefined ? { profile: flags.profile } : {}),
+        ...(flags.hostWeightGradients ? { hostWeightGradients: true } : {}),
         ...(commandSignal() ? { signal: commandSignal() } : {}),
       }));
       if (flags.json) {
