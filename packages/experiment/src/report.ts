@@ -241,11 +241,23 @@ function efficiencySection(r: ExperimentResults): string[] {
   ];
 }
 
+/**
+ * The compute of the runs the report summarises — each run's own training seconds (kept in its run state, so a re-run
+ * that only reads finished runs back reports what they cost when they ran), summed over every method's runs — and
+ * the wall time of the process that wrote the report, named as such. Tuning runs are counted in their own section.
+ */
+export function computeLine(results: ExperimentResults): string {
+  const runs = Object.values(results.methods).flatMap((m) => m.runs);
+  const compute = runs.reduce((s, r) => s + (r.seconds ?? 0), 0);
+  return `${fixed(compute)} s of training summed over the ${runs.length} runs (each run's own seconds) · ` +
+    `${fixed(results.seconds)} s wall time of the process that wrote this report`;
+}
+
 /** The experiment's human-readable report (`results.md`); picture links are relative to the experiment folder. */
 export function renderResultsMarkdown(results: ExperimentResults): string {
   const lines = [
     `# kqkd experiment: ${results.student.model} from ${teacherTitle(results)} on ${results.dataset.name}`, '',
-    `Preset: ${results.preset ?? 'none'} · config hash \`${results.configHash}\` · ${fixed(results.seconds)} s in all`, '',
+    `Preset: ${results.preset ?? 'none'} · config hash \`${results.configHash}\` · ${computeLine(results)}`, '',
     '**Best epoch** = a run\'s highest test top-1 over its epochs; **last epoch** = its test top-1 after the final ' +
       'epoch. Both are in percent, mean ± sample std (n − 1) over the runs; "—" where there is one run.',
     '',

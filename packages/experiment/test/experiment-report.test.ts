@@ -171,6 +171,9 @@ describe('Markdown report', () => {
     expect(results.ari.value).toBeCloseTo(2.8, 12);
     expect(results.efficiency).toMatchObject({ value: 0.5, bestBaseline: 'vkd', target: 68, epochsToReach: 2, epochs: 4 });
   });
+  it('compute: the runs\' own seconds summed by hand (50 + 70 + 80 + 100 + 120 = 420 over 5 runs), the wall time named apart', () => {
+    expect(md).toContain('420.00 s of training summed over the 5 runs (each run\'s own seconds) · 1234.50 s wall time of the process that wrote this report');
+  });
   it('setup: dataset, teacher with its top-1, student, parameter counts and ratio', () => {
     expect(md).toContain('fashion-mnist — 60,000 training / 10,000 test images, 10 classes');
     expect(md).toContain('Teacher: resnet34 (trained), test top-1 91.23 % (best epoch 91.50 %), 21,000,000 parameters');
