@@ -18,6 +18,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  documentedBlock, figuresBlock, filesPerRun, largeFiles, linesPerPackage, longFunctions, MAX_FILE_LINES, MAX_FUNCTION_LINES,
+} from '../tools/code-size.mjs';
 
 const repo = resolve(process.env.KQKD_ARCHITECTURE_ROOT ?? resolve(__dirname, '..'));
 
@@ -244,6 +247,98 @@ describe('import rules', () => {
     it('and nothing else: the clean imports pass (declared, downward, the listed same-floor edge, local, node:, ORT in runtime)', () => {
       expect(found.filter((p) => !expected.some(([, re]) => re.test(p))), found.join('\n')).toEqual([]);
       expect(found).toHaveLength(expected.length);
+    });
+  });
+});
+
+/**
+ * Sizes (issue 23), measured by tools/code-size.mjs: no source file over 600 lines (packages/*\/src, native/src,
+ * tools), no function over 80 lines outside tests, and docs/architecture.md's figures block equal to what the script
+ * generates from the code (lines per package, largest share, packages, files on the path of one run).
+ * KNOWN_LONG lists the functions and files still over the limits when the check landed, with their length then: the
+ * test fails when one of them grows, when any other passes the limit, and when a listed one is now within it (so the
+ * list only shrinks: delete its line).
+ */
+const KNOWN_LONG: Readonly<Record<string, number>> = {
+  'packages/onnx/src/builder.ts': 817,
+  'packages/onnx/src/layers.ts': 631,
+  'buildTrainingGraphs packages/autodiff/src/training-graphs.ts': 228,
+  'prepare packages/experiment/src/prepare.ts': 220,
+  'runInFolder packages/train/src/train.ts': 194,
+  'replay packages/models/src/onnx-student.ts': 165,
+  'createNativeTrainingSession packages/runtime/src/native-training/session.ts': 159,
+  'startWorker packages/queue/src/worker.ts': 145,
+  'registerTrain packages/cli/src/commands/train.ts': 135,
+  'importSubgraph packages/onnx/src/subgraph.ts': 129,
+  'importNode packages/onnx/src/subgraph.ts': 128,
+  'scoreModel packages/kq/src/model.ts': 124,
+  'buildTeacherCache packages/distill/src/teacher-cache.ts': 113,
+  'createWebTrainingBackend packages/train/src/backends/web-training.ts': 107,
+  'openImageFolder packages/data/src/image-folder.ts': 95,
+  'predict packages/kqkd/src/predict.ts': 95,
+  '(callback of withImageFolderFlags(command).action) packages/cli/src/commands/train.ts': 91,
+  'distillIn packages/kqkd/src/distill.ts': 85,
+  'build packages/data/src/image-folder.ts': 83,
+};
+
+/** The size problems under `root`, given the known exceptions. */
+export function sizeProblems(root: string, known: Readonly<Record<string, number>> = {}): string[] {
+  const found = [
+    ...largeFiles(root).map((f) => ({ key: f.path, lines: f.lines, what: `${f.path}: ${f.lines} lines (at most ${MAX_FILE_LINES})` })),
+    ...longFunctions(root).map((f) => ({ key: `${f.name} ${f.path}`, lines: f.lines, what: `${f.path}:${f.line} ${f.name}: ${f.lines} lines (at most ${MAX_FUNCTION_LINES} outside tests)` })),
+  ];
+  const out: string[] = [];
+  for (const f of found) {
+    const was = known[f.key];
+    if (was === undefined) out.push(f.what);
+    else if (f.lines > was) out.push(`${f.what}; it was ${was} when the check landed and may only shrink`);
+  }
+  for (const key of Object.keys(known)) {
+    if (!found.some((f) => f.key === key)) out.push(`${key}: now within the limit — delete its line from KNOWN_LONG`);
+  }
+  return out;
+}
+
+describe('sizes and the documented figures (tools/code-size.mjs)', () => {
+  it('no source file over 600 lines and no function over 80 lines outside tests (but the shrinking KNOWN_LONG list)', () => {
+    expect(sizeProblems(repo, KNOWN_LONG)).toEqual([]);
+  });
+  it("docs/architecture.md's figures block is the one generated from the code", () => {
+    expect(filesPerRun(repo).missing).toEqual([]);
+    expect(documentedBlock(repo), 'run: node tools/code-size.mjs --write').toBe(figuresBlock(repo));
+  });
+
+  describe('bite on a fixture', () => {
+    const root = mkdtempSync(join(tmpdir(), 'kqkd-sizes-'));
+    afterAll(() => rmSync(root, { recursive: true, force: true }));
+    const write = (file: string, text: string) => {
+      mkdirSync(dirname(join(root, file)), { recursive: true });
+      writeFileSync(join(root, file), text);
+    };
+    write('packages/a/package.json', '{"name":"@kqkd/a"}');
+    write('packages/a/src/long.ts', `export function long(): number {\n${'  let x = 1;\n'.repeat(80)}  return 1;\n}\n`);
+    write('packages/a/src/ok.ts', `export const f = (): number => {\n${'  let y = 1;\n'.repeat(77)}  return 1;\n};\n`);
+    write('packages/a/src/big.ts', 'export const v = 1;\n'.repeat(601));
+    write('packages/a/test/long.test.ts', `export function t(): number {\n${'  let x = 1;\n'.repeat(100)}  return 1;\n}\n`);
+    write('tools/script.mjs', '// x\n'.repeat(700));
+    write('native/src/k.cc', '// x\n'.repeat(10));
+    write('docs/architecture.md', '# A\n\n## One experiment, from the command line to an ONNX Runtime step\n\n1. `packages/a/src/ok.ts` → `gone.ts`\n\n<!-- code-size:begin (generated by `node tools/code-size.mjs --write`; the architecture test checks it) -->\nold\n<!-- code-size:end -->\n');
+    const found = sizeProblems(root, { 'packages/a/src/big.ts': 600, 'f packages/a/src/gone.ts': 90 });
+    it('a function of 83 lines, a file of 700 lines, a listed file that grew, a listed one now gone; not the 80-line arrow or the test', () => {
+      expect(found).toEqual([
+        'tools/script.mjs: 700 lines (at most 600)',
+        'packages/a/src/big.ts: 601 lines (at most 600); it was 600 when the check landed and may only shrink',
+        'packages/a/src/long.ts:1 long: 83 lines (at most 80 outside tests)',
+        'f packages/a/src/gone.ts: now within the limit — delete its line from KNOWN_LONG',
+      ]);
+    });
+    it('a stale figures block and a file named on the path that does not exist', () => {
+      expect(documentedBlock(root)).not.toBe(figuresBlock(root));
+      expect(filesPerRun(root)).toEqual({ paths: ['packages/a/src/ok.ts', 'packages/a/src/gone.ts'], missing: ['packages/a/src/gone.ts'] });
+      // big 601 + long 83 + ok 80 lines (the test file is not source), native 10
+      expect(linesPerPackage(root)).toEqual({ total: 774, rows: [
+        { pkg: 'a', lines: 601 + 83 + 80, share: 764 / 774 }, { pkg: 'native', lines: 10, share: 10 / 774 },
+      ] });
     });
   });
 });

@@ -84,8 +84,7 @@ function functionName(ts, node, sf) {
 
 /** Functions of packages/*\/src/**\/*.ts (tests aside) longer than `max` lines, longest first. */
 export function longFunctions(root = defaultRoot, max = MAX_FUNCTION_LINES) {
-  const require = createRequire(join(root, 'package.json'));
-  const ts = require('typescript');
+  const ts = createRequire(import.meta.url)('typescript');
   const found = [];
   for (const p of packages(root)) {
     for (const file of walk(join(root, 'packages', p, 'src'), isTs)) {
