@@ -8,6 +8,7 @@ import { KqkdError } from '@kqkd/common';
 import { parseWithSchema, positiveInt } from '@kqkd/train';
 import { PROJECTORS } from './losses/feature.js';
 import { getMethod, METHOD_KEYS, pairing, predictorTerm } from './methods.js';
+import type { DistillSpec } from './spec-type.js';
 
 const layerIndex = z.number().int('an integer layer index').min(0, 'a layer index ≥ 0');
 
@@ -38,7 +39,11 @@ export const distillSpecSchema = z.object({
   }).strict().optional(),
 }).strict();
 
-export type DistillSpec = z.output<typeof distillSpecSchema>;
+export type { DistillSpec } from './spec-type.js';
+/** Compile-time check: the schema's output and the DistillSpec of ./spec-type.ts are the same type, both ways. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const specTypeMatchesSchema: Same<z.output<typeof distillSpecSchema>, DistillSpec> = true;
+void specTypeMatchesSchema;
 export type DistillSpecInput = z.input<typeof distillSpecSchema>;
 
 /** Validates a spec and checks it against its method's needs; errors name `<root>.<field>` (default `config.distill`). */

@@ -31,11 +31,16 @@ export function getSelectionRule(key: string): SelectionRule {
   return RULES.get(key);
 }
 
-/** The layers rule `key` picks, checked: k distinct backbone layers in depth order. */
+/** The layers rule `key` picks, checked: at most k backbone layers of the teacher, distinct, in depth order. */
 export function selectTeacherLayers(key: string, ctx: SelectionContext): number[] {
   const picked = getSelectionRule(key).select(ctx);
   const known = new Set(ctx.layers.map((l) => l.index));
   const bad = picked.find((i) => !known.has(i));
   if (bad !== undefined) invalidArgument(`layers of rule "${key}"`, `backbone layers of the teacher (0…${ctx.headStartsAfter})`, bad);
+  // At most k: a rule may find fewer layers than asked (kq-nostem on a teacher with fewer than k + 1 scored layers).
+  if (picked.length > ctx.k) invalidArgument(`layers of rule "${key}"`, `at most ${ctx.k} layers (one per distilled student layer)`, picked);
+  if (picked.some((i, j) => j > 0 && i <= picked[j - 1])) {
+    invalidArgument(`layers of rule "${key}"`, 'distinct layers in depth order (increasing indices)', picked);
+  }
   return picked;
 }

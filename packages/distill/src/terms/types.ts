@@ -1,7 +1,7 @@
 /** What a loss term of a distillation method is, and what it gets to build its graph. */
 import type { ZooModel } from '@kqkd/models';
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
-import type { DistillSpec } from '../spec.js';
+import type { DistillSpec } from '../spec-type.js';
 
 /** One (student layer, teacher layer) pair as the graph sees it. */
 export interface GraphPair {
