@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machine } from '../../tools/bench/lib.mjs';
+import { writeRunRecord } from '../../tools/bench/run-record.mjs';
 
 const nativeDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = join(nativeDir, '..');
@@ -28,6 +30,9 @@ appendFileSync(
   join(outDir, 'geometry-cpu.jsonl'),
   results.map((r) => JSON.stringify({ ...r, date: stamp })).join('\n') + '\n',
 );
+
+// The run's own file (the Nx target's declared output native/bench/runs/geometry-cpu/): every configuration of this run.
+console.log(`run record: ${writeRunRecord('geometry-cpu', results.map((r) => ({ name: 'geometry-cpu', ...r, date: stamp })), machine())}`);
 
 const rows = results.map((r) => ({
   N: r.sizes.N,

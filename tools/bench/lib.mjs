@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeRunRecord } from './run-record.mjs';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -22,12 +23,16 @@ export function stats(seconds) {
   return { min: sorted[0], median, runs: seconds };
 }
 
-/** Appends one result line to bench/results/<name>.jsonl and echoes it. */
+/**
+ * Appends one result line to bench/results/<name>.jsonl (the summary's input) and writes the run's own file under
+ * BENCH_RUNS_DIR (run-record.mjs: the Nx target's declared output); returns the line.
+ */
 export function record(name, result) {
   const line = { name, date: new Date().toISOString(), machine: machine(), ...result };
   const file = join(repoRoot, 'bench', 'results', `${name}.jsonl`);
   mkdirSync(dirname(file), { recursive: true });
   appendFileSync(file, `${JSON.stringify(line)}\n`);
+  console.error(`run record: ${writeRunRecord(name, line, line.machine)}`);
   return line;
 }
 
