@@ -139,7 +139,7 @@ describe('scoreModel on CIFAR-10 (generated folder, CIFAR-shaped ONNX model)', (
   const LAYERS = ['relu1', 'relu2', 'flatten'];
 
   it('lists every dataset of @kqkd/data', () => {
-    expect([...MODEL_DATASETS]).toEqual(['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet']);
+    expect([...MODEL_DATASETS]).toEqual(['fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet', 'image-folder']);
   });
 
   it('by name with dataDir: S/I/E/Q equal scoreLayers on independently computed features (pooling included)', async () => {
