@@ -262,11 +262,9 @@ describe('import rules', () => {
 const KNOWN_LONG: Readonly<Record<string, number>> = {
   'packages/onnx/src/builder.ts': 817,
   'packages/onnx/src/layers.ts': 631,
-  'buildTrainingGraphs packages/autodiff/src/training-graphs.ts': 228,
   'prepare packages/experiment/src/prepare.ts': 220,
   'runInFolder packages/train/src/train.ts': 194,
   'replay packages/models/src/onnx-student.ts': 165,
-  'createNativeTrainingSession packages/runtime/src/native-training/session.ts': 159,
   'startWorker packages/queue/src/worker.ts': 145,
   'registerTrain packages/cli/src/commands/train.ts': 135,
   'importSubgraph packages/onnx/src/subgraph.ts': 129,

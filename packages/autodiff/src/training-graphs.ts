@@ -169,6 +169,29 @@ function staticShape(f: Forward, name: string, why: string): number[] {
 /** Builds the training and eval graphs. */
 export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
   const f = readForward(o);
+  const { loss, extra, lossScale, ls } = checkOutputs(o, f);
+  const trainable = new Set(f.trainable);
+  const frozen = new Set(f.frozen);
+  const { fwd, em, stats } = trainingForward(o, f, [loss, ...extra], trainable, frozen);
+  const { needsGrad, fromParam } = gradientPaths(fwd, trainable, loss);
+  saveForwardOutputs(fwd, needsGrad, em);
+  const paramGrads = reversePass(f, fwd, em, { loss, ls, lossScale, trainable, needsGrad, fromParam });
+  const { gradientOutputs, accOuts } = exposeAndAccumulate(o, f, em, paramGrads);
+  const t = assembleTrainingModel(f, fwd, em, { loss, extra, stats, gradientOutputs, accOuts, trainable, frozen });
+  const e = evalModelOf(o, f, loss, trainable, frozen);
+  const parameters: TrainingParameter[] = [...new Set([...t.paramInputs, ...e.evalParams])].map((p) => ({
+    name: p, dims: (f.inits.get(p)!.dims ?? []).map((d) => toInt(d)), data: floatData(f.inits.get(p)!), trainable: trainable.has(p),
+  }));
+  return {
+    trainingModel: t.trainingModel, evalModel: e.evalModel, parameters, inputs: t.userInputs, trainingOutputs: t.trainOutputs,
+    evalOutputs: e.evalOutputs, batchNormStatistics: stats, gradientOutputs,
+  };
+}
+
+const typeVI = (name: string, type: TensorType | undefined): ValueInfoProto => makeValueInfo(name, type ?? { elemType: DataType.FLOAT, shape: null });
+
+/** Phase 1: the loss (a scalar) and the extra outputs exist and are well named; the loss-gradient seed is valid. */
+function checkOutputs(o: TrainingGraphsOptions, f: Forward) {
   const loss = nameOf(o.loss);
   const extra = (o.extraOutputs ?? []).map(nameOf);
   checkTargets(f, [loss], 'loss');
@@ -182,11 +205,12 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
   }
   const ls = staticShape(f, loss, 'the loss');
   if (ls.reduce((p, d) => p * d, 1) !== 1) throw new KqkdError(`loss "${loss}"`, 'a scalar tensor', formatShape(ls));
-  const trainable = new Set(f.trainable);
-  const frozen = new Set(f.frozen);
+  return { loss, extra, lossScale, ls };
+}
 
-  // ---- training forward: prune, then rewrite BN / LayerNorm / MaxPool for training
-  const fwd = needed(f, [loss, ...extra]).map((n) => ({ ...n, input: n.input!.slice(), output: n.output!.slice(), attribute: (n.attribute ?? []).slice() }));
+/** Phase 2: the training forward — pruned to the outputs, BatchNormalization in training mode (BatchNormInternal). */
+function trainingForward(o: TrainingGraphsOptions, f: Forward, targets: string[], trainable: Set<string>, frozen: Set<string>) {
+  const fwd = needed(f, targets).map((n) => ({ ...n, input: n.input!.slice(), output: n.output!.slice(), attribute: (n.attribute ?? []).slice() }));
   const em = new Emitter([...f.types.keys(), ...f.inits.keys(), ...fwd.flatMap((n) => [...n.output!, n.name ?? ''])]);
   const stats: BatchNormStatistic[] = [];
   const momentum = o.batchNormMomentum ?? 0.9;
@@ -209,8 +233,11 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
     em.shape(rm, c);
     em.shape(rv, c);
   }
+  return { fwd, em, stats };
+}
 
-  // ---- which tensors carry gradient: reachable from a trainable parameter AND reaching the loss
+/** Phase 3: which tensors carry gradient — reachable from a trainable parameter AND reaching the loss. */
+function gradientPaths(fwd: NodeProto[], trainable: Set<string>, loss: string) {
   const fromParam = new Map<string, string>(); // tensor -> one trainable parameter it depends on
   for (const p of trainable) fromParam.set(p, p);
   for (const n of fwd) {
@@ -231,8 +258,11 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
     }
   }
   const needsGrad = (t: string) => !!t && fromParam.has(t) && toLoss.has(t);
+  return { needsGrad, fromParam };
+}
 
-  // Forward rewrites that the gradient rules rely on (saved outputs).
+/** Phase 4: forward rewrites the gradient rules rely on (saved outputs of LayerNormalization and MaxPool). */
+function saveForwardOutputs(fwd: NodeProto[], needsGrad: (t: string) => boolean, em: Emitter): void {
   for (const n of fwd) {
     if (!n.output!.some(needsGrad) || !n.input!.some(needsGrad)) continue;
     if (n.opType === 'LayerNormalization' && n.output!.length < 3) {
@@ -244,8 +274,13 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
       n.output![1] = em.fresh(`${n.output![0]}.indices`);
     }
   }
+}
 
-  // ---- reverse pass
+/** Phase 5: the reverse pass — each node's gradient rule, contributions summed per tensor; the parameters' gradients. */
+function reversePass(f: Forward, fwd: NodeProto[], em: Emitter, c: {
+  loss: string; ls: number[]; lossScale: number; trainable: Set<string>; needsGrad: (t: string) => boolean; fromParam: Map<string, string>;
+}): string[] {
+  const { loss, ls, lossScale, trainable, needsGrad, fromParam } = c;
   const contributions = new Map<string, string[]>();
   const add = (t: string, g: string) => contributions.set(t, [...(contributions.get(t) ?? []), g]);
   const seed = `${loss}${GRAD_SUFFIX}`;
@@ -310,8 +345,11 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
     if (!g) throw new KqkdError(`trainable parameter "${p}"`, `a gradient from the loss "${loss}"`, 'none (no differentiable path)');
     return g;
   });
+  return paramGrads;
+}
 
-  // ---- gradient exposure and accumulation
+/** Phase 6: `<p>.gradient` outputs (exposeGradients) and one InPlaceAccumulatorV2 per trainable parameter. */
+function exposeAndAccumulate(o: TrainingGraphsOptions, f: Forward, em: Emitter, paramGrads: string[]) {
   const gradientOutputs: Record<string, string> = {};
   if (o.exposeGradients) {
     f.trainable.forEach((p, k) => {
@@ -325,13 +363,19 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
     em.node('InPlaceAccumulatorV2', [`${p}${ACCUMULATION_BUFFER_SUFFIX}`, paramGrads[k], LAZY_RESET_GRAD], [out], {}, MS);
     return out;
   });
+  return { gradientOutputs, accOuts };
+}
 
-  // ---- assemble the training model
+/** Phase 7: the training model — inputs (user, parameters, accumulation buffers, lazy reset), outputs, value infos. */
+function assembleTrainingModel(f: Forward, fwd: NodeProto[], em: Emitter, c: {
+  loss: string; extra: string[]; stats: BatchNormStatistic[]; gradientOutputs: Record<string, string>; accOuts: string[];
+  trainable: Set<string>; frozen: Set<string>;
+}) {
+  const { loss, extra, stats, gradientOutputs, accOuts, trainable, frozen } = c;
   const allNodes = [...fwd, ...em.nodes];
   const usedNames = new Set(allNodes.flatMap((n) => n.input ?? []));
   const graphInputs = (f.model.graph!.input ?? []).filter((vi) => !f.inits.has(vi.name!) && usedNames.has(vi.name!));
   const paramInputs = [...f.trainable, ...[...frozen].filter((p) => usedNames.has(p) && !trainable.has(p))];
-  const typeVI = (name: string, type: TensorType | undefined): ValueInfoProto => makeValueInfo(name, type ?? { elemType: DataType.FLOAT, shape: null });
   const userInputs = graphInputs.map((vi) => ({ name: vi.name!, type: f.types.get(vi.name!)! }));
   const trainOutputs = [loss, ...extra, ...stats.map((s) => s.output), ...Object.values(gradientOutputs)];
   const outputTypes = new Map<string, TensorType>();
@@ -362,8 +406,11 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
       valueInfo: [...forwardVI, ...em.valueInfo.filter((vi) => !trainOutputs.includes(vi.name!))],
     },
   };
+  return { trainingModel, paramInputs, userInputs, trainOutputs };
+}
 
-  // ---- eval model: original (inference-mode) forward, pruned to the eval outputs, parameters as inputs
+/** Phase 8: the eval model — the original (inference-mode) forward pruned to the eval outputs, parameters as inputs. */
+function evalModelOf(o: TrainingGraphsOptions, f: Forward, loss: string, trainable: Set<string>, frozen: Set<string>) {
   const declaredOutputs = (f.model.graph!.output ?? []).map((vi) => vi.name!);
   const evalOutputs = (o.evalOutputs ?? [loss, ...declaredOutputs.filter((n) => n !== loss)]).map(nameOf);
   checkTargets(f, evalOutputs, 'evalOutputs');
@@ -386,14 +433,7 @@ export function buildTrainingGraphs(o: TrainingGraphsOptions): TrainingGraphs {
       output: evalOutputs.map((n) => typeVI(n, origTypes.get(n))),
     },
   };
-
-  const parameters: TrainingParameter[] = [...new Set([...paramInputs, ...evalParams])].map((p) => ({
-    name: p, dims: (f.inits.get(p)!.dims ?? []).map((d) => toInt(d)), data: floatData(f.inits.get(p)!), trainable: trainable.has(p),
-  }));
-  return {
-    trainingModel, evalModel, parameters, inputs: userInputs, trainingOutputs: trainOutputs, evalOutputs,
-    batchNormStatistics: stats, gradientOutputs,
-  };
+  return { evalModel, evalOutputs, evalParams };
 }
 
 export type { Shape };
