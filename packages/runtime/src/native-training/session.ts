@@ -99,13 +99,8 @@ const typeOf = (data: unknown): 'float32' | 'int64' | 'int32' | null =>
 const describeFeeds = (feeds: Record<string, NativeFeedTensor>) =>
   Object.entries(feeds).map(([k, t]) => `"${k}" [${t.shape.join(', ')}]`).join(', ') || 'none';
 
-/** Creates the session; see the module comment. Throws RuntimeError with the model size when ONNX Runtime refuses it. */
-export async function createNativeTrainingSession(o: NativeTrainingSessionOptions): Promise<NativeTrainingSession> {
-  if (!o || typeof o !== 'object') invalidArgument('options', 'an object {trainingModel, parameters}', o);
-  if (!(o.trainingModel instanceof Uint8Array) || o.trainingModel.byteLength === 0) {
-    invalidArgument('options.trainingModel', 'the lowered training model as non-empty ONNX bytes (Uint8Array)', o.trainingModel);
-  }
-  if (!Array.isArray(o.parameters)) invalidArgument('options.parameters', 'an array of {name, dims, data}', o.parameters);
+/** Phase 1: ONNX Runtime's session options from ours (provider, threads, memory pattern, profiling). */
+function sessionOptions(o: NativeTrainingSessionOptions) {
   const provider = expectOneOf('options.executionProvider', o.executionProvider ?? 'cpu', TRAINING_EXECUTION_PROVIDERS);
   const memoryPattern = o.memoryPattern ?? false;
   if (typeof memoryPattern !== 'boolean') invalidArgument('options.memoryPattern', 'true or false', memoryPattern);
@@ -118,10 +113,14 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     ortOptions.enableProfiling = true;
     ortOptions.profileFilePrefix = o.profilePrefix;
   }
-  const source = `<lowered training model, ${o.trainingModel.byteLength} bytes>`;
+  return { provider, ortOptions };
+}
+
+/** Phase 2: the session, or a RuntimeError naming the model and (on CUDA) what to install. */
+async function openSession(model: Uint8Array, ortOptions: ort.InferenceSession.SessionOptions, provider: string, source: string): Promise<ort.InferenceSession> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(o.trainingModel, ortOptions);
+    session = await ort.InferenceSession.create(model, ortOptions);
   } catch (err) {
     const msg = (err as Error).message;
     if (provider === 'cuda') {
@@ -129,12 +128,15 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     }
     throw new RuntimeError(`ONNX Runtime could not load ${source}: ${msg}`, { cause: err });
   }
-  const inputNames = [...session.inputNames];
-  const outputNames = [...session.outputNames];
+  return session;
+}
+
+/** Phase 3: each parameter checked against the model and copied into the buffer the session reads every step. */
+function bindParameters(parameters: NativeTrainingParameter[], inputNames: string[], outputNames: string[]) {
   const paramBuffers: Record<string, Float32Array> = {};
   const paramTensors: Record<string, ort.Tensor> = {};
   const trainableNames: string[] = [];
-  for (const [i, p] of o.parameters.entries()) {
+  for (const [i, p] of parameters.entries()) {
     if (!p || typeof p.name !== 'string') invalidArgument(`options.parameters[${i}].name`, 'a parameter name', p?.name);
     if (!(p.data instanceof Float32Array)) invalidArgument(`options.parameters[${i}].data`, 'a Float32Array', p.data);
     const size = (p.dims as number[]).reduce((a: number, d: number) => a * d, 1);
@@ -153,13 +155,11 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
       }
     }
   }
-  const feedNames = inputNames.filter((n) => !(n in paramBuffers));
-  const lossName = o.loss ?? outputNames[0];
-  if (!outputNames.includes(lossName)) throw new KqkdError('options.loss', `an output of the model (${outputNames.join(', ')})`, `"${lossName}"`);
-  const gradOut = new Map(trainableNames.map((p) => [nativeGradientOutputName(p), p]));
+  return { paramBuffers, paramTensors, trainableNames };
+}
 
-  // Pre-allocated gradient outputs: the same arrays every step (ORT writes into them). Probed on the first step.
-  const gradBuffers: Record<string, Float32Array> = {};
+/** Phase 4: the pre-allocated outputs — every gradient, and the non-gradient outputs the caller named. */
+function outputFetches(o: NativeTrainingSessionOptions, outputNames: string[], gradOut: Map<string, string>, paramBuffers: Record<string, Float32Array>) {
   const fetches: Record<string, ort.Tensor | null> = {};
   const extraOut = new Map((o.preallocatedOutputs ?? []).map((e, i) => {
     if (!e || typeof e.name !== 'string' || !outputNames.includes(e.name) || gradOut.has(e.name)) {
@@ -175,14 +175,84 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     const extra = extraOut.get(name);
     if (p) {
       const dims = o.parameters.find((q) => q.name === p)!.dims;
-      gradBuffers[p] = new Float32Array(paramBuffers[p].length);
-      fetches[name] = new ort.Tensor('float32', gradBuffers[p], [...dims]);
+      fetches[name] = new ort.Tensor('float32', new Float32Array(paramBuffers[p].length), [...dims]);
     } else if (extra) {
       fetches[name] = new ort.Tensor('float32', new Float32Array(extra.reduce((a, d) => a * d, 1)), extra);
     } else {
       fetches[name] = null;
     }
   }
+  return fetches;
+}
+
+/** The step's feeds checked (names, types, sizes, none missing) beside the parameter tensors. */
+function toOrtFeeds(feeds: Record<string, NativeFeedTensor>, feedNames: string[], paramTensors: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  const ortFeeds: Record<string, ort.Tensor> = { ...paramTensors };
+  for (const [name, t] of Object.entries(feeds)) {
+    if (!feedNames.includes(name)) throw new KqkdError('feeds', `inputs among ${feedNames.map((n) => `"${n}"`).join(', ')}`, `"${name}"`);
+    const type = typeOf(t?.data);
+    if (type === null) invalidArgument(`feeds["${name}"].data`, 'a Float32Array, BigInt64Array or Int32Array', t?.data);
+    const size = t.shape.reduce((a, d) => a * d, 1);
+    if (size !== t.data.length) throw new KqkdError(`feeds["${name}"]`, `${size} values for shape [${t.shape.join(', ')}]`, `${t.data.length} values`);
+    ortFeeds[name] = new ort.Tensor(type, t.data, t.shape);
+  }
+  const missing = feedNames.filter((n) => !(n in feeds));
+  if (missing.length) throw new KqkdError('feeds', `every input (${feedNames.join(', ')})`, `no ${missing.map((n) => `"${n}"`).join(', ')}`);
+  return ortFeeds;
+}
+
+/** The step's outputs: gradients by parameter, the other float outputs by name (our pre-allocated arrays where used). */
+function readOutputs(result: ort.InferenceSession.OnnxValueMapType, outputNames: string[], gradOut: Map<string, string>,
+  fetches: Record<string, ort.Tensor | null> | null, source: string) {
+  const outputs: Record<string, FloatTensor> = {};
+  const gradients: Record<string, Float32Array> = {};
+  for (const name of outputNames) {
+    const t = result[name] as ort.Tensor;
+    if (!t) throw new RuntimeError(`ONNX Runtime returned no output "${name}" from ${source}`);
+    const p = gradOut.get(name);
+    if (t.type !== 'float32') {
+      if (p) throw new RuntimeError(`gradient output "${name}" of ${source} is ${t.type}; expected float32`);
+      continue;
+    }
+    // Pre-allocated: ONNX Runtime wrote into our array (onnxruntime-node hands back a copy): return ours, the
+    // same array every step.
+    const own = fetches ? (fetches[name]?.data as Float32Array | undefined) : undefined;
+    if (p) gradients[p] = own ?? (t.data as Float32Array);
+    else outputs[name] = { data: own ?? (t.data as Float32Array), shape: [...t.dims] };
+  }
+  return { outputs, gradients };
+}
+
+/** ONNX Runtime names the profile <prefix>_<timestamp>.json: the newest such file is this session's. */
+function newestProfile(prefix: string): string {
+  const dir = dirname(prefix);
+  const stem = basename(prefix);
+  const files = readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json'))
+    .map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (files.length === 0) throw new RuntimeError(`ONNX Runtime wrote no profile next to ${prefix}`);
+  return files[0];
+}
+
+/** Creates the session; see the module comment. Throws RuntimeError with the model size when ONNX Runtime refuses it. */
+export async function createNativeTrainingSession(o: NativeTrainingSessionOptions): Promise<NativeTrainingSession> {
+  if (!o || typeof o !== 'object') invalidArgument('options', 'an object {trainingModel, parameters}', o);
+  if (!(o.trainingModel instanceof Uint8Array) || o.trainingModel.byteLength === 0) {
+    invalidArgument('options.trainingModel', 'the lowered training model as non-empty ONNX bytes (Uint8Array)', o.trainingModel);
+  }
+  if (!Array.isArray(o.parameters)) invalidArgument('options.parameters', 'an array of {name, dims, data}', o.parameters);
+  const { provider, ortOptions } = sessionOptions(o);
+  const source = `<lowered training model, ${o.trainingModel.byteLength} bytes>`;
+  const session = await openSession(o.trainingModel, ortOptions, provider, source);
+  const inputNames = [...session.inputNames];
+  const outputNames = [...session.outputNames];
+  const { paramBuffers, paramTensors, trainableNames } = bindParameters(o.parameters, inputNames, outputNames);
+  const feedNames = inputNames.filter((n) => !(n in paramBuffers));
+  const lossName = o.loss ?? outputNames[0];
+  if (!outputNames.includes(lossName)) throw new KqkdError('options.loss', `an output of the model (${outputNames.join(', ')})`, `"${lossName}"`);
+  const gradOut = new Map(trainableNames.map((p) => [nativeGradientOutputName(p), p]));
+
+  // Pre-allocated gradient outputs: the same arrays every step (ORT writes into them). Probed on the first step.
+  const fetches = outputFetches(o, outputNames, gradOut, paramBuffers);
   let preallocated = true;
   let released = false;
 
@@ -203,39 +273,14 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     async step(feeds) {
       if (released) throw new KqkdError('NativeTrainingSession.step', 'an open session', 'a released session');
       if (!feeds || typeof feeds !== 'object') invalidArgument('feeds', 'an object of named tensors', feeds);
-      const ortFeeds: Record<string, ort.Tensor> = { ...paramTensors };
-      for (const [name, t] of Object.entries(feeds)) {
-        if (!feedNames.includes(name)) throw new KqkdError('feeds', `inputs among ${feedNames.map((n) => `"${n}"`).join(', ')}`, `"${name}"`);
-        const type = typeOf(t?.data);
-        if (type === null) invalidArgument(`feeds["${name}"].data`, 'a Float32Array, BigInt64Array or Int32Array', t?.data);
-        const size = t.shape.reduce((a, d) => a * d, 1);
-        if (size !== t.data.length) throw new KqkdError(`feeds["${name}"]`, `${size} values for shape [${t.shape.join(', ')}]`, `${t.data.length} values`);
-        ortFeeds[name] = new ort.Tensor(type, t.data, t.shape);
-      }
-      const missing = feedNames.filter((n) => !(n in feeds));
-      if (missing.length) throw new KqkdError('feeds', `every input (${feedNames.join(', ')})`, `no ${missing.map((n) => `"${n}"`).join(', ')}`);
+      const ortFeeds = toOrtFeeds(feeds, feedNames, paramTensors);
       let result: ort.InferenceSession.OnnxValueMapType;
       try {
         result = await run(ortFeeds);
       } catch (err) {
         throw new RuntimeError(`ONNX Runtime failed a training step of ${source} with inputs ${describeFeeds(feeds)}: ${(err as Error).message}`, { cause: err });
       }
-      const outputs: Record<string, FloatTensor> = {};
-      const gradients: Record<string, Float32Array> = {};
-      for (const name of outputNames) {
-        const t = result[name] as ort.Tensor;
-        if (!t) throw new RuntimeError(`ONNX Runtime returned no output "${name}" from ${source}`);
-        const p = gradOut.get(name);
-        if (t.type !== 'float32') {
-          if (p) throw new RuntimeError(`gradient output "${name}" of ${source} is ${t.type}; expected float32`);
-          continue;
-        }
-        // Pre-allocated: ONNX Runtime wrote into our array (onnxruntime-node hands back a copy): return ours, the
-        // same array every step.
-        const own = preallocated ? (fetches[name]?.data as Float32Array | undefined) : undefined;
-        if (p) gradients[p] = own ?? (t.data as Float32Array);
-        else outputs[name] = { data: own ?? (t.data as Float32Array), shape: [...t.dims] };
-      }
+      const { outputs, gradients } = readOutputs(result, outputNames, gradOut, preallocated ? fetches : null, source);
       const lossT = outputs[lossName];
       if (!lossT || lossT.data.length !== 1) throw new RuntimeError(`loss output "${lossName}" of ${source} is not a float32 scalar`);
       return { loss: lossT.data[0], outputs, gradients };
@@ -243,13 +288,7 @@ export async function createNativeTrainingSession(o: NativeTrainingSessionOption
     endProfiling() {
       if (o.profilePrefix === undefined) throw new KqkdError('endProfiling', 'a session created with profilePrefix', 'none');
       session.endProfiling();
-      // ONNX Runtime names the file <prefix>_<timestamp>.json: the newest such file is this session's.
-      const dir = dirname(o.profilePrefix);
-      const stem = basename(o.profilePrefix);
-      const files = readdirSync(dir).filter((f) => f.startsWith(stem) && f.endsWith('.json'))
-        .map((f) => join(dir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-      if (files.length === 0) throw new RuntimeError(`ONNX Runtime wrote no profile next to ${o.profilePrefix}`);
-      return files[0];
+      return newestProfile(o.profilePrefix);
     },
     async release() {
       if (released) return;
