@@ -176,7 +176,7 @@ describe('evaluate', () => {
   it('refuses an unknown dataset or split, naming the option', async () => {
     const model = join(repo, 'models', 'tiny-cnn.onnx');
     expect((await rejected(evaluate({ model, data: 'mnist' as never }))).argument).toBe('data');
-    expect((await rejected(evaluate({ model, data: 'fashion-mnist', split: 'val' as never }))).message).toBe('Expected "test" or "train" for split but received "val"');
+    expect((await rejected(evaluate({ model, data: 'fashion-mnist', split: 'val' as never }))).message).toBe('Expected "test" or "train" ("val" is for image-folder) for split but received "val"');
   });
 });
 
