@@ -161,7 +161,7 @@ describe('kqkd train', () => {
   it('config errors: unknown model or dataset (listing the valid names), --data-dir missing for cifar10', async () => {
     const out = join(dir, 'bad-data');
     const cases: [string[], RegExp][] = [
-      [['--model', 'resnet18'], /argument 'resnet18' is invalid\. Allowed choices are resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn/],
+      [['--model', 'resnet18'], /Expected a model of the zoo \(resnet9, resnet34, vgg11, vgg19, mobilenetv2, vit_b, vit_et, vit_ett, small-cnn\) or the path of an ONNX student \(\*\.onnx\) for --model but received "resnet18"/],
       [['--data', 'mnist'], /argument 'mnist' is invalid\. Allowed choices are fashion-mnist, cifar10, cifar100, tiny-imagenet, image-folder/],
       [['--model', 'resnet9', '--data', 'cifar10'], /Expected the CIFAR-10 folder .*--data-dir DIR\) for --data-dir but received nothing/],
       [['--model', 'resnet9', '--data', 'cifar10', '--data-dir', join(dir, 'nowhere')], /cifar/i],

@@ -164,10 +164,14 @@ export function registerTrain(program: Command): void {
           default:
         }
       };
+      // a path (ends in .onnx, or names a folder) is an ONNX student; anything else a zoo name
+      const isFile = /\.onnx$/i.test(flags.model) || /[\\/]/.test(flags.model);
+      if (!isFile && !(MODEL_NAMES as readonly string[]).includes(flags.model)) {
+        invalidArgumentText('--model', `a model of the zoo (${MODEL_NAMES.join(', ')}) or the path of an ONNX student (*.onnx)`, `"${flags.model}"`);
+      }
       const results = await withFlagNames(TRAIN_FLAGS, () => train({
         modelSpec: {
-          // a path (ends in .onnx, or names a folder) is an ONNX student; anything else a zoo name, checked by the config
-          ...(/\.onnx$/i.test(flags.model) || /[\\/]/.test(flags.model) ? { name: 'onnx' as const, file: flags.model }
+          ...(isFile ? { name: 'onnx' as const, file: flags.model }
             : { name: flags.model as TrainConfigInput['modelSpec']['name'] }),
           ...(widths ? { widths } : {}),
           ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
