@@ -12,7 +12,7 @@ import { createRng, KqkdError, ownFolder, RunFailedError, writeFileAtomic } from
 import { batches, datasetFromImages, datasetNormalization, loadDataset, sliceDataset, type Dataset, type ImageDataset, type Normalization } from '@kqkd/data';
 import { learningRateAt, type LrSchedule } from '@kqkd/autodiff';
 import { backendFactory, DEFAULT_BACKEND } from './backends/registry.js';
-import type { BackendFactory } from './backends/types.js';
+import type { BackendFactory, TrainBackend } from './backends/types.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { TrainingObjective } from './objective.js';
 import { onnxStudent } from './student-graph.js';
@@ -300,6 +300,207 @@ export async function train(options: TrainOptions): Promise<TrainResults> {
   }
 }
 
+/** Micro-batches and optimizer steps per epoch; the images after the last full optimizer step (A × B) are dropped. */
+function epochBatching(cfg: TrainConfig, trainCount: number) {
+  const B = cfg.batchSize;
+  const A = cfg.accumulationSteps;
+  const stepsPerEpoch = Math.floor(trainCount / (A * B));
+  if (stepsPerEpoch === 0) {
+    throw new KqkdError(A === 1 ? 'config.batchSize' : 'config.batchSize × config.accumulationSteps', `at most the training set size ${trainCount}`,
+      A === 1 ? String(B) : `${B} × ${A} = ${A * B}`);
+  }
+  const batchesPerEpoch = stepsPerEpoch * A;
+  return { B, A, stepsPerEpoch, batchesPerEpoch, dropped: trainCount - batchesPerEpoch * B };
+}
+
+/** What training an imported file means (BN kept or folded away, Dropout as identity), in the run's log. */
+function onnxStudentNotices(spec: TrainConfig['modelSpec'], emit: (e: TrainProgress) => void): void {
+  const s = onnxStudent(spec as Parameters<typeof onnxStudent>[0]);
+  emit({ kind: 'notice', message: `ONNX student ${s.info.file} (sha256 ${s.info.sha256.slice(0, 16)}…, opset ${s.info.opset}, ${s.info.params} parameters, ${s.info.nodes} nodes replayed, ${s.info.folded} folded)` });
+  for (const note of s.info.notes) emit({ kind: 'notice', message: `ONNX student: ${note}` });
+}
+
+/**
+ * Divergence: a non-finite loss, or one far above what the run started with (the mean loss of its first
+ * REFERENCE_BATCHES batches, kept in the checkpoint so a resumed run judges by the same number). Records the failure
+ * in results.json and throws a RunFailedError.
+ */
+function failIfDiverged(loss: number, state: RunState, c: {
+  runDir: string; recorded: RunState['config']; schedule: LrSchedule; epoch: number; stepOfBatch: number; b: number; micro: number; A: number; batchesPerEpoch: number;
+}): void {
+  const reference = state.lossReference;
+  if (Number.isFinite(loss) && (reference === undefined || loss <= DIVERGENCE_FACTOR * reference)) return;
+  const { runDir, recorded, schedule, epoch, stepOfBatch, b, micro, A, batchesPerEpoch } = c;
+  const where = A === 1 ? `batch ${b + 1} of ${batchesPerEpoch}` : `micro-batch ${b + 1} of ${batchesPerEpoch}, ${micro + 1} of ${A} in the step`;
+  const error = new RunFailedError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`,
+    !Number.isFinite(loss) ? 'a finite number'
+      : `a loss below ${DIVERGENCE_FACTOR} × the mean of the run's first ${REFERENCE_BATCHES} batches, ${reference!.toPrecision(4)}`,
+    String(loss), `the run diverged at learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}: lower it or check the data; ` +
+    `${state.epoch > 0 ? `the checkpoint of epoch ${state.epoch} is unchanged` : 'no checkpoint was written'}, and ${RESULTS_JSON} records the failure`);
+  writeFailure(runDir, state, recorded, { reason: error.message, epoch, step: stepOfBatch, loss: Number.isFinite(loss) ? loss : String(loss) });
+  throw error;
+}
+
+/** Top-1 hits and the summed loss of the backend's eval model over the evaluation split. */
+async function evaluateEpoch(backend: TrainBackend, testSet: Dataset, evalBatch: number, norm: Normalization, progress: (done: number) => void) {
+  let correct = 0;
+  let testLossSum = 0;
+  let evaluated = 0;
+  for await (const batch of batches(testSet, { batchSize: evalBatch, normalization: norm })) {
+    const n = batch.labels.length;
+    const logits = await backend.evalLogits(batch.data, n);
+    const s = scoreLogits(logits, batch.labels, n, testSet.classes);
+    correct += s.correct;
+    testLossSum += s.lossSum;
+    evaluated += n;
+    progress(evaluated);
+  }
+  return { correct, testLossSum };
+}
+
+/** results.json: the summary, the data and input it was trained on, what the figures mean, the recorded config. */
+function writeResultsJson(runDir: string, results: TrainResults, c: {
+  cfg: TrainConfig; recorded: RunState['config']; trainSet: Dataset; testSet: Dataset;
+  inputShape: readonly number[]; norm: Normalization; dropped: number;
+}): void {
+  const { cfg, recorded, trainSet, testSet, inputShape, norm, dropped } = c;
+  const B = cfg.batchSize;
+  const A = cfg.accumulationSteps;
+  writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
+    ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
+    trainCount: trainSet.count, testCount: testSet.count, evaluatedOn: evaluationSplit(cfg),
+    input: { name: 'input', shape: ['N', ...inputShape], classes: trainSet.classes, normalization: { mean: [...norm.mean], std: [...norm.std] } },
+    note: `top-1 in percent on the ${evaluationSplit(cfg) === 'test' ? 'test split' : `validation split (the last ${cfg.dataset.validation} training images, held out; testTop1 fields hold validation accuracy)`}; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
+      (A > 1 ? ` × ${A} accumulated micro-batches per optimizer step (gradient = mean over them; effective batch ${A * B})` : '') +
+      `, the last ${dropped} image(s) of every shuffled epoch dropped`,
+    config: recorded,
+  }, null, 2)}\n`);
+}
+
+/** The mutable part of an epoch: the run state, the summed loss, the optimizer step and the next micro-batch. */
+interface EpochProgress { state: RunState; lossSum: number; step: number; b: number }
+
+/**
+ * Phase of an epoch: its micro-batches through the backend (streamed, augmented), the divergence check, progress
+ * events, and a stop between optimizer steps that saves everything needed to continue exactly there.
+ */
+async function trainEpochBatches(run: EpochProgress, c: {
+  cfg: TrainConfig; runDir: string; recorded: RunState['config']; schedule: LrSchedule; backend: TrainBackend; objective?: TrainingObjective;
+  trainSet: Dataset; norm: Normalization; order: number[]; yBuf: BigInt64Array; firstLosses: number[]; epoch: number; t0: number;
+  resumeAt: { batches: number; lossSum: number; seconds: number }; rngBeforeShuffle: ReturnType<ReturnType<typeof createRng>['state']>;
+  batchesPerEpoch: number; emit: (e: TrainProgress) => void; signal?: AbortSignal;
+}): Promise<void> {
+  const { cfg, runDir, recorded, schedule, backend, objective, trainSet, norm, order, yBuf, firstLosses, epoch, t0, resumeAt, rngBeforeShuffle, batchesPerEpoch, emit, signal } = c;
+  const B = cfg.batchSize;
+  const A = cfg.accumulationSteps;
+  // Streamed: only this micro-batch (and the next, read/decoded while this one trains) is in memory.
+  const stream = batches(trainSet, {
+    indices: order.slice(resumeAt.batches * B, batchesPerEpoch * B), batchSize: B, normalization: norm, dropLast: true,
+    ...(cfg.augment ? { augment: { spec: cfg.augment, seed: (cfg.seed ^ AUGMENT_STREAM) >>> 0, coordinates: [epoch], firstBatch: resumeAt.batches } } : {}),
+  });
+  // Micro-batch run.b belongs to optimizer run.step ⌊run.b / A⌋ of the epoch; the update runs after its last micro-batch.
+  for await (const batch of stream) {
+    for (let i = 0; i < B; i++) yBuf[i] = BigInt(batch.labels[i]);
+    const micro = run.b % A;
+    const extra = objective ? objective.feeds(order.slice(run.b * B, (run.b + 1) * B)) : undefined;
+    const loss = await backend.step(batch.data, yBuf, { index: micro, of: A }, extra);
+    const stepOfBatch = run.step + 1;
+    if (micro === A - 1) run.step++;
+    // Divergence: a non-finite loss, or one far above what the run started with (the mean loss of its first
+    // REFERENCE_BATCHES batches, kept in the checkpoint so a resumed run judges by the same number).
+    if (run.state.lossReference === undefined && epoch === 1) {
+      firstLosses.push(loss);
+      if (firstLosses.length === Math.min(REFERENCE_BATCHES, batchesPerEpoch) && firstLosses.every(Number.isFinite)) {
+        run.state = { ...run.state, lossReference: firstLosses.reduce((a, v) => a + v, 0) / firstLosses.length };
+      }
+    }
+    failIfDiverged(loss, run.state, { runDir, recorded, schedule, epoch, stepOfBatch, b: run.b, micro, A, batchesPerEpoch });
+    run.lossSum += loss;
+    const secs = (performance.now() - t0) / 1000;
+    const ips = ((run.b + 1 - resumeAt.batches) * B) / secs;
+    emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: run.b + 1, batches: batchesPerEpoch, step: stepOfBatch, loss, imagesPerSecond: ips,
+      etaSeconds: (batchesPerEpoch - run.b - 1) * B / ips });
+    run.b++;
+    if (signal?.aborted && micro === A - 1 && run.b < batchesPerEpoch) {
+      // Stop between optimizer steps with everything needed to continue exactly here.
+      const s = await backend.state();
+      const spent = (performance.now() - t0) / 1000;
+      run.state = {
+        ...run.state, ...s, step: run.step, rngState: rngBeforeShuffle, seconds: run.state.seconds + spent,
+        partialEpoch: { batches: run.b, lossSum: run.lossSum, seconds: resumeAt.seconds + spent },
+      };
+      saveRunState(runDir, run.state);
+      emit({ kind: 'stopped', epoch, batch: run.b, batches: batchesPerEpoch });
+      throw abortReason(signal);
+    }
+  }
+}
+
+/**
+ * End of an epoch: the backend's state (its step count checked), the best model so far (validation runs; written
+ * before the checkpoint, so a kill between the two redoes this epoch exactly), the checkpoint and metrics, the event.
+ */
+async function checkpointEpoch(state: RunState, metrics: EpochMetrics, c: {
+  cfg: TrainConfig; runDir: string; backend: TrainBackend; rngState: RunState['rngState']; resumedSeconds: number; emit: (e: TrainProgress) => void;
+}): Promise<RunState> {
+  const { cfg, runDir, backend, rngState, resumedSeconds, emit } = c;
+  const { epoch, step, seconds } = metrics;
+  const s = await backend.state();
+  if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
+  if (evaluationSplit(cfg) === 'validation' && state.history.every((m) => metrics.testTop1 > m.testTop1)) {
+    writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await backend.exportInference());
+  }
+  const { partialEpoch: _done, ...rest } = state;
+  const next: RunState = { ...rest, ...s, epoch, step, rngState, seconds: state.seconds + seconds - resumedSeconds, history: [...state.history, metrics] };
+  saveRunState(runDir, next);
+  writeMetrics(runDir, next);
+  const best = next.history.reduce((a, m) => (m.testTop1 > a.testTop1 ? m : a), next.history[0]);
+  emit({ kind: 'epoch', metrics, best: { epoch: best.epoch, testTop1: best.testTop1 } });
+  return next;
+}
+
+/** End of the call: metrics, the exported model when the run is finished, results.json and the done event. */
+async function finishRun(state: RunState, c: {
+  cfg: TrainConfig; runDir: string; backend: TrainBackend; recorded: RunState['config']; trainSet: Dataset; testSet: Dataset;
+  inputShape: readonly number[]; norm: Normalization; dropped: number; emit: (e: TrainProgress) => void;
+}): Promise<TrainResults> {
+  const { cfg, runDir, backend, dropped, emit } = c;
+  if (state.history.length > 0) writeMetrics(runDir, state);
+  const finished = state.epoch >= cfg.epochs;
+  const results = summarize(state, cfg.batchSize, cfg.accumulationSteps, dropped, !finished);
+  if (finished) {
+    writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
+    results.model = MODEL_ONNX;
+    if (evaluationSplit(cfg) === 'validation') results.bestModel = BEST_MODEL_ONNX;
+  }
+  writeResultsJson(runDir, results, c);
+  emit({ kind: 'done', results, recomputed: true });
+  return results;
+}
+
+/**
+ * The epoch's order: every epoch shuffles the identity order, so the permutation depends only on the RNG state. A run
+ * stopped inside this epoch continues after the micro-batches it had done (same order: the RNG state saved is the one
+ * before this epoch's shuffle).
+ */
+function shuffleEpoch(state: RunState, order: number[], rng: ReturnType<typeof createRng>) {
+  const resumeAt: { batches: number; lossSum: number; seconds: number } = state.partialEpoch ?? { batches: 0, lossSum: 0, seconds: 0 };
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const rngBeforeShuffle = rng.state();
+  rng.shuffle(order);
+  return { resumeAt, rngBeforeShuffle };
+}
+
+/**
+ * Normalisation: the dataset's published per-channel constants (@kqkd/data NORMALIZATION), or an image folder's
+ * training-part statistics; the same the exported model.onnx expects (results.json records them).
+ */
+function trainingNormalization(trainSet: Dataset): Normalization {
+  const norm: Normalization = datasetNormalization(trainSet);
+  if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
+  return norm;
+}
+
 async function runInFolder(o: {
   cfg: TrainConfig; runDir: string; hash: string; objective?: TrainingObjective; emit: (e: TrainProgress) => void;
   stopAfterEpochs?: number; createBackend?: BackendFactory; given?: TrainOptions['data']; threads?: number;
@@ -316,16 +517,7 @@ async function runInFolder(o: {
   const { train: trainSet, test: testSet } = await openSplits(cfg, given, {
     onProgress: (done, total, label) => emit({ kind: 'data', done, total, label }), log: (message) => emit({ kind: 'notice', message }),
   });
-  const B = cfg.batchSize;
-  const A = cfg.accumulationSteps;
-  // Optimizer steps per epoch; the images after the last full optimizer step (A micro-batches of B) are dropped.
-  const stepsPerEpoch = Math.floor(trainSet.count / (A * B));
-  if (stepsPerEpoch === 0) {
-    throw new KqkdError(A === 1 ? 'config.batchSize' : 'config.batchSize × config.accumulationSteps', `at most the training set size ${trainSet.count}`,
-      A === 1 ? String(B) : `${B} × ${A} = ${A * B}`);
-  }
-  const batchesPerEpoch = stepsPerEpoch * A;
-  const dropped = trainSet.count - batchesPerEpoch * B;
+  const { B, A, stepsPerEpoch, batchesPerEpoch, dropped } = epochBatching(cfg, trainSet.count);
 
   if (state && state.epoch >= cfg.epochs) {
     const done = readResults(runDir);
@@ -338,34 +530,21 @@ async function runInFolder(o: {
   const schedule = scheduleFor(cfg, stepsPerEpoch);
   const inputShape = [trainSet.channels, trainSet.height, trainSet.width] as const;
   const evalBatch = Math.min(cfg.evalBatchSize, testSet.count);
-  if (cfg.modelSpec.name === 'onnx') {
-    // What training an imported file means (BN kept or folded away, Dropout as identity), in the run's log.
-    const s = onnxStudent(cfg.modelSpec);
-    emit({ kind: 'notice', message: `ONNX student ${s.info.file} (sha256 ${s.info.sha256.slice(0, 16)}…, opset ${s.info.opset}, ${s.info.params} parameters, ${s.info.nodes} nodes replayed, ${s.info.folded} folded)` });
-    for (const note of s.info.notes) emit({ kind: 'notice', message: `ONNX student: ${note}` });
-  }
+  if (cfg.modelSpec.name === 'onnx') onnxStudentNotices(cfg.modelSpec, emit);
   const backend = await (createBackend ?? backendFactory(cfg.backend ?? DEFAULT_BACKEND))({
     modelSpec: cfg.modelSpec, classes: trainSet.classes, inputShape: [...inputShape], batchSize: B, evalBatchSize: evalBatch,
     optimizer: cfg.optimizer, schedule, seed: cfg.seed, state, accumulationSteps: A, ...(threads !== undefined ? { threads } : {}),
     ...(objective ? { objective } : {}), ...(executionProvider ? { executionProvider } : {}),
   });
   try {
-    if (!state) {
-      const s0 = await backend.state();
-      state = {
-        ...s0, configHash: hash, epoch: 0, rngState: createRng(cfg.seed ^ SHUFFLE_STREAM).state(), seconds: 0, history: [],
-        config: recorded,
-      };
-    }
+    // A new run starts from the backend's initial parameters and the shuffle stream's first state.
+    state ??= { ...await backend.state(), configHash: hash, epoch: 0, rngState: createRng(cfg.seed ^ SHUFFLE_STREAM).state(), seconds: 0, history: [], config: recorded };
     const rng = createRng(cfg.seed ^ SHUFFLE_STREAM, state.rngState);
     emit({
       kind: 'start', fromEpoch: state.epoch, epochs: cfg.epochs, stepsPerEpoch, batchesPerEpoch, batchSize: B, accumulationSteps: A, droppedPerEpoch: dropped,
       trainCount: trainSet.count, testCount: testSet.count, resumed: state.epoch > 0,
     });
-    // Normalisation: the dataset's published per-channel constants (@kqkd/data NORMALIZATION), or an image folder's
-    // training-part statistics; the same the exported model.onnx expects (results.json records them).
-    const norm: Normalization = datasetNormalization(trainSet);
-    if (trainSet.channels !== norm.mean.length) throw new KqkdError('dataset channels', `${norm.mean.length}`, String(trainSet.channels));
+    const norm = trainingNormalization(trainSet);
     const yBuf = new BigInt64Array(B);
     const firstLosses: number[] = [];
     const order = Array.from({ length: trainSet.count }, (_, i) => i);
@@ -375,121 +554,28 @@ async function runInFolder(o: {
       if (signal?.aborted) throw abortReason(signal);
       const epoch: number = state.epoch + 1;
       const t0 = performance.now();
-      // A run stopped inside this epoch continues after the micro-batches it had done (same order: the RNG state
-      // saved is the one before this epoch's shuffle).
-      const resumeAt: { batches: number; lossSum: number; seconds: number } = state.partialEpoch ?? { batches: 0, lossSum: 0, seconds: 0 };
-      // Every epoch shuffles the identity order, so the permutation depends only on the RNG state.
-      for (let i = 0; i < order.length; i++) order[i] = i;
-      const rngBeforeShuffle = rng.state();
-      rng.shuffle(order);
-      let lossSum = resumeAt.lossSum;
-      let step: number = state.step;
-      // Streamed: only this micro-batch (and the next, read/decoded while this one trains) is in memory.
-      const stream = batches(trainSet, {
-        indices: order.slice(resumeAt.batches * B, batchesPerEpoch * B), batchSize: B, normalization: norm, dropLast: true,
-        ...(cfg.augment ? { augment: { spec: cfg.augment, seed: (cfg.seed ^ AUGMENT_STREAM) >>> 0, coordinates: [epoch], firstBatch: resumeAt.batches } } : {}),
+      const { resumeAt, rngBeforeShuffle } = shuffleEpoch(state, order, rng);
+      const run: EpochProgress = { state, lossSum: resumeAt.lossSum, step: state.step, b: resumeAt.batches };
+      await trainEpochBatches(run, {
+        cfg, runDir, recorded, schedule, backend, ...(objective ? { objective } : {}), trainSet, norm, order, yBuf, firstLosses, epoch, t0,
+        resumeAt, rngBeforeShuffle, batchesPerEpoch, emit, ...(signal ? { signal } : {}),
       });
-      // Micro-batch b belongs to optimizer step ⌊b / A⌋ of the epoch; the update runs after its last micro-batch.
-      let b = resumeAt.batches;
-      for await (const batch of stream) {
-        for (let i = 0; i < B; i++) yBuf[i] = BigInt(batch.labels[i]);
-        const micro = b % A;
-        const extra = objective ? objective.feeds(order.slice(b * B, (b + 1) * B)) : undefined;
-        const loss = await backend.step(batch.data, yBuf, { index: micro, of: A }, extra);
-        const stepOfBatch = step + 1;
-        if (micro === A - 1) step++;
-        // Divergence: a non-finite loss, or one far above what the run started with (the mean loss of its first
-        // REFERENCE_BATCHES batches, kept in the checkpoint so a resumed run judges by the same number).
-        if (state.lossReference === undefined && epoch === 1) {
-          firstLosses.push(loss);
-          if (firstLosses.length === Math.min(REFERENCE_BATCHES, batchesPerEpoch) && firstLosses.every(Number.isFinite)) {
-            state = { ...state, lossReference: firstLosses.reduce((a, v) => a + v, 0) / firstLosses.length };
-          }
-        }
-        const reference = state.lossReference;
-        if (!Number.isFinite(loss) || (reference !== undefined && loss > DIVERGENCE_FACTOR * reference)) {
-          const where = A === 1 ? `batch ${b + 1} of ${batchesPerEpoch}` : `micro-batch ${b + 1} of ${batchesPerEpoch}, ${micro + 1} of ${A} in the step`;
-          const error = new RunFailedError(`training loss at step ${stepOfBatch} (epoch ${epoch}, ${where})`,
-            !Number.isFinite(loss) ? 'a finite number'
-              : `a loss below ${DIVERGENCE_FACTOR} × the mean of the run's first ${REFERENCE_BATCHES} batches, ${reference!.toPrecision(4)}`,
-            String(loss), `the run diverged at learning rate ${learningRateAt(schedule, stepOfBatch - 1).toPrecision(4)}: lower it or check the data; ` +
-            `${state.epoch > 0 ? `the checkpoint of epoch ${state.epoch} is unchanged` : 'no checkpoint was written'}, and ${RESULTS_JSON} records the failure`);
-          writeFailure(runDir, state, recorded, { reason: error.message, epoch, step: stepOfBatch, loss: Number.isFinite(loss) ? loss : String(loss) });
-          throw error;
-        }
-        lossSum += loss;
-        const secs = (performance.now() - t0) / 1000;
-        const ips = ((b + 1 - resumeAt.batches) * B) / secs;
-        emit({ kind: 'batch', epoch, epochs: cfg.epochs, batch: b + 1, batches: batchesPerEpoch, step: stepOfBatch, loss, imagesPerSecond: ips,
-          etaSeconds: (batchesPerEpoch - b - 1) * B / ips });
-        b++;
-        if (signal?.aborted && micro === A - 1 && b < batchesPerEpoch) {
-          // Stop between optimizer steps with everything needed to continue exactly here.
-          const s = await backend.state();
-          const spent = (performance.now() - t0) / 1000;
-          state = {
-            ...state, ...s, step, rngState: rngBeforeShuffle, seconds: state.seconds + spent,
-            partialEpoch: { batches: b, lossSum, seconds: resumeAt.seconds + spent },
-          };
-          saveRunState(runDir, state);
-          emit({ kind: 'stopped', epoch, batch: b, batches: batchesPerEpoch });
-          throw abortReason(signal);
-        }
-      }
+      state = run.state;
+      const { lossSum, step, b } = run;
       if (b !== batchesPerEpoch) throw new KqkdError(`epoch ${epoch} batches`, String(batchesPerEpoch), String(b));
       const trainSeconds = (performance.now() - t0) / 1000;
-      let correct = 0;
-      let testLossSum = 0;
-      let evaluated = 0;
-      for await (const batch of batches(testSet, { batchSize: evalBatch, normalization: norm })) {
-        const n = batch.labels.length;
-        const logits = await backend.evalLogits(batch.data, n);
-        const s = scoreLogits(logits, batch.labels, n, testSet.classes);
-        correct += s.correct;
-        testLossSum += s.lossSum;
-        evaluated += n;
-        emit({ kind: 'eval', epoch, done: evaluated, total: testSet.count });
-      }
+      const { correct, testLossSum } = await evaluateEpoch(backend, testSet, evalBatch, norm, (done) => emit({ kind: 'eval', epoch, done, total: testSet.count }));
       const seconds: number = resumeAt.seconds + (performance.now() - t0) / 1000;
       const metrics: EpochMetrics = {
         epoch, trainLoss: lossSum / batchesPerEpoch, testLoss: testLossSum / testSet.count,
         testTop1: (100 * correct) / testSet.count, testCorrect: correct, testCount: testSet.count,
         lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: ((batchesPerEpoch - resumeAt.batches) * B) / trainSeconds,
       };
-      const s = await backend.state();
-      if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
-      // Before the checkpoint: a kill between the two redoes this epoch (exactly) and rewrites the file.
-      if (evaluationSplit(cfg) === 'validation' && state.history.every((m) => metrics.testTop1 > m.testTop1)) {
-        writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await backend.exportInference());
-      }
-      const { partialEpoch: _done, ...rest } = state;
-      state = { ...rest, ...s, epoch, step, rngState: rng.state(), seconds: state.seconds + seconds - resumeAt.seconds, history: [...state.history, metrics] };
-      saveRunState(runDir, state);
-      writeMetrics(runDir, state);
-      const best = state.history.reduce((a, m) => (m.testTop1 > a.testTop1 ? m : a), state.history[0]);
-      emit({ kind: 'epoch', metrics, best: { epoch: best.epoch, testTop1: best.testTop1 } });
+      state = await checkpointEpoch(state, metrics, { cfg, runDir, backend, rngState: rng.state(), resumedSeconds: resumeAt.seconds, emit });
       ranThisCall++;
     }
 
-    if (state.history.length > 0) writeMetrics(runDir, state);
-    const finished = state.epoch >= cfg.epochs;
-    const results = summarize(state, B, A, dropped, !finished);
-    if (finished) {
-      writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
-      results.model = MODEL_ONNX;
-      if (evaluationSplit(cfg) === 'validation') results.bestModel = BEST_MODEL_ONNX;
-    }
-    writeFileAtomic(join(runDir, RESULTS_JSON), `${JSON.stringify({
-      ...results, dataset: cfg.dataset.name, modelName: cfg.modelSpec.name,
-      trainCount: trainSet.count, testCount: testSet.count, evaluatedOn: evaluationSplit(cfg),
-      input: { name: 'input', shape: ['N', ...inputShape], classes: trainSet.classes, normalization: { mean: [...norm.mean], std: [...norm.std] } },
-      note: `top-1 in percent on the ${evaluationSplit(cfg) === 'test' ? 'test split' : `validation split (the last ${cfg.dataset.validation} training images, held out; testTop1 fields hold validation accuracy)`}; top1Best = best epoch, top1Last = last epoch; fixed training batch ${B}` +
-        (A > 1 ? ` × ${A} accumulated micro-batches per optimizer step (gradient = mean over them; effective batch ${A * B})` : '') +
-        `, the last ${dropped} image(s) of every shuffled epoch dropped`,
-      config: recorded,
-    }, null, 2)}\n`);
-    emit({ kind: 'done', results, recomputed: true });
-    return results;
+    return await finishRun(state, { cfg, runDir, backend, recorded, trainSet, testSet, inputShape, norm, dropped, emit });
   } finally {
     await backend.release();
   }
