@@ -261,12 +261,11 @@ describe('import rules', () => {
  */
 const KNOWN_LONG: Readonly<Record<string, number>> = {
   'packages/onnx/src/builder.ts': 817,
-  'packages/onnx/src/layers.ts': 631,
   'prepare packages/experiment/src/prepare.ts': 220,
-  'runInFolder packages/train/src/train.ts': 194,
   'replay packages/models/src/onnx-student.ts': 165,
   'startWorker packages/queue/src/worker.ts': 145,
-  'registerTrain packages/cli/src/commands/train.ts': 135,
+  // 135 and 91 when the check landed; 85cdb2a (cli train: --model's message), committed beside it, added 4 lines to each.
+  'registerTrain packages/cli/src/commands/train.ts': 139,
   'importSubgraph packages/onnx/src/subgraph.ts': 129,
   'importNode packages/onnx/src/subgraph.ts': 128,
   'scoreModel packages/kq/src/model.ts': 124,
@@ -274,7 +273,7 @@ const KNOWN_LONG: Readonly<Record<string, number>> = {
   'createWebTrainingBackend packages/train/src/backends/web-training.ts': 107,
   'openImageFolder packages/data/src/image-folder.ts': 95,
   'predict packages/kqkd/src/predict.ts': 95,
-  '(callback of withImageFolderFlags(command).action) packages/cli/src/commands/train.ts': 91,
+  '(callback of withImageFolderFlags(command).action) packages/cli/src/commands/train.ts': 95,
   'distillIn packages/kqkd/src/distill.ts': 85,
   'build packages/data/src/image-folder.ts': 83,
 };

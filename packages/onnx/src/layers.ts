@@ -9,53 +9,13 @@
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import { tensorTypes, topologicalNodes } from './io.js';
 import { attrFloat, attrInt, getAttribute, tensorValues, type ModelProto, type NodeProto } from './proto.js';
-import type { Shape } from './shapes.js';
+import type { FindLayersOptions, GeneralizedLayer, GeneralizedLayerKind, GeneralizedLayers } from './layer-types.js';
+import { closestNames } from './closest-names.js';
 
-/**
- * What ends the layer. 'bottleneck': an inverted-residual block without skip connection, ending at its linear
- * projection. 'named': an explicit name, or a metadata-declared tensor that the structural rules do not mark.
- */
-export type GeneralizedLayerKind = 'activation' | 'residual' | 'bottleneck' | 'transformer-block' | 'stem' | 'flatten' | 'class-token' | 'named';
-
-/** Why a layer of each kind counts (`kqkd models --onnx`, docs/knowledge-quality.md). */
-export const LAYER_KIND_REASONS: Readonly<Record<GeneralizedLayerKind, string>> = {
-  activation: 'a non-linearity on the main path, outside any block',
-  residual: 'a residual block\'s output (after its Add, or the activation right after it)',
-  bottleneck: 'a block without a skip connection, at its last op (the linear 1×1 projection)',
-  'transformer-block': 'a transformer encoder block\'s output (the Add closing its MLP sub-layer, or the LayerNorm after it)',
-  stem: 'the stem\'s output (the tensor the first block starts from, when no activation ends the stem)',
-  flatten: 'the pooled / flattened features the classifier reads',
-  'class-token': 'the class token the classifier reads (a transformer\'s last layer, like a token average)',
-  named: 'named explicitly, or declared in the model\'s kqkd.generalized_layers metadata',
-};
-
-export interface GeneralizedLayer {
-  /** Position among the generalized layers, from 0. */
-  index: number;
-  /** The tensor after this layer: "the features of layer `index`". */
-  tensor: string;
-  /** Operator that produces `tensor` (Relu, Clip, Add, LayerNormalization, Flatten, ...). */
-  opType: string;
-  kind: GeneralizedLayerKind;
-  /** From value_info or forward inference; null when it cannot be known without running the model. */
-  shape: Shape | null;
-}
-
-export interface GeneralizedLayers {
-  layers: GeneralizedLayer[];
-  /**
-   * Index of the last backbone layer (the Flatten or token average when there is one); the classification head is
-   * everything after it. Layers after it are the head's own non-linearities (VGG's classifier ReLUs).
-   */
-  headStartsAfter: number;
-  /** Where the list comes from: explicit `names`, the model's `kqkd.generalized_layers` metadata, or structure. */
-  source?: 'names' | 'metadata' | 'structure';
-}
-
-export interface FindLayersOptions {
-  /** Explicit tensor names instead of structural detection; returned in graph order. */
-  names?: string[];
-}
+export {
+  LAYER_KIND_REASONS, type GeneralizedLayer, type GeneralizedLayers, type GeneralizedLayerKind, type FindLayersOptions,
+} from './layer-types.js';
+export { closestNames } from './closest-names.js';
 
 const ACTIVATIONS = new Set(['Relu', 'LeakyRelu', 'Clip', 'HardSwish', 'Gelu', 'Elu', 'Selu', 'Celu', 'Mish', 'PRelu', 'Softplus']);
 const PASS_THROUGH = new Set(['Identity', 'Dropout', 'Cast']);
@@ -294,30 +254,6 @@ class GraphIndex {
     const attention = [...region].some((p) => this.nodes[p].opType === 'Softmax');
     return { node: i, fork, region, attention };
   }
-}
-
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length];
-}
-
-/** Up to `k` names closest to `name` (edit distance, substring matches first). */
-export function closestNames(name: string, candidates: Iterable<string>, k = 3): string[] {
-  const lower = name.toLowerCase();
-  return [...candidates]
-    .map((c) => ({ c, d: levenshtein(lower, c.toLowerCase()) - (c.toLowerCase().includes(lower) ? 100 : 0) }))
-    .sort((x, y) => x.d - y.d || (x.c < y.c ? -1 : 1))
-    .slice(0, k)
-    .map((x) => x.c);
 }
 
 function namedLayers(model: ModelProto, g: GraphIndex, names: string[]): GeneralizedLayers {
