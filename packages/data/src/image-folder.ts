@@ -349,7 +349,8 @@ function readManifest(path: string): Manifest | null {
 }
 
 /** Opens (building or reusing its cache) one split of an image folder. */
-export async function openImageFolder(options: OpenImageFolderOptions): Promise<ImageFolderSource> {
+/** The options of `openImageFolder` checked, with their defaults. */
+function checkOpenOptions(options: OpenImageFolderOptions) {
   if (typeof options?.dir !== 'string' || options.dir.length === 0) invalidArgument('dir', 'the image folder (DIR/<class>/* or DIR/train/<class>/*)', options?.dir);
   const dir = resolve(options.dir);
   if (!existsSync(dir)) throw new KqkdError(`image folder "${dir}"`, 'an existing folder', 'nothing at that path');
@@ -368,6 +369,41 @@ export async function openImageFolder(options: OpenImageFolderOptions): Promise<
   if (typeof skipBad !== 'boolean') invalidArgument('skipBad', 'true or false', skipBad);
   const given = options.normalization;
   if (given !== undefined) checkNormalization(given, channels);
+  return { dir, requested, size, channels: channels as 1 | 3, testFraction, seed, cacheDir, skipBad, given };
+}
+
+/** `readImages` of an opened folder: images by index, read from the decoded cache file (checked against its size). */
+function imageReader(cache: string, count: number, imageBytes: number) {
+  return async (indices: ArrayLike<number>, out?: Uint8Array): Promise<Uint8Array> => {
+    const n = indices.length;
+    for (let b = 0; b < n; b++) {
+      const idx = indices[b];
+      if (!Number.isInteger(idx) || idx < 0 || idx >= count) invalidArgument(`indices[${b}]`, `an integer index in [0, ${count})`, idx);
+    }
+    if (out !== undefined && (!(out instanceof Uint8Array) || out.length < n * imageBytes)) invalidArgument('out', `a Uint8Array of at least ${n * imageBytes}`, out);
+    const dst = out ? out.subarray(0, n * imageBytes) : new Uint8Array(n * imageBytes);
+    const fd = openSync(cache, 'r');
+    try {
+      const have = fstatSync(fd).size;
+      if (have !== count * imageBytes) throw new KqkdError(`image-folder cache "${cache}"`, `${count * imageBytes} bytes`, `${have} bytes (the cache changed; open the folder again)`);
+      for (let b = 0; b < n; b++) {
+        const pos = indices[b] * imageBytes;
+        let got = 0;
+        while (got < imageBytes) {
+          const k = readSync(fd, dst, b * imageBytes + got, imageBytes - got, pos + got);
+          if (k === 0) throw new KqkdError(`image-folder cache "${cache}"`, `${count * imageBytes} bytes`, `end of file at ${pos + got}`);
+          got += k;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return dst;
+  };
+}
+
+export async function openImageFolder(options: OpenImageFolderOptions): Promise<ImageFolderSource> {
+  const { dir, requested, size, channels, testFraction, seed, cacheDir, skipBad, given } = checkOpenOptions(options);
 
   const p = plan(dir, requested, testFraction, seed, cacheDir, skipBad);
   // The training split in a seeded order (a held-out `validation` tail is then a sample of every class); test in file order.
@@ -412,32 +448,7 @@ export async function openImageFolder(options: OpenImageFolderOptions): Promise<
   else if (p.split === 'train') normalization = man.normalization!;
   else normalization = (await openImageFolder({ ...options, split: 'train', normalization: undefined })).normalization;
   const count = files.length;
-  const readImages = async (indices: ArrayLike<number>, out?: Uint8Array): Promise<Uint8Array> => {
-    const n = indices.length;
-    for (let b = 0; b < n; b++) {
-      const idx = indices[b];
-      if (!Number.isInteger(idx) || idx < 0 || idx >= count) invalidArgument(`indices[${b}]`, `an integer index in [0, ${count})`, idx);
-    }
-    if (out !== undefined && (!(out instanceof Uint8Array) || out.length < n * imageBytes)) invalidArgument('out', `a Uint8Array of at least ${n * imageBytes}`, out);
-    const dst = out ? out.subarray(0, n * imageBytes) : new Uint8Array(n * imageBytes);
-    const fd = openSync(cache, 'r');
-    try {
-      const have = fstatSync(fd).size;
-      if (have !== count * imageBytes) throw new KqkdError(`image-folder cache "${cache}"`, `${count * imageBytes} bytes`, `${have} bytes (the cache changed; open the folder again)`);
-      for (let b = 0; b < n; b++) {
-        const pos = indices[b] * imageBytes;
-        let got = 0;
-        while (got < imageBytes) {
-          const k = readSync(fd, dst, b * imageBytes + got, imageBytes - got, pos + got);
-          if (k === 0) throw new KqkdError(`image-folder cache "${cache}"`, `${count * imageBytes} bytes`, `end of file at ${pos + got}`);
-          got += k;
-        }
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return dst;
-  };
+  const readImages = imageReader(cache, count, imageBytes);
   return {
     dir, split: p.split, folder: p.folder, layout: p.layout, count, height: size, width: size, channels, classes: p.classNames.length,
     classNames: p.classNames, labels, files, normalization, cache, manifest: manifestPath, decoded, skipped,
@@ -455,6 +466,44 @@ function checkNormalization(n: { mean: readonly number[]; std: readonly number[]
 interface BuildArgs {
   dir: string; cacheDir: string; cache: string; manifestPath: string; badList: string; plan: Plan; candidates: readonly Candidate[];
   size: number; channels: 1 | 3; seed: number; skipBad: boolean; onProgress?: OpenImageFolderOptions['onProgress'];
+}
+
+/** A chunk of candidates decoded a few files at once (8): each an image's bytes, or why it is a bad image. */
+async function decodeChunk(part: readonly Candidate[], a: BuildArgs, onDone: () => void): Promise<(Uint8Array | BadImage)[]> {
+  const results: (Uint8Array | BadImage)[] = new Array(part.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < part.length) {
+      const i = next++;
+      try {
+        results[i] = await decode(part[i].path, a.size, a.channels, part[i].path);
+      } catch (err) {
+        if (!(err instanceof BadImage)) throw err;
+        results[i] = err;
+      }
+      onDone();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, part.length) }, worker));
+  return results;
+}
+
+/** Adds one image's pixel/255 values and their squares to the per-channel sums (channels-last bytes). */
+function addChannelSums(r: Uint8Array, channels: number, sum: Float64Array, sumSq: Float64Array): void {
+  for (let p = 0; p < r.length; p += channels) {
+    for (let c = 0; c < channels; c++) {
+      const v = r[p + c] / 255;
+      sum[c] += v;
+      sumSq[c] += v * v;
+    }
+  }
+}
+
+/** Mean and population std of pixel/255 over n pixels; a constant channel gets 1 (no scaling) rather than a division by 0. */
+function normalizationOf(sum: Float64Array, sumSq: Float64Array, n: number): { mean: number[]; std: number[] } {
+  const mean = Array.from(sum, (s) => s / n);
+  const std = Array.from(sumSq, (s, c) => Math.sqrt(Math.max(0, s / n - mean[c] * mean[c]))).map((s) => (s > 1e-12 ? s : 1));
+  return { mean, std };
 }
 
 /** Decodes every candidate (a chunk at a time, a few files at once) into a temp file renamed onto the cache; then the manifest. */
@@ -480,21 +529,7 @@ async function build(a: BuildArgs): Promise<Manifest> {
     const CHUNK = 64;
     for (let start = 0; start < total; start += CHUNK) {
       const part = a.candidates.slice(start, start + CHUNK);
-      const results: (Uint8Array | BadImage)[] = new Array(part.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < part.length) {
-          const i = next++;
-          try {
-            results[i] = await decode(part[i].path, a.size, a.channels, part[i].path);
-          } catch (err) {
-            if (!(err instanceof BadImage)) throw err;
-            results[i] = err;
-          }
-          a.onProgress?.(++done, total, label);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(8, part.length) }, worker));
+      const results = await decodeChunk(part, a, () => a.onProgress?.(++done, total, label));
       for (let i = 0; i < part.length; i++) {
         const r = results[i];
         const f = part[i];
@@ -503,15 +538,7 @@ async function build(a: BuildArgs): Promise<Manifest> {
           entries.push({ path: f.rel, size: f.size, mtimeMs: f.mtimeMs, label: f.label, bad: r.reason });
           continue;
         }
-        if (a.plan.split === 'train') {
-          for (let p = 0; p < r.length; p += a.channels) {
-            for (let c = 0; c < a.channels; c++) {
-              const v = r[p + c] / 255;
-              sum[c] += v;
-              sumSq[c] += v * v;
-            }
-          }
-        }
+        if (a.plan.split === 'train') addChannelSums(r, a.channels, sum, sumSq);
         let written = 0;
         while (written < r.length) written += writeSync(fd, r, written, r.length - written);
         entries.push({ path: f.rel, size: f.size, mtimeMs: f.mtimeMs, label: f.label });
@@ -525,14 +552,7 @@ async function build(a: BuildArgs): Promise<Manifest> {
     rmSync(tmp, { force: true });
     throw err;
   }
-  let normalization: Manifest['normalization'] = null;
-  if (a.plan.split === 'train') {
-    const n = count * a.size * a.size;
-    const mean = Array.from(sum, (s) => s / n);
-    // Population std of pixel/255; a constant channel gets 1 (no scaling) rather than a division by 0.
-    const std = Array.from(sumSq, (s, c) => Math.sqrt(Math.max(0, s / n - mean[c] * mean[c]))).map((s) => (s > 1e-12 ? s : 1));
-    normalization = { mean, std };
-  }
+  const normalization: Manifest['normalization'] = a.plan.split === 'train' ? normalizationOf(sum, sumSq, count * a.size * a.size) : null;
   const manifest: Manifest = {
     format: FORMAT, version: VERSION, layout: a.plan.layout, split: a.plan.split, folder: relative(a.dir, a.plan.folder),
     testFraction: a.plan.testFraction, seed: a.seed, imageSize: a.size, channels: a.channels, resize: IMAGE_RESIZE,
