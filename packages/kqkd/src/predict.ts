@@ -50,25 +50,14 @@ const numbers = (name: string, v: unknown, n: number, positive: boolean): number
   return [...v];
 };
 
-export async function predict(o: PredictOptions): Promise<PredictResult> {
-  if (!o || typeof o !== 'object') invalidArgument('options', 'an object', o);
-  if (!Array.isArray(o.images) || o.images.length === 0) invalidArgument('images', 'at least one image file', o.images);
-  const top = expectInteger('top', o.top ?? 1, 1);
-  const batchSize = expectInteger('batchSize', o.batchSize ?? 32, 1);
-  if (typeof o.model !== 'string' && !(o.model instanceof Uint8Array)) invalidArgument('model', 'a path to an .onnx file or its bytes', o.model);
-  const bytes = typeof o.model === 'string' ? readModelFile(o.model).bytes : o.model;
-  const modelName = typeof o.model === 'string' ? `ONNX file "${o.model}"` : 'model bytes';
-  const model = decodeModel(bytes, modelName);
-  const metadata = readImageMetadata(model, modelName);
-  const input = graphInputs(model)[0];
-  const output = graphOutputs(model)[0];
-  if (!input || !output) throw new KqkdError('model', 'an image classifier with an input [N, C, H, W] and an output [N, classes]', `${modelName} without them`);
-
+/**
+ * The preprocessing: from the model's kqkd image metadata (each value replaceable by an option), else from the options
+ * with the size and channels the model's input declares; checked.
+ */
+function preprocessingOf(o: PredictOptions, metadata: ReturnType<typeof readImageMetadata>, input: ReturnType<typeof graphInputs>[number], modelName: string) {
   let imageSize: number;
   let channels: 1 | 3;
   let normalization: { mean: number[]; std: number[] };
-  let classNames: string[] | undefined = metadata?.classNames;
-  const overrides = o.imageSize !== undefined || o.channels !== undefined || o.mean !== undefined || o.std !== undefined;
   if (metadata) {
     if (metadata.imageSize[0] !== metadata.imageSize[1]) {
       throw new KqkdError(`${modelName} metadata kqkd.input`, 'a square input (height = width: images are centre-cropped squares)', metadata.imageSize.join('×'));
@@ -101,6 +90,35 @@ export async function predict(o: PredictOptions): Promise<PredictResult> {
   numbers('mean', normalization.mean, channels, false);
   numbers('std', normalization.std, channels, true);
 
+  return { imageSize, channels, normalization };
+}
+
+/** Softmax of one row of logits (max-shifted), its `top` classes by probability (ties: the lower class first). */
+function softmaxTop(logits: number[], top: number): { c: number; p: number }[] {
+  const max = Math.max(...logits);
+  const exps = logits.map((l) => Math.exp(l - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e, c) => ({ c, p: e / sum })).sort((a, b) => b.p - a.p || a.c - b.c).slice(0, top);
+}
+
+export async function predict(o: PredictOptions): Promise<PredictResult> {
+  if (!o || typeof o !== 'object') invalidArgument('options', 'an object', o);
+  if (!Array.isArray(o.images) || o.images.length === 0) invalidArgument('images', 'at least one image file', o.images);
+  const top = expectInteger('top', o.top ?? 1, 1);
+  const batchSize = expectInteger('batchSize', o.batchSize ?? 32, 1);
+  if (typeof o.model !== 'string' && !(o.model instanceof Uint8Array)) invalidArgument('model', 'a path to an .onnx file or its bytes', o.model);
+  const bytes = typeof o.model === 'string' ? readModelFile(o.model).bytes : o.model;
+  const modelName = typeof o.model === 'string' ? `ONNX file "${o.model}"` : 'model bytes';
+  const model = decodeModel(bytes, modelName);
+  const metadata = readImageMetadata(model, modelName);
+  const input = graphInputs(model)[0];
+  const output = graphOutputs(model)[0];
+  if (!input || !output) throw new KqkdError('model', 'an image classifier with an input [N, C, H, W] and an output [N, classes]', `${modelName} without them`);
+
+  let classNames: string[] | undefined = metadata?.classNames;
+  const overrides = o.imageSize !== undefined || o.channels !== undefined || o.mean !== undefined || o.std !== undefined;
+  const { imageSize, channels, normalization } = preprocessingOf(o, metadata, input, modelName);
+
   const session = await createInferenceSession(bytes, { name: modelName, ...(o.threads !== undefined ? { threads: o.threads } : {}) });
   const predictions: Prediction[] = [];
   try {
@@ -123,11 +141,7 @@ export async function predict(o: PredictOptions): Promise<PredictResult> {
         throw new KqkdError(`${modelName} metadata kqkd.class_names`, `${k} names (the model has ${k} logits)`, `${classNames.length}`);
       }
       for (let i = 0; i < part.length; i++) {
-        const logits = Array.from(out.data.subarray(i * k, (i + 1) * k), Number);
-        const max = Math.max(...logits);
-        const exps = logits.map((l) => Math.exp(l - max));
-        const sum = exps.reduce((a, b) => a + b, 0);
-        const order = exps.map((e, c) => ({ c, p: e / sum })).sort((a, b) => b.p - a.p || a.c - b.c).slice(0, top);
+        const order = softmaxTop(Array.from(out.data.subarray(i * k, (i + 1) * k), Number), top);
         const img = part[i];
         predictions.push({
           image: typeof img === 'string' ? img : `<image ${start + i}>`,
