@@ -34,29 +34,29 @@ function inputsToFeeds(model: ModelProto, names: ReadonlySet<string>): void {
   for (const n of g.node ?? []) n.input = (n.input ?? []).map((i) => (names.has(i) ? `${i}${FEED_SUFFIX}` : i));
 }
 
-export async function createWebTrainingBackend(o: BackendOptions): Promise<TrainBackend> {
-  // The training build's wasm sessions expose no profiler to Node.
+/** What the training build cannot do: profile (its wasm sessions expose no profiler to Node), or cycle beta1. */
+function refuseUnsupported(o: BackendOptions): void {
   if (o.profilePrefix !== undefined) throw new KqkdError('profilePrefix', 'backend "native" (ONNX Runtime profiling)', 'backend "web-training"');
   if (o.schedule.kind === 'one-cycle' && o.schedule.cycleMomentum) {
     // ORT's AdamWOptimizer takes beta1 as a node attribute: the web training build cannot change it per step.
     throw new KqkdError('backend "web-training"', 'a schedule with a fixed beta1 (set oneCycle.cycleMomentum to false), or backend "native", which cycles beta1 as PyTorch does',
       'a one-cycle schedule with cycleMomentum');
   }
-  const { graphs, B, A } = trainingGraphsFor(o);
-  const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
-  inputsToFeeds(graphs.trainingModel, statNames);
-  inputsToFeeds(graphs.evalModel, statNames);
+}
 
-  // Values: from the resume state, else the builder's seeded initial values.
-  const value = initialValues(graphs.parameters, o.state);
-  const trainable: CheckpointTensor[] = graphs.parameters.filter((p) => p.trainable).map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
-  const frozenParams: CheckpointTensor[] = graphs.parameters.filter((p) => !p.trainable && !statNames.has(p.name))
-    .map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
-  const stats: CheckpointTensor[] = graphs.parameters.filter((p) => statNames.has(p.name))
-    .map((p) => ({ name: p.name, dims: p.dims, data: value(p.name) }));
+/** Values: from the resume state, else the builder's seeded initial values; trainable, frozen, BN statistics apart. */
+function startingValues(parameters: ReturnType<typeof trainingGraphsFor>['graphs']['parameters'], state: BackendOptions['state'], statNames: ReadonlySet<string>) {
+  const value = initialValues(parameters, state);
+  const tensor = (p: { name: string; dims: number[] }): CheckpointTensor => ({ name: p.name, dims: p.dims, data: value(p.name) });
+  const trainable: CheckpointTensor[] = parameters.filter((p) => p.trainable).map(tensor);
+  const frozenParams: CheckpointTensor[] = parameters.filter((p) => !p.trainable && !statNames.has(p.name)).map(tensor);
+  const stats: CheckpointTensor[] = parameters.filter((p) => statNames.has(p.name)).map(tensor);
+  return { trainable, frozenParams, stats };
+}
 
-  const trainingBytes = encodeModel(graphs.trainingModel);
-  const layout: ParameterSlot[] = parameterLayout(graphs.trainingModel, { trainable });
+/** The checkpoint the session starts from and the host mirror of the optimizer state (resumed when given). */
+function checkpointAndMirror(o: BackendOptions, trainingModel: ModelProto, trainable: CheckpointTensor[], frozenParams: CheckpointTensor[]) {
+  const layout: ParameterSlot[] = parameterLayout(trainingModel, { trainable });
   const optCfg = optimizerConfigOf(o.optimizer);
   const mirror = new OptimizerStateMirror(optCfg, layout,
     o.state ? { groupName: 'group0', step: o.state.step, initialLearningRate: 0.001, states: o.state.moments } : undefined);
@@ -64,12 +64,40 @@ export async function createWebTrainingBackend(o: BackendOptions): Promise<Train
     trainable, frozen: frozenParams,
     ...(o.state ? { optimizer: mirror.toOptimizerGroup() } : {}),
   });
+  return { layout, optCfg, mirror, checkpoint };
+}
+
+/** The onnxruntime-node evaluator of an objective's run: kept while the step is the same, else rebuilt from the state. */
+async function currentEvaluator(evaluator: { step: number; session: InferenceSession } | undefined, step: number,
+  model: () => Promise<Uint8Array>, threads: number | undefined): Promise<{ step: number; session: InferenceSession }> {
+  if (evaluator && evaluator.step === step) return evaluator;
+  await evaluator?.session.release();
+  const bytes = await model();
+  return { step, session: await createInferenceSession(bytes, threads !== undefined ? { threads } : {}) };
+}
+
+/** The training and eval graphs with the BatchNorm statistics as fed inputs (`<name>.feed`): the host keeps them. */
+function graphsWithStatisticFeeds(o: BackendOptions) {
+  const { graphs, B, A } = trainingGraphsFor(o);
+  const statNames = new Set(graphs.batchNormStatistics.map((s) => s.parameter));
+  inputsToFeeds(graphs.trainingModel, statNames);
+  inputsToFeeds(graphs.evalModel, statNames);
+  return { graphs, B, A, statNames };
+}
+
+export async function createWebTrainingBackend(o: BackendOptions): Promise<TrainBackend> {
+  refuseUnsupported(o);
+  const { graphs, B, A, statNames } = graphsWithStatisticFeeds(o);
+
+  const { trainable, frozenParams, stats } = startingValues(graphs.parameters, o.state, statNames);
+
+  const trainingBytes = encodeModel(graphs.trainingModel);
+  const { layout, optCfg, mirror, checkpoint } = checkpointAndMirror(o, graphs.trainingModel, trainable, frozenParams);
+  // The training build feeds its eval model EVERY training parameter, but an objective's eval graph may read only
+  // the student's (distillation projectors are loss-only, SimKD's teacher head eval-only): such runs evaluate
+  // through onnxruntime-node instead (evalLogits below).
   const session: TrainingSession = await createTrainingSession({
-    checkpoint, trainingModel: trainingBytes,
-    // The training build feeds its eval model EVERY training parameter, but an objective's eval graph may read only
-    // the student's (distillation projectors are loss-only, SimKD's teacher head eval-only): such runs evaluate
-    // through onnxruntime-node instead (evalLogits below).
-    ...(o.objective ? {} : { evalModel: encodeModel(graphs.evalModel) }),
+    checkpoint, trainingModel: trainingBytes, ...(o.objective ? {} : { evalModel: encodeModel(graphs.evalModel) }),
     optimizerModel: buildOptimizerModel(optCfg, o.schedule), threads: o.threads,
   });
   const statFeeds = () => Object.fromEntries(stats.map((s) => [`${s.name}${FEED_SUFFIX}`, { data: s.data, shape: [...s.dims] }]));
@@ -125,11 +153,7 @@ export async function createWebTrainingBackend(o: BackendOptions): Promise<Train
         return out[LOGITS_NAME].data;
       }
       // With an objective: the inference model of the current state, rebuilt only after the parameters changed.
-      if (!evaluator || evaluator.step !== mirror.step) {
-        await evaluator?.session.release();
-        const model = exportInferenceBytes(o, await readState());
-        evaluator = { step: mirror.step, session: await createInferenceSession(model, o.threads !== undefined ? { threads: o.threads } : {}) };
-      }
+      evaluator = await currentEvaluator(evaluator, mirror.step, async () => exportInferenceBytes(o, await readState()), o.threads);
       const out = await evaluator.session.run({ [INPUT_NAME]: { data: x, shape: [n, C, H, W] } }, [LOGITS_NAME]);
       return out[LOGITS_NAME].data;
     },
