@@ -270,12 +270,8 @@ const KNOWN_LONG: Readonly<Record<string, number>> = {
   'importNode packages/onnx/src/subgraph.ts': 128,
   'scoreModel packages/kq/src/model.ts': 124,
   'buildTeacherCache packages/distill/src/teacher-cache.ts': 113,
-  'createWebTrainingBackend packages/train/src/backends/web-training.ts': 107,
-  'openImageFolder packages/data/src/image-folder.ts': 95,
-  'predict packages/kqkd/src/predict.ts': 95,
   '(callback of withImageFolderFlags(command).action) packages/cli/src/commands/train.ts': 95,
   'distillIn packages/kqkd/src/distill.ts': 85,
-  'build packages/data/src/image-folder.ts': 83,
 };
 
 /** The size problems under `root`, given the known exceptions. */
