@@ -7,7 +7,7 @@ import {
   type Dataset, type DatasetName, type LoadDatasetOptions, type Normalization,
 } from '@kqkd/data';
 import { decodeModel, encodeModel, exposeOutputs, findGeneralizedLayers, graphInputs, readModelFile, type GeneralizedLayer } from '@kqkd/onnx';
-import { createInferenceSession, runFeatureExtraction } from '@kqkd/runtime';
+import { createInferenceSession, runFeatureExtraction, type InferenceSession } from '@kqkd/runtime';
 import { MAX_FEATURE_DIM, poolAndFlatten } from './features.js';
 import { scoreLayers, type KqReport, type ScoreOptions } from './score.js';
 
@@ -111,6 +111,90 @@ function resolveNormalization(option: ScoreModelOptions['normalization'], datase
   return invalidArgument('normalization', '"dataset", "none" or { mean, std }', option);
 }
 
+/** The model's input fits the dataset ([N, C, H, W]) and the batch size; returns [C, H, W]. */
+function checkInputFits(input: ReturnType<typeof graphInputs>[number], dataset: { channels: number; height: number; width: number; name: string }, batchSize: number, where: string): number[] {
+  const expected = [dataset.channels, dataset.height, dataset.width];
+  const declared = (input.shape ?? []).slice(1);
+  if (declared.length !== 3 || declared.some((d, i) => typeof d === 'number' && d !== expected[i])) {
+    invalidArgumentText('model', `an input of shape [N, ${expected.join(', ')}] for ${dataset.name}`,
+      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${where}`);
+  }
+  const fixedBatch = (input.shape ?? [])[0];
+  if (typeof fixedBatch === 'number' && fixedBatch !== batchSize) {
+    invalidArgumentText('model', `an input with a symbolic batch dimension (or batchSize ${fixedBatch})`,
+      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${where}: a fixed batch of ${fixedBatch}`);
+  }
+  return expected;
+}
+
+/** A class-balanced seeded sample of `samples` images (the same number per class; every class must have enough). */
+function sampleIndices(dataset: Dataset, samples: number, seed: number): number[] {
+  const perClass = Math.floor(samples / dataset.classes);
+  if (perClass < 2) invalidArgumentText('samples', `at least ${2 * dataset.classes} (2 per class)`, String(samples));
+  const perClassCount = new Array<number>(dataset.classes).fill(0);
+  for (const l of dataset.labels) if (l < dataset.classes) perClassCount[l]++;
+  const fewest = Math.min(...perClassCount);
+  if (fewest < perClass) {
+    const c = perClassCount.indexOf(fewest);
+    invalidArgumentText('samples', fewest < 2
+      ? `a dataset with at least 2 images of every class (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} in ${dataset.count})`
+      : `at most ${fewest * dataset.classes} (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} images in ${dataset.count})`,
+    String(samples));
+  }
+  const indices = classBalancedIndices(dataset.labels, perClass, createRng(seed), dataset.classes);
+  return indices;
+}
+
+/**
+ * Streams the sample through the session and appends each layer's pooled/flattened features to its own file in
+ * workDir (nothing of a failed extraction stays behind: a full disk is where it usually fails).
+ */
+async function extractToFiles(session: InferenceSession, c: {
+  input: string; dataset: Dataset; indices: number[]; batchSize: number; normalization: Normalization; layers: GeneralizedLayer[];
+  workDir: string; maxDim: number; progress: NonNullable<ScoreModelOptions['onProgress']>;
+}) {
+  const { dataset, indices, batchSize, normalization, layers, workDir, maxDim, progress } = c;
+  const input = c.input;
+  const n = indices.length;
+  rmSync(workDir, { recursive: true, force: true });
+  makeDirs(workDir, 'workDir');
+  const files = layers.map((l, i) => join(workDir, `layer-${i}.f32`));
+  const fds = files.map((f) => openSync(f, 'w'));
+  const sampleShapes: number[][] = layers.map(() => []);
+  const dims: number[] = layers.map(() => 0);
+  try {
+    const totalBatches = Math.ceil(n / batchSize);
+    progress({ stage: 'extracting features', done: 0, total: totalBatches });
+    await runFeatureExtraction(session, {
+      inputName: input,
+      batches: batches(dataset, { indices, batchSize, normalization }),
+      outputs: layers.map((l) => l.tensor),
+      onBatch: (batch) => {
+        layers.forEach((layer, i) => {
+          const out = batch.outputs[layer.tensor];
+          const pooled = poolAndFlatten(out.data, out.shape, maxDim);
+          sampleShapes[i] = out.shape.slice(1);
+          dims[i] = pooled.dim;
+          const bytes = new Uint8Array(pooled.data.buffer, pooled.data.byteOffset, pooled.data.byteLength);
+          writeAllSync(fds[i], bytes, files[i], `the features of layer ${layer.index} (the folder is removed again)`);
+        });
+        progress({ stage: 'extracting features', done: batch.index + 1, total: totalBatches, detail: `${batch.offset + batch.batchSize} samples` });
+      },
+    });
+  } catch (err) {
+    // Nothing of a failed extraction stays behind (a full disk is where it usually fails).
+    fds.forEach((fd) => closeSync(fd));
+    fds.length = 0;
+    rmSync(workDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    fds.forEach((fd) => closeSync(fd));
+    await session.release();
+  }
+
+  return { files, sampleShapes, dims };
+}
+
 /**
  * Knowledge Quality of every generalized layer of an ONNX teacher: finds the layers, exposes them as outputs,
  * streams a class-balanced sample of the dataset through onnxruntime-node (pixels read or decoded one batch at a
@@ -139,73 +223,15 @@ export async function scoreModel(options: ScoreModelOptions): Promise<ModelKqRep
 
   const { dataset, dir } = await openDataset(options);
   const normalization = resolveNormalization(options.normalization, dataset);
-  const expected = [dataset.channels, dataset.height, dataset.width];
-  const declared = (input.shape ?? []).slice(1);
-  if (declared.length !== 3 || declared.some((d, i) => typeof d === 'number' && d !== expected[i])) {
-    invalidArgumentText('model', `an input of shape [N, ${expected.join(', ')}] for ${dataset.name}`,
-      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${source.source}`);
-  }
-  const fixedBatch = (input.shape ?? [])[0];
-  if (typeof fixedBatch === 'number' && fixedBatch !== batchSize) {
-    invalidArgumentText('model', `an input with a symbolic batch dimension (or batchSize ${fixedBatch})`,
-      `input "${input.name}" of shape [${(input.shape ?? []).join(', ')}] in ${source.source}: a fixed batch of ${fixedBatch}`);
-  }
-  const perClass = Math.floor(samples / dataset.classes);
-  if (perClass < 2) invalidArgumentText('samples', `at least ${2 * dataset.classes} (2 per class)`, String(samples));
-  const perClassCount = new Array<number>(dataset.classes).fill(0);
-  for (const l of dataset.labels) if (l < dataset.classes) perClassCount[l]++;
-  const fewest = Math.min(...perClassCount);
-  if (fewest < perClass) {
-    const c = perClassCount.indexOf(fewest);
-    invalidArgumentText('samples', fewest < 2
-      ? `a dataset with at least 2 images of every class (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} in ${dataset.count})`
-      : `at most ${fewest * dataset.classes} (class ${c} of ${dataset.name} ${dataset.split} has ${fewest} images in ${dataset.count})`,
-    String(samples));
-  }
-  const indices = classBalancedIndices(dataset.labels, perClass, createRng(seed), dataset.classes);
+  const expected = checkInputFits(input, dataset, batchSize, source.source);
+  const indices = sampleIndices(dataset, samples, seed);
   const n = indices.length;
   const labels = Int32Array.from(indices, (i) => dataset.labels[i]);
 
   const session = await createInferenceSession(encodeModel(exposeOutputs(model, found.layers.map((l) => l.tensor))),
     { threads: options.inferenceThreads, name: source.source });
   const workDir = options.workDir;
-  rmSync(workDir, { recursive: true, force: true });
-  makeDirs(workDir, 'workDir');
-  const files = found.layers.map((l, i) => join(workDir, `layer-${i}.f32`));
-  const fds = files.map((f) => openSync(f, 'w'));
-  const sampleShapes: number[][] = found.layers.map(() => []);
-  const dims: number[] = found.layers.map(() => 0);
-  const maxDim = options.maxFeatureDim ?? MAX_FEATURE_DIM;
-  try {
-    const totalBatches = Math.ceil(n / batchSize);
-    progress({ stage: 'extracting features', done: 0, total: totalBatches });
-    await runFeatureExtraction(session, {
-      inputName: input.name,
-      batches: batches(dataset, { indices, batchSize, normalization }),
-      outputs: found.layers.map((l) => l.tensor),
-      onBatch: (batch) => {
-        found.layers.forEach((layer, i) => {
-          const out = batch.outputs[layer.tensor];
-          const pooled = poolAndFlatten(out.data, out.shape, maxDim);
-          sampleShapes[i] = out.shape.slice(1);
-          dims[i] = pooled.dim;
-          const bytes = new Uint8Array(pooled.data.buffer, pooled.data.byteOffset, pooled.data.byteLength);
-          writeAllSync(fds[i], bytes, files[i], `the features of layer ${layer.index} (the folder is removed again)`);
-        });
-        progress({ stage: 'extracting features', done: batch.index + 1, total: totalBatches, detail: `${batch.offset + batch.batchSize} samples` });
-      },
-    });
-  } catch (err) {
-    // Nothing of a failed extraction stays behind (a full disk is where it usually fails).
-    fds.forEach((fd) => closeSync(fd));
-    fds.length = 0;
-    rmSync(workDir, { recursive: true, force: true });
-    throw err;
-  } finally {
-    fds.forEach((fd) => closeSync(fd));
-    await session.release();
-  }
-
+  const { files, sampleShapes, dims } = await extractToFiles(session, { input: input.name, dataset, indices, batchSize, normalization, layers: found.layers, workDir, maxDim: options.maxFeatureDim ?? MAX_FEATURE_DIM, progress });
   try {
     progress({ stage: 'scoring layers', done: 0, total: found.layers.length });
     const report = await scoreLayers(
