@@ -268,7 +268,6 @@ const KNOWN_LONG: Readonly<Record<string, number>> = {
   'registerTrain packages/cli/src/commands/train.ts': 139,
   'importSubgraph packages/onnx/src/subgraph.ts': 129,
   'importNode packages/onnx/src/subgraph.ts': 128,
-  'buildTeacherCache packages/distill/src/teacher-cache.ts': 113,
   '(callback of withImageFolderFlags(command).action) packages/cli/src/commands/train.ts': 95,
   'distillIn packages/kqkd/src/distill.ts': 85,
 };

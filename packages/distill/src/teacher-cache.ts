@@ -128,12 +128,8 @@ function manifestKey(m: Pick<TeacherCacheManifest, 'format' | 'version' | 'model
 
 const layerFile = (i: number) => `${i}.f32`;
 
-/**
- * Runs the teacher once over `dataset` (at `indices`) and writes its features to `dir`, or reuses a finished cache
- * there whose manifest matches. An interrupted build (no manifest) or a stale one (manifest for another model, layer
- * list, dataset or index order) is deleted and rebuilt.
- */
-export async function buildTeacherCache(options: BuildTeacherCacheOptions): Promise<TeacherCache> {
+/** The options of `buildTeacherCache` checked, with their defaults (every index, the dataset's normalisation). */
+function checkBuildOptions(options: BuildTeacherCacheOptions) {
   const { model, layers, dataset, dir, onProgress } = options ?? ({} as BuildTeacherCacheOptions);
   if (!(model instanceof Uint8Array) && (typeof model !== 'string' || model.length === 0)) {
     invalidArgument('model', 'a path to an .onnx file or its bytes (Uint8Array)', model);
@@ -153,6 +149,40 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
     }
   });
   const normalization = options.normalization ?? 'dataset';
+
+  return { model, layers, dataset, dir, onProgress, batchSize, indices, normalization };
+}
+
+/**
+ * One batch of one layer checked: batch-first, the same per-sample shape in every batch (returned), finite values —
+ * the cache feeds every student's loss: a NaN here would surface as a "diverged" student, blamed on its LR.
+ */
+function checkLayerBatch(t: FloatTensor, c: { i: number; name: string; n: number; offset: number; prev: number[] | undefined; indices: readonly number[] }): number[] {
+  const { i, name, n, offset, prev, indices } = c;
+  const sample = t.shape.slice(1);
+  if (t.shape[0] !== n) {
+    throw new KqkdError(`layers[${i}]`, `a tensor whose first dimension is the batch (${n})`, `"${name}" of shape [${t.shape.join(', ')}]`);
+  }
+  if (prev !== undefined && (prev.length !== sample.length || prev.some((d, k) => d !== sample[k]))) {
+    throw new KqkdError(`layers[${i}]`, `the same per-sample shape [${prev.join(', ')}] in every batch`,
+      `[${sample.join(', ')}] for "${name}" at sample ${offset}`);
+  }
+  const bad = t.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const row = t.data.length / n;
+    throw new KqkdError(`teacher tensor "${name}"`, 'finite values (the teacher computes NaN or Infinity on a training image)',
+      `${String(t.data[bad])} for training image ${indices[offset + Math.floor(bad / row)]} at flat index ${bad % row}`);
+  }
+  return prev ?? sample;
+}
+
+/**
+ * Runs the teacher once over `dataset` (at `indices`) and writes its features to `dir`, or reuses a finished cache
+ * there whose manifest matches. An interrupted build (no manifest) or a stale one (manifest for another model, layer
+ * list, dataset or index order) is deleted and rebuilt.
+ */
+export async function buildTeacherCache(options: BuildTeacherCacheOptions): Promise<TeacherCache> {
+  const { model, layers, dataset, dir, onProgress, batchSize, indices, normalization } = checkBuildOptions(options);
 
   // a file's external tensor data is read in (and refused when it lies outside the model's folder)
   const modelBytes = model instanceof Uint8Array ? model : readModelFile(model).bytes;
@@ -206,23 +236,7 @@ export async function buildTeacherCache(options: BuildTeacherCacheOptions): Prom
       onBatch: ({ batchSize: n, offset, outputs }) => {
         layers.forEach((name, i) => {
           const t = outputs[name];
-          const sample = t.shape.slice(1);
-          if (t.shape[0] !== n) {
-            throw new KqkdError(`layers[${i}]`, `a tensor whose first dimension is the batch (${n})`, `"${name}" of shape [${t.shape.join(', ')}]`);
-          }
-          const prev = shapes[i];
-          if (prev === undefined) shapes[i] = sample;
-          else if (prev.length !== sample.length || prev.some((d, k) => d !== sample[k])) {
-            throw new KqkdError(`layers[${i}]`, `the same per-sample shape [${prev.join(', ')}] in every batch`,
-              `[${sample.join(', ')}] for "${name}" at sample ${offset}`);
-          }
-          // The cache feeds every student's loss: a NaN here would surface as a "diverged" student, blamed on its LR.
-          const bad = t.data.findIndex((v) => !Number.isFinite(v));
-          if (bad >= 0) {
-            const row = t.data.length / n;
-            throw new KqkdError(`teacher tensor "${name}"`, 'finite values (the teacher computes NaN or Infinity on a training image)',
-              `${String(t.data[bad])} for training image ${indices[offset + Math.floor(bad / row)]} at flat index ${bad % row}`);
-          }
+          shapes[i] = checkLayerBatch(t, { i, name, n, offset, prev: shapes[i], indices });
           const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
           hashes[i].update(bytes);
           writeAllSync(fds[i], bytes, join(dir, layerFile(i)), `the teacher cache of "${name}"`);
