@@ -68,7 +68,7 @@ export interface DistillOptions {
 
 export type DistillProgress =
   | ExperimentProgress
-  | { kind: 'distill'; stage: 'evaluate' | 'latency' | 'report' | 'warning'; detail: string };
+  | { kind: 'distill'; stage: 'evaluate' | 'report' | 'warning'; detail: string };
 
 export interface DistilledModel {
   /** Parameters (float weights; BN running statistics not counted), null when unknown. */
@@ -248,51 +248,37 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   }
 }
 
-async function distillIn(o: DistillOptions, config: ExperimentConfig, out: string, trainSet: Dataset, testSet: Dataset, teacherBytes: Uint8Array,
-  threads: { threads?: number }, emit: (e: DistillProgress) => void): Promise<DistillResult> {
-  const expDir = join(out, EXPERIMENT_DIR);
-  makeDirs(expDir, 'out');
-  const r: ExperimentResults = await runExperiment({
-    config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit,
-  });
-  // A teacher near chance on the user's images distils nothing: most often its classes are in another order than the
-  // folder's sorted names, or it expects another normalisation. Said loudly, in the log and in the report.
-  const chance = 100 / trainSet.classes;
-  const warnings = r.teacher.top1 < 2 * chance ? [`the teacher scores ${r.teacher.top1.toFixed(2)} % on the validation images, near chance ` +
-    `(${chance.toFixed(1)} %): check that its output classes are in the order of the dataset's classes (${trainSet.classNames.slice(0, 4).join(', ')}, …) ` +
-    `and that it expects this normalisation (mean ${trainSet.normalization.mean.map((v) => v.toFixed(3)).join(', ')})`] : [];
-  for (const w of warnings) emit({ kind: 'distill', stage: 'warning', detail: w });
-  const ours = r.methods['fkd-kq'];
-  const oursRun = ours.runs[0];
-  if (oursRun.failed) throw new RunFailedError('the distilled student\'s run', 'a run that finished', 'a failed run', oursRun.failed);
-  const chosen = (run: { runDir: string }) => readFileSync(join(expDir, run.runDir, BEST_MODEL_ONNX));
-  const normalization = { mean: [...trainSet.normalization.mean], std: [...trainSet.normalization.std] };
-  const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
+/** A teacher near chance on the user's images distils nothing: most often its classes are in another order than the
+ * folder's sorted names, or it expects another normalisation. Said loudly, in the log and in the report. */
+function teacherWarnings(teacherTop1: number, data: Dataset): string[] {
+  const chance = 100 / data.classes;
+  if (teacherTop1 >= 2 * chance) return [];
+  return [`the teacher scores ${teacherTop1.toFixed(2)} % on the validation images, near chance (${chance.toFixed(1)} %): check that its ` +
+    `output classes are in the order of the dataset's classes (${data.classNames.slice(0, 4).join(', ')}, …) and that it expects this ` +
+    `normalisation (mean ${data.normalization.mean.map((v) => v.toFixed(3)).join(', ')})`];
+}
 
-  emit({ kind: 'distill', stage: 'evaluate', detail: `teacher and student on the ${testSet.count} test images` });
-  const evaluate = (model: Uint8Array, name: string): Promise<Evaluation> =>
-    evaluateModel({ model, modelName: name, dataset: testSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) });
-  const studentBytes = encodeModel(withImageMetadata(decodeModel(chosen(oursRun), 'student'), {
-    classNames: [...trainSet.classNames], normalization, imageSize: [trainSet.height, trainSet.width], channels: trainSet.channels,
-    resize: 'shorter-side-center-crop',
+/** The chosen checkpoint with what a user of the file needs: class names, normalisation, input geometry. */
+function withDataMetadata(model: Uint8Array, data: Dataset): Uint8Array {
+  return encodeModel(withImageMetadata(decodeModel(model, 'student'), {
+    classNames: [...data.classNames], normalization: { mean: [...data.normalization.mean], std: [...data.normalization.std] },
+    imageSize: [data.height, data.width], channels: data.channels, resize: 'shorter-side-center-crop',
   }));
-  const teacherEval = await evaluate(teacherBytes, `teacher "${o.teacher}"`);
-  const studentEval = await evaluate(studentBytes, 'the distilled student');
-  const aloneRun = r.methods.ce?.runs[0];
-  const aloneBytes = aloneRun && !aloneRun.failed ? chosen(aloneRun) : undefined;
-  const aloneEval = aloneBytes ? await evaluate(aloneBytes, 'the student trained alone') : undefined;
+}
 
-  emit({ kind: 'distill', stage: 'latency', detail: 'onnxruntime-node, batch 1 and batch 64' });
-  const timing = async (bytes: Uint8Array, what: string) => {
-    const name = inputNameOf(bytes, what);
-    return { batch1: await latency(bytes, name, inputShape, 1, threads.threads), batch64: await latency(bytes, name, inputShape, 64, threads.threads) };
-  };
-  const teacherLatency = await timing(teacherBytes, 'teacher');
-  const studentLatency = await timing(studentBytes, 'student');
-  const aloneLatency = aloneBytes ? await timing(aloneBytes, 'student trained alone') : undefined;
+/** Test-split evaluation and latency of one model. */
+async function measure(bytes: Uint8Array, name: string, testSet: Dataset, o: { threads?: number; signal?: AbortSignal }):
+  Promise<{ evaluation: Evaluation; latencyMs: DistilledModel['latencyMs'] }> {
+  const evaluation = await evaluateModel({
+    model: bytes, modelName: name, dataset: testSet, ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.signal ? { signal: o.signal } : {}),
+  });
+  const input = inputNameOf(bytes, name);
+  const shape = [testSet.channels, testSet.height, testSet.width];
+  return { evaluation, latencyMs: { batch1: await latency(bytes, input, shape, 1, o.threads), batch64: await latency(bytes, input, shape, 64, o.threads) } };
+}
 
-  emit({ kind: 'distill', stage: 'report', detail: 'student.onnx, report.md, report.json, pictures' });
-  writeFileAtomic(join(out, 'student.onnx'), studentBytes);
+/** The experiment's KQ and training curves beside the report, and the student's test confusion matrix. */
+async function writePictures(expDir: string, out: string, student: Evaluation): Promise<string[]> {
   const pictures: string[] = [];
   for (const name of ['kq-curves', 'training-curves']) {
     for (const ext of ['svg', 'png']) {
@@ -300,32 +286,58 @@ async function distillIn(o: DistillOptions, config: ExperimentConfig, out: strin
       if (existsSync(src)) { writeFileAtomic(join(out, `${name}.${ext}`), readFileSync(src)); if (ext === 'png') pictures.push(`${name}.png`); }
     }
   }
-  await writeChart(confusionMatrixSpec(studentEval.confusion, studentEval.classNames,
-    `distilled student on the test split: top-1 ${studentEval.top1.toFixed(2)} %`), join(out, 'confusion'));
-  pictures.push('confusion.png');
+  await writeChart(confusionMatrixSpec(student.confusion, student.classNames,
+    `distilled student on the test split: top-1 ${student.top1.toFixed(2)} %`), join(out, 'confusion'));
+  return [...pictures, 'confusion.png'];
+}
 
-  const best = (run: typeof oursRun) => run.history.find((h) => h.epoch === run.bestEpoch)!;
-  const layerNames = r.kq.layers.filter((l) => r.selectedTeacherLayers.includes(l.index)).map((l) => l.name);
+type RunOf = ExperimentResults['methods'][string]['runs'][number];
+/** A run's chosen checkpoint as the report states it: validation top-1 at its best epoch and at its last. */
+const chosenEpoch = (run: RunOf) => ({
+  validationTop1: run.history.find((h) => h.epoch === run.bestEpoch)!.testTop1, epoch: run.bestEpoch!, validationTop1Last: run.top1Last!,
+});
+
+async function distillIn(o: DistillOptions, config: ExperimentConfig, out: string, trainSet: Dataset, testSet: Dataset, teacherBytes: Uint8Array,
+  threads: { threads?: number }, emit: (e: DistillProgress) => void): Promise<DistillResult> {
+  const expDir = join(out, EXPERIMENT_DIR);
+  makeDirs(expDir, 'out');
+  const r = await runExperiment({ config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit });
+  const warnings = teacherWarnings(r.teacher.top1, trainSet);
+  for (const w of warnings) emit({ kind: 'distill', stage: 'warning', detail: w });
+  const ours = r.methods['fkd-kq'];
+  const oursRun = ours.runs[0];
+  if (oursRun.failed) throw new RunFailedError('the distilled student\'s run', 'a run that finished', 'a failed run', oursRun.failed);
+  const chosen = (run: RunOf) => readFileSync(join(expDir, run.runDir, BEST_MODEL_ONNX));
+  const studentBytes = withDataMetadata(chosen(oursRun), trainSet);
+  const aloneRun = r.methods.ce?.runs[0];
+
+  emit({ kind: 'distill', stage: 'evaluate', detail: `teacher and student on the ${testSet.count} test images, latency at batch 1 and 64` });
+  const measured = { ...threads, ...(o.signal ? { signal: o.signal } : {}) };
+  const teacher = await measure(teacherBytes, `teacher "${o.teacher}"`, testSet, measured);
+  const student = await measure(studentBytes, 'the distilled student', testSet, measured);
+  const alone = aloneRun && !aloneRun.failed ? await measure(chosen(aloneRun), 'the student trained alone', testSet, measured) : undefined;
+
+  emit({ kind: 'distill', stage: 'report', detail: 'student.onnx, report.md, report.json, pictures' });
+  writeFileAtomic(join(out, 'student.onnx'), studentBytes);
+  const pictures = await writePictures(expDir, out, student.evaluation);
   const result: DistillResult = {
-    teacher: { file: resolve(o.teacher), parameters: r.teacher.parameters, validationTop1: r.teacher.top1, testTop1: teacherEval.top1, latencyMs: teacherLatency },
+    teacher: { file: resolve(o.teacher), parameters: r.teacher.parameters, validationTop1: r.teacher.top1, testTop1: teacher.evaluation.top1, latencyMs: teacher.latencyMs },
     student: {
-      file: join(out, 'student.onnx'), model: studentSpec(o).title, parameters: r.student.parameters, validationTop1: best(oursRun).testTop1,
-      testTop1: studentEval.top1, latencyMs: studentLatency, epoch: oursRun.bestEpoch!, epochs: config.training.epochs, validationTop1Last: oursRun.top1Last!,
-      lr: ours.peakLr, seconds: oursRun.seconds ?? 0,
+      file: join(out, 'student.onnx'), model: studentSpec(o).title, parameters: r.student.parameters, ...chosenEpoch(oursRun),
+      testTop1: student.evaluation.top1, latencyMs: student.latencyMs, epochs: config.training.epochs, lr: ours.peakLr, seconds: oursRun.seconds ?? 0,
     },
-    ...(aloneRun && aloneEval && aloneLatency ? {
-      alone: {
-        parameters: r.student.parameters, validationTop1: best(aloneRun).testTop1, testTop1: aloneEval.top1, latencyMs: aloneLatency,
-        epoch: aloneRun.bestEpoch!, validationTop1Last: aloneRun.top1Last!, lr: r.methods.ce.peakLr,
-      },
+    ...(aloneRun && alone ? {
+      alone: { parameters: r.student.parameters, ...chosenEpoch(aloneRun), testTop1: alone.evaluation.top1, latencyMs: alone.latencyMs, lr: r.methods.ce.peakLr },
     } : {}),
-    teacherLayers: { rule: r.selectionRule, indices: r.selectedTeacherLayers, names: layerNames },
+    teacherLayers: {
+      rule: r.selectionRule, indices: r.selectedTeacherLayers, names: r.kq.layers.filter((l) => r.selectedTeacherLayers.includes(l.index)).map((l) => l.name),
+    },
     studentLayers: r.studentLayers,
     dataset: {
       name: o.data, trainImages: r.dataset.trainCount, validationImages: r.dataset.testCount, testImages: testSet.count,
-      classNames: [...trainSet.classNames], normalization,
+      classNames: [...trainSet.classNames], normalization: { mean: [...trainSet.normalization.mean], std: [...trainSet.normalization.std] },
     },
-    testConfusion: studentEval.confusion,
+    testConfusion: student.evaluation.confusion,
     warnings,
     files: { student: join(out, 'student.onnx'), report: join(out, 'report.md'), json: join(out, 'report.json'), pictures },
   };
