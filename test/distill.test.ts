@@ -6,35 +6,19 @@
  * - killed with SIGKILL in the middle of the student's training and run again, it ends with the same student.onnx
  *   (byte for byte) and the same accuracies as a run never killed.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { kqkd, repo } from './support/kqkd-process.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FASHION_MNIST_DIR } from '@kqkd/data';
 import { decodeModel, readImageMetadata } from '@kqkd/onnx';
 
-const repo = resolve(__dirname, '..');
-const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
 const root = mkdtempSync(join(tmpdir(), 'kqkd-distill-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const teacher = join(repo, 'models', 'fashion-mnist-resnet34-w025.onnx');
 const haveData = existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
 
-function kqkd(args: string[], interrupt?: (child: ReturnType<typeof spawn>, output: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let done = !interrupt;
-    const on = (d: Buffer) => {
-      out += d;
-      if (!done) done = interrupt!(child, out);
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-    child.on('exit', (code, signal) => res({ code, signal, out }));
-  });
-}
 
 const DISTILL = (out: string) => ['distill', '--teacher', teacher, '--data', 'fashion-mnist', '--student', 'resnet9', '--width', '0.0625',
   '--train-limit', '640', '--validation', '128', '--epochs', '3', '--batch-size', '64', '--kq-samples', '60', '--compare', 'ce', '--threads', '1', '--out', out];

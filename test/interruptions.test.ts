@@ -4,33 +4,17 @@
  * experiment killed with SIGKILL at several points (teacher, Knowledge Quality, cache, student runs) and run again
  * each time ends with the same results.json as one never killed.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { kqkd, repo } from './support/kqkd-process.js';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '@kqkd/common';
 import { loadRunState, type RunState } from '@kqkd/train';
 
-const repo = resolve(__dirname, '..');
-const bin = join(repo, 'packages', 'cli', 'bin', 'kqkd.js');
 const root = mkdtempSync(join(tmpdir(), 'kqkd-interrupt-'));
 
 /** Runs the command; `interrupt(child, output)` is called on every chunk of its output until it returns true. */
-function kqkd(args: string[], interrupt?: (child: ReturnType<typeof spawn>, output: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let done = !interrupt;
-    const on = (d: Buffer) => {
-      out += d;
-      if (!done) done = interrupt!(child, out);
-    };
-    child.stdout.on('data', on);
-    child.stderr.on('data', on);
-    child.on('exit', (code, signal) => res({ code, signal, out }));
-  });
-}
 
 const TRAIN = (out: string) => ['train', '--model', 'small-cnn', '--widths', '4,8', '--epochs', '3', '--train-limit', '640', '--test-limit', '100',
   '--batch-size', '32', '--threads', '1', '--out', out];
