@@ -147,23 +147,100 @@ export async function openExperiment(o: PrepareOptions): Promise<PreparedExperim
 async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uint8Array): Promise<PreparedExperiment> {
   const c = o.config;
   const out = o.out;
-  const emit = o.onProgress ?? (() => {});
-  const threads = o.threads !== undefined ? { threads: o.threads } : {};
   const hash = experimentHash(c);
+  const { splits, trainSet, finalDataset, evalSet, evaluatedOn } = await experimentData(o);
+  const ctx: PrepareContext = {
+    o, c, out, mode, emit: o.onProgress ?? (() => {}), threads: o.threads !== undefined ? { threads: o.threads } : {},
+    trainSet, evalSet, inputShape: [trainSet.channels, trainSet.height, trainSet.width],
+  };
+
+  // ---- 0. the student's layers first: a student that cannot be paired is refused before the teacher is trained
+  const { student, studentLayers } = studentOf(ctx);
+  // ---- pre-flight: everything that can be refused is refused before anything is written (run.ts rolls the folder
+  // back): the imported teacher's signature and weights, batch sizes against the training set
+  if (mode === 'build') preflight(c, trainSet, imported);
+  // Written once the inputs are known good: a refusal before this leaves the folder as it was (run.ts).
+  // An imported teacher is evaluated first (NaN or Infinity logits are refused there, leaving nothing); a teacher
+  // trained here needs the file before its long run, so that a resumed experiment adopts its own folder.
+  const writeExperimentJson = () => writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
+  if (mode === 'build' && !c.teacher.onnx) writeExperimentJson();
+
+  // ---- 1. teacher
+  const got = c.teacher.onnx ? await importedTeacher(ctx, writeExperimentJson, imported) : await trainedTeacher(ctx);
+  const teacherBytes = got.bytes;
+  const teacherSha = sha256(teacherBytes);
+  const teacherModel = decodeModel(teacherBytes, c.teacher.onnx ? `teacher.onnx "${c.teacher.onnx}"` : 'teacher model');
+  const parameters = got.parameters ?? countParameters(teacherModel);
+  const logitsTensor = teacherModel.graph!.output![0].name!;
+  if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+
+  // ---- 2. Knowledge Quality of every teacher layer (reused when computed for this teacher and sample)
+  const scored = await teacherKq(ctx, teacherBytes, teacherSha);
+
+  // ---- 3. the teacher layers of every rule, the student's layers
+  const oursRule = c.distill.selection;
+  const selections = selectionsOf(c, scored);
+  const teacherLayer = teacherLayerOf(scored);
+  if (mode === 'build') {
+    emit(ctx, { kind: 'stage', stage: 'selection', detail: `${oursRule} selects teacher layers ${selections[oursRule].join(', ')} (baselines: ${selections.baseline.join(', ')})` });
+  }
+  // ---- 4. the distillation spec of every method
+  const specOf = distillSpecOf({ c, trainSet, scored, selections, studentLayers, teacherSha, logitsTensor, teacherLayer });
+  const specs = new Map(c.methods.map((key) => [key, specOf(key)]));
+
+  // ---- 5. teacher cache: every teacher layer any method reads, and the logits
+  const cachedTensors = new Map<string, string>();
+  for (const spec of specs.values()) {
+    if (!spec) continue;
+    for (const input of distillationInputs(spec)) cachedTensors.set(input.name, input.layer === 'logits' ? logitsTensor : teacherLayer(input.layer).name);
+  }
+  const cache = await teacherCacheOf(ctx, cachedTensors, scored, teacherBytes, teacherSha);
+
+  return {
+    out, config: c, hash, trainSet, evalSet, evaluatedOn, finalDataset, validationCount: c.tuning ? splits.test.count : null,
+    teacher: { model: teacherModel, sha256: teacherSha, logitsTensor, top1: got.top1, top1Best: got.top1Best, parameters },
+    kq: scored, selections, oursRule, studentLayers, studentParameters: student.params, specs, cachedTensors,
+    ...(cache ? { cache } : {}), feeds: cacheFeeds(cachedTensors, cache), close: () => cache?.close(),
+  };
+}
+
+/** What every phase of `prepare` reads. */
+interface PrepareContext {
+  o: PrepareOptions;
+  c: ExperimentConfig;
+  out: string;
+  mode: 'build' | 'open';
+  emit: (e: ExperimentProgress) => void;
+  threads: { threads?: number };
+  trainSet: Dataset;
+  evalSet: Dataset;
+  inputShape: number[];
+}
+
+const emit = (ctx: PrepareContext, e: ExperimentProgress) => ctx.emit(e);
+const signalOf = (o: PrepareOptions) => (o.signal ? { signal: o.signal } : {});
+
+/** A part a worker expects the coordinator to have prepared, missing. */
+const missing = (out: string, what: string) => new KqkdError(`experiment folder "${out}"`, `${what}, prepared by the coordinator`, 'nothing',
+  'start the experiment with --queue first; workers only run students');
+
+/**
+ * The training set and the evaluation set. A tuned experiment trains on the training part, chooses its rates on the
+ * validation images and reports its final runs on the test split; the others evaluate where their dataset block says.
+ */
+async function experimentData(o: PrepareOptions) {
+  const c = o.config;
   const splits = await openSplits({ dataset: c.dataset }, o.data);
   const trainSet = splits.train;
-  // A tuned experiment trains on the training part, chooses its rates on the validation images and reports its final
-  // runs on the test split; the others evaluate where their dataset block says.
   const finalDataset = c.tuning ? finalDatasetOf(c, trainSet.count) : c.dataset;
   const evalSet = c.tuning ? (await openSplits({ dataset: finalDataset }, o.data)).test : splits.test;
   const evaluatedOn = evaluationSplit({ dataset: finalDataset });
-  const inputShape = [trainSet.channels, trainSet.height, trainSet.width];
-  const k = c.distill.k;
-  const missing = (what: string) => new KqkdError(`experiment folder "${out}"`, `${what}, prepared by the coordinator`, 'nothing',
-    'start the experiment with --queue first; workers only run students');
+  return { splits, trainSet, finalDataset, evalSet, evaluatedOn };
+}
 
-  // ---- 0. the student's layers first: a student that cannot be paired is refused before the teacher is trained
-  // A zero-initialised build of the student: shapes and taps only.
+/** The student (a zero-initialised build: shapes and taps only) and its distilled layers, checked to exist. */
+function studentOf({ c, trainSet, inputShape }: PrepareContext): { student: { name: string; model: ModelProto; params: number }; studentLayers: number[] } {
+  const k = c.distill.k;
   const student = c.student.model.name === 'onnx' ? onnxStudentListing(c.student.model, trainSet.classes, inputShape)
     : buildZooModel(c.student.model.name, { ...c.student.model, classes: trainSet.classes, input: inputShape, initialize: false });
   // The student's generalized layers come from the same finder as the teacher's (@kqkd/onnx: the model's declared
@@ -177,134 +254,144 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
       throw new KqkdError('student.layers', `generalized layers of ${student.name} (0…${studentFound.layers.length - 1})`, String(s));
     }
   }
-  // ---- pre-flight: everything that can be refused is refused before anything is written (run.ts rolls the folder
-  // back): the imported teacher's signature and weights, batch sizes against the training set
-  if (mode === 'build') {
-    const data = { name: trainSet.name, channels: trainSet.channels, height: trainSet.height, width: trainSet.width, classes: trainSet.classes };
-    if (c.teacher.onnx) checkClassifier(decodeModel(imported ?? readTeacher(c.teacher.onnx), `teacher.onnx "${c.teacher.onnx}"`), `teacher.onnx "${c.teacher.onnx}"`, data);
-    const batches: [string, number][] = [['experiment.training.batchSize', c.training.batchSize]];
-    if (!c.teacher.onnx) batches.push(['experiment.teacher.training.batchSize', (c.teacher.training ?? c.training).batchSize]);
-    for (const [field, b] of batches) {
-      if (b > trainSet.count) {
-        throw new KqkdError(field, `at most the ${trainSet.count} training images (${c.dataset.name}${c.dataset.trainLimit !== undefined ? `, trainLimit ${c.dataset.trainLimit}` : ''}${c.dataset.validation !== undefined ? `, ${c.dataset.validation} held out` : ''})`, String(b));
-      }
+  return { student, studentLayers };
+}
+
+/** Refuses, before anything is written, an imported teacher that is not a classifier of the data and batch sizes larger than the training set. */
+function preflight(c: ExperimentConfig, trainSet: Dataset, imported: Uint8Array | undefined): void {
+  const data = { name: trainSet.name, channels: trainSet.channels, height: trainSet.height, width: trainSet.width, classes: trainSet.classes };
+  if (c.teacher.onnx) checkClassifier(decodeModel(imported ?? readTeacher(c.teacher.onnx), `teacher.onnx "${c.teacher.onnx}"`), `teacher.onnx "${c.teacher.onnx}"`, data);
+  const batches: [string, number][] = [['experiment.training.batchSize', c.training.batchSize]];
+  if (!c.teacher.onnx) batches.push(['experiment.teacher.training.batchSize', (c.teacher.training ?? c.training).batchSize]);
+  for (const [field, b] of batches) {
+    if (b > trainSet.count) {
+      throw new KqkdError(field, `at most the ${trainSet.count} training images (${c.dataset.name}${c.dataset.trainLimit !== undefined ? `, trainLimit ${c.dataset.trainLimit}` : ''}${c.dataset.validation !== undefined ? `, ${c.dataset.validation} held out` : ''})`, String(b));
     }
   }
-  // Written once the inputs are known good: a refusal before this leaves the folder as it was (run.ts).
-  // An imported teacher is evaluated first (NaN or Infinity logits are refused there, leaving nothing); a teacher
-  // trained here needs the file before its long run, so that a resumed experiment adopts its own folder.
-  const writeExperimentJson = () => writeFileAtomic(join(out, EXPERIMENT_JSON), `${JSON.stringify({ preset: o.preset ?? null, hash, config: c }, null, 2)}\n`);
-  if (mode === 'build' && !c.teacher.onnx) writeExperimentJson();
+}
 
-  // ---- 1. teacher
-  let teacherBytes: Uint8Array;
+interface TeacherGot { bytes: Uint8Array; top1: number | null; top1Best: number | null; parameters: number | null }
+
+/** An imported teacher: evaluated and copied into the folder (build), or read back from its copy (open). */
+async function importedTeacher(ctx: PrepareContext, writeExperimentJson: () => void, imported: Uint8Array | undefined): Promise<TeacherGot> {
+  const { c, o, out } = ctx;
+  const copy = join(out, IMPORTED_TEACHER);
+  if (ctx.mode === 'open') {
+    if (!existsSync(copy)) throw missing(out, `the imported teacher's copy ${IMPORTED_TEACHER}`);
+    return { bytes: readFileSync(copy), top1: null, top1Best: null, parameters: null };
+  }
+  emit(ctx, { kind: 'stage', stage: 'teacher', detail: `importing ${c.teacher.onnx}` });
+  const bytes = imported ?? readTeacher(c.teacher.onnx!);
+  const top1 = (await evaluateModel({ model: bytes, modelName: `teacher.onnx "${c.teacher.onnx}"`, dataset: ctx.evalSet, ...ctx.threads, ...signalOf(o) })).top1;
+  writeExperimentJson();
+  if (!existsSync(copy) || sha256(readFileSync(copy)) !== sha256(bytes)) writeFileAtomic(copy, bytes);
+  return { bytes, top1, top1Best: null, parameters: null };
+}
+
+/** A teacher trained here (build) or read back from its run folder (open). */
+async function trainedTeacher(ctx: PrepareContext): Promise<TeacherGot> {
+  const { c, o, out, mode } = ctx;
+  const tt = c.teacher.training ?? c.training;
+  const model = c.teacher.model!;
+  const path = join(out, 'teacher', MODEL_ONNX);
   let top1: number | null = null;
   let top1Best: number | null = null;
-  let parameters: number | null = null;
-  if (c.teacher.onnx) {
-    const copy = join(out, IMPORTED_TEACHER);
-    if (mode === 'build') {
-      emit({ kind: 'stage', stage: 'teacher', detail: `importing ${c.teacher.onnx}` });
-      teacherBytes = imported ?? readTeacher(c.teacher.onnx);
-      top1 = (await evaluateModel({ model: teacherBytes, modelName: `teacher.onnx "${c.teacher.onnx}"`, dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
-      writeExperimentJson();
-      if (!existsSync(copy) || sha256(readFileSync(copy)) !== sha256(teacherBytes)) writeFileAtomic(copy, teacherBytes);
-    } else {
-      if (!existsSync(copy)) throw missing(`the imported teacher's copy ${IMPORTED_TEACHER}`);
-      teacherBytes = readFileSync(copy);
-    }
-  } else {
-    const tt = c.teacher.training ?? c.training;
-    const model = c.teacher.model!;
-    const path = join(out, 'teacher', MODEL_ONNX);
-    if (mode === 'build') {
-      emit({ kind: 'stage', stage: 'teacher', detail: `training ${modelTitle(model)} (${tt.epochs} epochs)` });
-      const r = await train({
-        ...runConfig(c, tt, tt.optimizer.lr), modelSpec: model, seed: c.seed0, runDir: join(out, 'teacher'),
-        ...(o.data ? { data: o.data } : {}), ...threads, ...(o.signal ? { signal: o.signal } : {}),
-        onProgress: (event) => emit({ kind: 'train', who: 'teacher', index: 0, total: 1, event }),
-      });
-      top1 = r.top1Last;
-      top1Best = r.top1Best;
-    } else if (!existsSync(path)) {
-      throw missing(`the trained teacher ${join('teacher', MODEL_ONNX)}`);
-    }
-    teacherBytes = readFileSync(path);
-    // Trained on the training part and evaluated on the validation images; a tuned experiment reports the test split.
-    if (c.tuning && mode === 'build') {
-      top1 = (await evaluateModel({ model: teacherBytes, modelName: 'teacher', dataset: evalSet, ...threads, ...(o.signal ? { signal: o.signal } : {}) })).top1;
-      top1Best = null;
-    }
-    parameters = buildZooModel(model.name, { ...model, classes: trainSet.classes, input: inputShape, initialize: false }).params;
+  if (mode === 'build') {
+    emit(ctx, { kind: 'stage', stage: 'teacher', detail: `training ${modelTitle(model)} (${tt.epochs} epochs)` });
+    const r = await train({
+      ...runConfig(c, tt, tt.optimizer.lr), modelSpec: model, seed: c.seed0, runDir: join(out, 'teacher'),
+      ...(o.data ? { data: o.data } : {}), ...ctx.threads, ...signalOf(o),
+      onProgress: (event) => emit(ctx, { kind: 'train', who: 'teacher', index: 0, total: 1, event }),
+    });
+    top1 = r.top1Last;
+    top1Best = r.top1Best;
+  } else if (!existsSync(path)) {
+    throw missing(out, `the trained teacher ${join('teacher', MODEL_ONNX)}`);
   }
-  const teacherSha = sha256(teacherBytes);
-  const teacherModel = decodeModel(teacherBytes, c.teacher.onnx ? `teacher.onnx "${c.teacher.onnx}"` : 'teacher model');
-  parameters ??= countParameters(teacherModel);
-  const logitsTensor = teacherModel.graph!.output![0].name!;
-  if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+  const bytes = readFileSync(path);
+  // Trained on the training part and evaluated on the validation images; a tuned experiment reports the test split.
+  if (c.tuning && mode === 'build') {
+    top1 = (await evaluateModel({ model: bytes, modelName: 'teacher', dataset: ctx.evalSet, ...ctx.threads, ...signalOf(o) })).top1;
+    top1Best = null;
+  }
+  const parameters = buildZooModel(model.name, { ...model, classes: ctx.trainSet.classes, input: ctx.inputShape, initialize: false }).params;
+  return { bytes, top1, top1Best, parameters };
+}
 
-  // ---- 2. Knowledge Quality of every teacher layer (reused when computed for this teacher and sample)
+/** kq.json: reused when computed for this teacher and sample, else scored (build) or refused (open). */
+async function teacherKq(ctx: PrepareContext, teacherBytes: Uint8Array, teacherSha: string): Promise<StoredKq> {
+  const { c, o, out } = ctx;
+  const k = c.distill.k;
   const kqPath = join(out, KQ_FILE);
-  let kq: StoredKq | undefined;
   if (existsSync(kqPath)) {
     const old = JSON.parse(readFileSync(kqPath, 'utf8')) as StoredKq;
-    if (old.teacherSha256 === teacherSha && old.samples === c.kq.samples && old.subsets?.seed === c.kq.seed && old.topK === k) kq = old;
+    if (old.teacherSha256 === teacherSha && old.samples === c.kq.samples && old.subsets?.seed === c.kq.seed && old.topK === k) return old;
   }
-  if (!kq && mode === 'open') throw missing(`the teacher's Knowledge Quality ${KQ_FILE} for this teacher`);
-  if (!kq) {
-    emit({ kind: 'stage', stage: 'kq', detail: `scoring the teacher's layers on ${c.kq.samples} class-balanced training samples` });
-    const report = await scoreModel({
-      model: teacherBytes, dataset: trainSet, samples: c.kq.samples, seed: c.kq.seed, topK: k, workDir: join(out, 'kq-work'),
-      ...(c.teacher.layerNames ? { layers: c.teacher.layerNames } : {}), ...(o.threads !== undefined ? { inferenceThreads: o.threads } : {}),
-      onProgress: (e) => emit({ kind: 'progress', stage: `kq: ${e.stage}`, done: e.done, total: e.total }),
-    });
-    rmSync(join(out, 'kq-work'), { recursive: true, force: true });
-    const json = reportToJson(report);
-    writeFileAtomic(kqPath, `${JSON.stringify({ ...JSON.parse(json), teacherSha256: teacherSha }, null, 2)}\n`);
-    // The report as it is stored (NaN as null), so a fresh run and a reused kq.json select the very same layers.
-    kq = { ...JSON.parse(json), teacherSha256: teacherSha } as StoredKq;
-  }
-  const scored = kq;
+  if (ctx.mode === 'open') throw missing(out, `the teacher's Knowledge Quality ${KQ_FILE} for this teacher`);
+  emit(ctx, { kind: 'stage', stage: 'kq', detail: `scoring the teacher's layers on ${c.kq.samples} class-balanced training samples` });
+  const report = await scoreModel({
+    model: teacherBytes, dataset: ctx.trainSet, samples: c.kq.samples, seed: c.kq.seed, topK: k, workDir: join(out, 'kq-work'),
+    ...(c.teacher.layerNames ? { layers: c.teacher.layerNames } : {}), ...(o.threads !== undefined ? { inferenceThreads: o.threads } : {}),
+    onProgress: (e) => emit(ctx, { kind: 'progress', stage: `kq: ${e.stage}`, done: e.done, total: e.total }),
+  });
+  rmSync(join(out, 'kq-work'), { recursive: true, force: true });
+  const json = reportToJson(report);
+  writeFileAtomic(kqPath, `${JSON.stringify({ ...JSON.parse(json), teacherSha256: teacherSha }, null, 2)}\n`);
+  // The report as it is stored (NaN as null), so a fresh run and a reused kq.json select the very same layers.
+  return { ...JSON.parse(json), teacherSha256: teacherSha } as StoredKq;
+}
 
-  // ---- 3. the teacher layers of every rule, the student's layers
+/** The teacher layers of every selection rule ("paper" only where the config lists the paper's layers). */
+function selectionsOf(c: ExperimentConfig, scored: StoredKq): Record<string, number[]> {
   const headStartsAfter = scored.model.headStartsAfter;
   // Candidates: the backbone's layers, the Flatten included (the paper's VGG19 Tiny ImageNet choice is its Flatten).
   const candidates: ScoredLayer[] = scored.layers.filter((l) => l.index <= headStartsAfter)
     .map((l) => ({ index: l.index, S: nullable(l.S), I: nullable(l.I), E: nullable(l.E), Q: nullable(l.Q) }));
   const context: SelectionContext = {
-    layers: candidates, headStartsAfter, k,
+    layers: candidates, headStartsAfter, k: c.distill.k,
     configured: {
       ...(c.teacher.baselineLayers ? { baseline: c.teacher.baselineLayers } : {}), ...(c.teacher.paperLayers ? { paper: c.teacher.paperLayers } : {}),
     },
   };
-  const oursRule = c.distill.selection;
   const selections: Record<string, number[]> = {};
   for (const rule of SELECTION_RULE_KEYS) {
     if (rule === 'paper' && !c.teacher.paperLayers) continue;
     selections[rule] = selectTeacherLayers(rule, context);
   }
-  const teacherLayer = (index: number) => {
+  return selections;
+}
+
+type StoredLayer = StoredKq['layers'][number];
+
+/** A teacher layer of kq.json by its index, refused when there is none. */
+function teacherLayerOf(scored: StoredKq): (index: number) => StoredLayer {
+  return (index) => {
     const l = scored.layers.find((x) => x.index === index);
     if (!l) throw new KqkdError('teacher layer', `one of the teacher's generalized layers 0…${scored.layers.length - 1}`, String(index));
     return l;
   };
-  if (mode === 'build') {
-    emit({ kind: 'stage', stage: 'selection', detail: `${oursRule} selects teacher layers ${selections[oursRule].join(', ')} (baselines: ${selections.baseline.join(', ')})` });
-  }
-  // ---- 4. the distillation spec of every method
-  const ruleOf = (method: string): string | undefined => layerRuleOf(method, oursRule);
-  const specOf = (key: string): DistillSpec | undefined => {
+}
+
+/** The distillation spec of a method (undefined for a method without a teacher). */
+function distillSpecOf(a: {
+  c: ExperimentConfig; trainSet: Dataset; scored: StoredKq; selections: Record<string, number[]>; studentLayers: number[];
+  teacherSha: string; logitsTensor: string; teacherLayer: (index: number) => StoredLayer;
+}): (key: string) => DistillSpec | undefined {
+  const { c, selections, studentLayers, teacherLayer } = a;
+  const headStartsAfter = a.scored.model.headStartsAfter;
+  const ruleOf = (method: string): string | undefined => layerRuleOf(method, c.distill.selection);
+  return (key) => {
     const m = getMethod(key);
     if (!needsTeacher(m)) return undefined;
     const base = {
-      method: key, teacherSha256: teacherSha, teacherClasses: trainSet.classes, projector: c.distill.projector,
+      method: key, teacherSha256: a.teacherSha, teacherClasses: a.trainSet.classes, projector: c.distill.projector,
       temperature: c.distill.temperature, weights: c.distill.weights,
     };
     let spec: DistillSpecInput = base;
     if (predictorTerm(m)) {
       // SimKD: the teacher's map before its classifier, whose classifier the student reuses.
       const l = teacherLayer(headStartsAfter - 1);
-      spec = { ...base, simkd: { teacherLayer: headStartsAfter - 1, teacherShape: l.sampleShape, teacherTensor: l.name, teacherLogitsTensor: logitsTensor, factor: 2 } };
+      spec = { ...base, simkd: { teacherLayer: headStartsAfter - 1, teacherShape: l.sampleShape, teacherTensor: l.name, teacherLogitsTensor: a.logitsTensor, factor: 2 } };
     } else if (pairing(m) !== 'none') {
       const layers = selections[ruleOf(key)!];
       // One pair per student layer, in depth order (SemCKD's attention still lets each student layer look at every
@@ -319,34 +406,37 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
     }
     return parseDistillSpec(spec, `experiment method ${key}`);
   };
-  const specs = new Map(c.methods.map((key) => [key, specOf(key)]));
+}
 
-  // ---- 5. teacher cache: every teacher layer any method reads, and the logits
-  const cachedTensors = new Map<string, string>();
-  for (const spec of specs.values()) {
-    if (!spec) continue;
-    for (const input of distillationInputs(spec)) cachedTensors.set(input.name, input.layer === 'logits' ? logitsTensor : teacherLayer(input.layer).name);
-  }
+/** The teacher cache of these tensors: opened and checked (open), or built where there is room (build); none without tensors. */
+async function teacherCacheOf(
+  ctx: PrepareContext, cachedTensors: Map<string, string>, scored: StoredKq, teacherBytes: Uint8Array, teacherSha: string,
+): Promise<TeacherCache | undefined> {
+  const { out, trainSet } = ctx;
   const tensors = [...new Set(cachedTensors.values())];
   const cacheDir = join(out, TEACHER_CACHE_DIR);
-  let cache: TeacherCache | undefined;
-  if (tensors.length > 0 && mode === 'open') {
-    if (!existsSync(join(cacheDir, 'manifest.json'))) throw missing('the teacher cache');
-    cache = openTeacherCache(cacheDir, { modelSha256: teacherSha, count: trainSet.count });
-    const absent = tensors.filter((t) => !cache!.layers.some((l) => l.name === t));
-    if (absent.length > 0) throw missing(`the teacher cache of ${absent.join(', ')}`);
-  } else if (tensors.length > 0) {
-    // Room for the cache before it is built (a full disk found halfway wastes the forward pass).
-    const floats = tensors.reduce((sum, t) => sum + (scored.layers.find((x) => x.name === t)?.sampleShape.reduce((p, d) => p * d, 1) ?? trainSet.classes), 0);
-    if (!existsSync(join(cacheDir, 'manifest.json'))) checkOutputFolder(out, 'out', { needBytes: floats * 4 * trainSet.count });
-    emit({ kind: 'stage', stage: 'teacher cache', detail: `${cachedTensors.size} teacher tensors × ${trainSet.count} training samples` });
-    cache = await buildTeacherCache({
-      model: teacherBytes, layers: tensors, dataset: trainSet, batchSize: 250, dir: cacheDir,
-      ...threads, onProgress: (p) => emit({ kind: 'progress', stage: 'teacher cache', done: p.done, total: p.total }),
-    });
+  if (tensors.length === 0) return undefined;
+  if (ctx.mode === 'open') {
+    if (!existsSync(join(cacheDir, 'manifest.json'))) throw missing(out, 'the teacher cache');
+    const cache = openTeacherCache(cacheDir, { modelSha256: teacherSha, count: trainSet.count });
+    const absent = tensors.filter((t) => !cache.layers.some((l) => l.name === t));
+    if (absent.length > 0) throw missing(out, `the teacher cache of ${absent.join(', ')}`);
+    return cache;
   }
+  // Room for the cache before it is built (a full disk found halfway wastes the forward pass).
+  const floats = tensors.reduce((sum, t) => sum + (scored.layers.find((x) => x.name === t)?.sampleShape.reduce((p, d) => p * d, 1) ?? trainSet.classes), 0);
+  if (!existsSync(join(cacheDir, 'manifest.json'))) checkOutputFolder(out, 'out', { needBytes: floats * 4 * trainSet.count });
+  emit(ctx, { kind: 'stage', stage: 'teacher cache', detail: `${cachedTensors.size} teacher tensors × ${trainSet.count} training samples` });
+  return buildTeacherCache({
+    model: teacherBytes, layers: tensors, dataset: trainSet, batchSize: 250, dir: cacheDir,
+    ...ctx.threads, onProgress: (p) => emit(ctx, { kind: 'progress', stage: 'teacher cache', done: p.done, total: p.total }),
+  });
+}
+
+/** The rows of graph inputs for a batch of training-sample indices, read from the cache into reused buffers. */
+function cacheFeeds(cachedTensors: Map<string, string>, cache: TeacherCache | undefined): PreparedExperiment['feeds'] {
   const buffers = new Map<string, Float32Array>();
-  const feeds = (names: readonly string[]) => (indices: readonly number[]) => Object.fromEntries(names.map((name) => {
+  return (names: readonly string[]) => (indices: readonly number[]) => Object.fromEntries(names.map((name) => {
     const tensor = cachedTensors.get(name)!;
     const layer = cache!.layers.find((l) => l.name === tensor)!;
     let buf = buffers.get(name);
@@ -356,11 +446,4 @@ async function prepare(o: PrepareOptions, mode: 'build' | 'open', imported?: Uin
     }
     return [name, cache!.read(tensor, indices, buf)];
   }));
-
-  return {
-    out, config: c, hash, trainSet, evalSet, evaluatedOn, finalDataset, validationCount: c.tuning ? splits.test.count : null,
-    teacher: { model: teacherModel, sha256: teacherSha, logitsTensor, top1, top1Best, parameters },
-    kq: scored, selections, oursRule, studentLayers, studentParameters: student.params, specs, cachedTensors,
-    ...(cache ? { cache } : {}), feeds, close: () => cache?.close(),
-  };
 }
