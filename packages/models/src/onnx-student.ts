@@ -154,16 +154,23 @@ function replay(b: GraphBuilder, model: ModelProto, input: Tensor): Replay {
   const graph = model.graph!;
   const opset = opsetOf(model);
   const nodes = topologicalNodes(model);
-  const inits = new Map<string, TensorProto>();
-  for (const t of graph.initializer ?? []) if (t.name) inits.set(t.name, t);
-  const inputName = (graph.input ?? []).map((v) => v.name!).find((n) => !inits.has(n))!;
+  const s = new ReplayState(b, model, nodes, input);
+  for (const node of nodes) {
+    if (foldAtImport(s, node)) {
+      s.foldedCount++;
+      continue;
+    }
+    replayNode(s, node, opset);
+    s.replayed++;
+  }
+  const outName = graph.output?.[0]?.name;
+  const logits = outName ? s.env.get(outName) : undefined;
+  if (!logits) throw new KqkdError('ONNX student output', 'a graph output computed from the input', outName ? `"${outName}" (a constant)` : 'none');
+  return { logits, params: s.params, statistics: s.stats, nodes: s.replayed, folded: s.foldedCount, dropout: s.dropout, batchNorms: s.batchNorms };
+}
 
-  // Identity aliases of initializers (torch's deduplication) become initializers of their own.
-  const alias = new Map<string, string>();
-  for (const n of nodes) if (n.opType === 'Identity' && inits.has(n.input![0])) alias.set(n.output![0], n.input![0]);
-  const initOf = (name: string): TensorProto | undefined => inits.get(name) ?? (alias.has(name) ? inits.get(alias.get(name)!) : undefined);
-
-  // How each float initializer is used: BN statistics, constant operands, or weights.
+/** How each float initializer is used: BN statistics, constant operands, or weights. */
+function initializerUses(nodes: readonly NodeProto[], initOf: (name: string) => TensorProto | undefined) {
   const statistics = new Set<string>();
   const constantUse = new Set<string>();
   const weightUse = new Set<string>();
@@ -175,145 +182,191 @@ function replay(b: GraphBuilder, model: ModelProto, input: Tensor): Replay {
       else weightUse.add(i);
     });
   }
-  const isParameter = (name: string, t: TensorProto) => {
-    const n = (t.dims ?? []).reduce<number>((p, d) => p * int(d), 1);
-    return weightUse.has(name) && !(n <= 1 && name.startsWith('onnx::'));
-  };
+  return { statistics, constantUse, weightUse };
+}
 
-  const env = new Map<string, Tensor>([[inputName, input]]);
-  const folded = new Map<string, Folded>();
-  const used = new Set<string>([input.name]);
-  const rename = (name: string) => {
+/** What the replay knows as it walks the nodes: the built tensors, the folded values, the names taken, the counts. */
+class ReplayState {
+  readonly graph: NonNullable<ModelProto['graph']>;
+  readonly inits = new Map<string, TensorProto>();
+  /** Identity aliases of initializers (torch's deduplication) become initializers of their own. */
+  readonly alias = new Map<string, string>();
+  readonly uses: ReturnType<typeof initializerUses>;
+  readonly env: Map<string, Tensor>;
+  readonly folded = new Map<string, Folded>();
+  readonly used: Set<string>;
+  params = 0;
+  stats = 0;
+  replayed = 0;
+  foldedCount = 0;
+  batchNorms = 0;
+  readonly dropout: { node: string; ratio: number }[] = [];
+  overrideShape: { name: string; values: number[] } | null = null;
+
+  constructor(readonly b: GraphBuilder, model: ModelProto, readonly nodes: readonly NodeProto[], input: Tensor) {
+    this.graph = model.graph!;
+    for (const t of this.graph.initializer ?? []) if (t.name) this.inits.set(t.name, t);
+    const inputName = (this.graph.input ?? []).map((v) => v.name!).find((n) => !this.inits.has(n))!;
+    for (const n of nodes) if (n.opType === 'Identity' && this.inits.has(n.input![0])) this.alias.set(n.output![0], n.input![0]);
+    this.uses = initializerUses(nodes, this.initOf);
+    this.env = new Map<string, Tensor>([[inputName, input]]);
+    this.used = new Set<string>([input.name]);
+  }
+
+  initOf = (name: string): TensorProto | undefined => this.inits.get(name) ?? (this.alias.has(name) ? this.inits.get(this.alias.get(name)!) : undefined);
+
+  isParameter(name: string, t: TensorProto): boolean {
+    const n = (t.dims ?? []).reduce<number>((p, d) => p * int(d), 1);
+    return this.uses.weightUse.has(name) && !(n <= 1 && name.startsWith('onnx::'));
+  }
+
+  rename = (name: string): string => {
     let out = RESERVED.has(name) ? `onnx.${name}` : name;
-    while (used.has(out)) out = `onnx.${out}`;
-    used.add(out);
+    while (this.used.has(out)) out = `onnx.${out}`;
+    this.used.add(out);
     return out;
   };
-  let params = 0;
-  let stats = 0;
-  let overrideShape: { name: string; values: number[] } | null = null;
 
-  const materialize = (name: string, f: Folded, node: NodeProto): Tensor => {
+  materialize(name: string, f: Folded, node: NodeProto): Tensor {
     if (f.values.some((v) => typeof v !== 'number')) {
       throw new KqkdError(`${where(node)} input "${name}"`, 'a value known at import (static shape arithmetic)',
         `[${f.values.join(', ')}], which depends on a symbolic dimension`);
     }
-    const t = f.float ? b.constant(rename(name), f.dims, f.values as number[]) : b.int64Constant(rename(name), f.values as number[], f.dims);
-    env.set(name, t);
+    const t = f.float ? this.b.constant(this.rename(name), f.dims, f.values as number[]) : this.b.int64Constant(this.rename(name), f.values as number[], f.dims);
+    this.env.set(name, t);
+    return t;
+  }
+
+  resolve = (name: string, node: NodeProto): Tensor => {
+    const known = this.env.get(name);
+    if (known) return known;
+    const f = this.folded.get(name);
+    if (f) return this.materialize(name, f, node);
+    const init = this.initOf(name);
+    if (!init) throw new KqkdError(`${where(node)} input "${name}"`, 'a tensor of the model (a node output, an initializer or the input)', 'nothing produces it');
+    const t = this.initializerTensor(name, init);
+    this.env.set(name, t);
     return t;
   };
-  const resolve = (name: string, node: NodeProto): Tensor => {
-    const known = env.get(name);
-    if (known) return known;
-    const f = folded.get(name);
-    if (f) return materialize(name, f, node);
-    const init = initOf(name);
-    if (!init) throw new KqkdError(`${where(node)} input "${name}"`, 'a tensor of the model (a node output, an initializer or the input)', 'nothing produces it');
+
+  /** An initializer built: a running statistic, a trainable parameter, or a constant (float or int64). */
+  initializerTensor(name: string, init: TensorProto): Tensor {
+    const b = this.b;
     const dims = (init.dims ?? []).map(int);
     const type = init.dataType ?? DataType.FLOAT;
-    let t: Tensor;
-    if (type === DataType.FLOAT) {
-      const values = Float32Array.from(tensorValues(init) ?? []);
-      const size = dims.reduce((p, d) => p * d, 1);
-      if (values.length !== size) throw new KqkdError(`ONNX student initializer "${name}"`, `${size} floats`, `${values.length} (external data is not supported)`);
-      if (statistics.has(name)) { t = b.param(rename(name), dims, values, { statistic: true }); stats += size; }
-      else if (isParameter(name, init)) { t = b.param(rename(name), dims, values); params += size; }
-      else t = b.constant(rename(name), dims, values);
-    } else if (type === DataType.INT64 || type === DataType.INT32) {
-      t = b.int64Constant(rename(name), tensorValues(init) ?? [], dims);
-    } else {
-      throw new KqkdError(`ONNX student initializer "${name}"`, 'a float or int64 tensor', `data type ${type}`);
+    if (type === DataType.INT64 || type === DataType.INT32) return b.int64Constant(this.rename(name), tensorValues(init) ?? [], dims);
+    if (type !== DataType.FLOAT) throw new KqkdError(`ONNX student initializer "${name}"`, 'a float or int64 tensor', `data type ${type}`);
+    const values = Float32Array.from(tensorValues(init) ?? []);
+    const size = dims.reduce((p, d) => p * d, 1);
+    if (values.length !== size) throw new KqkdError(`ONNX student initializer "${name}"`, `${size} floats`, `${values.length} (external data is not supported)`);
+    if (this.uses.statistics.has(name)) {
+      this.stats += size;
+      return b.param(this.rename(name), dims, values, { statistic: true });
     }
-    env.set(name, t);
-    return t;
-  };
+    if (this.isParameter(name, init)) {
+      this.params += size;
+      return b.param(this.rename(name), dims, values);
+    }
+    return b.constant(this.rename(name), dims, values);
+  }
+
   /** Folded value of an input: Constant output, int64 initializer, or an earlier folded result. */
-  const foldedInput = (name: string): Folded | null => {
+  foldedInput = (name: string): Folded | null => {
     if (!name) return null;
-    const f = folded.get(name);
+    const f = this.folded.get(name);
     if (f) return f;
-    const init = env.has(name) ? undefined : initOf(name);
+    const init = this.env.has(name) ? undefined : this.initOf(name);
     if (init && (init.dataType === DataType.INT64 || init.dataType === DataType.INT32)) {
       return { dims: (init.dims ?? []).map(int), values: tensorValues(init) ?? [], float: false };
     }
     return null;
   };
-  const constantValues = (name: string | undefined): number[] | null => {
+
+  constantValues = (name: string | undefined): number[] | null => {
     if (!name) return null;
-    if (overrideShape && overrideShape.name === name) return overrideShape.values;
-    const f = foldedInput(name);
+    if (this.overrideShape && this.overrideShape.name === name) return this.overrideShape.values;
+    const f = this.foldedInput(name);
     if (f) return f.values.every((v) => typeof v === 'number') ? (f.values as number[]) : null;
-    const init = initOf(name);
+    const init = this.initOf(name);
     return init ? tensorValues(init) : null;
   };
+}
 
-  let replayed = 0;
-  let foldedCount = 0;
-  const dropout: { node: string; ratio: number }[] = [];
-  let batchNorms = 0;
-  for (const node of nodes) {
-    const op = node.opType ?? '';
-    const ins = node.input ?? [];
-    const outs = node.output ?? [];
-    if (op === 'Identity' && alias.has(outs[0])) { foldedCount++; continue; }
-    // ---- constant folding
-    if (op === 'Constant') {
-      const c = constantOf(node);
-      if (!c) throw new KqkdError(where(node), 'a float or integer constant', 'another value attribute');
-      folded.set(outs[0], c);
-      foldedCount++;
-      continue;
-    }
-    if (op === 'Shape') {
-      const x = env.get(ins[0]) ?? (folded.has(ins[0]) ? null : resolve(ins[0], node));
-      const shape: (number | string)[] = x ? x.shape.map((d, k) => d ?? `${ins[0]}[${k}]`) : folded.get(ins[0])!.dims;
-      const start = attrInt(node, 'start', 0);
-      const endAttr = getAttribute(node, 'end');
-      const norm = (v: number) => Math.min(Math.max(v < 0 ? v + shape.length : v, 0), shape.length);
-      const values = shape.slice(norm(start), endAttr ? norm(int(endAttr.i)) : shape.length);
-      folded.set(outs[0], { dims: [values.length], values, float: false });
-      foldedCount++;
-      continue;
-    }
-    const fins = ins.map((i) => (i ? foldedInput(i) : null));
-    if (FOLDABLE.has(op) && ins.length > 0 && ins.every((i, k) => !i || fins[k])) {
-      folded.set(outs[0], fold(node, fins as (Folded | null)[]));
-      foldedCount++;
-      continue;
-    }
-    // ---- replayed nodes
-    const extra = outs.slice(1).filter(Boolean);
-    const consumers = (t: string) => nodes.some((m) => (m.input ?? []).includes(t)) || (graph.output ?? []).some((o) => o.name === t);
-    if (op === 'Dropout') {
-      if (extra.some(consumers)) throw new KqkdError(where(node), 'a Dropout whose mask output is unused', `mask "${extra[0]}" used`);
-      const ratio = ins[1] ? constantValues(ins[1])?.[0] ?? 0.5 : attrFloat(node, 'ratio', 0.5);
-      dropout.push({ node: node.name || outs[0], ratio });
-      env.set(outs[0], b.identity(resolve(ins[0], node), rename(outs[0])));
-      replayed++;
-      continue;
-    }
-    let n = node;
-    if (op === 'BatchNormalization') {
-      if (extra.some(consumers)) {
-        throw new KqkdError(where(node), 'a BatchNormalization whose running-statistic outputs are unused', `${extra.filter(consumers).join(', ')} used`);
-      }
-      n = { ...node, output: [outs[0]], attribute: (node.attribute ?? []).filter((a) => a.name !== 'training_mode') };
-      batchNorms++;
-    } else if (extra.length > 0) {
-      throw new KqkdError(where(node), 'a node with one output', `${outs.length} outputs`);
-    }
-    if (op === 'Reshape') overrideShape = { name: ins[1], values: reshapeTarget(node, resolve(ins[0], node), fins[1], constantValues(ins[1])) };
-    try {
-      env.set(outs[0], importNode(b, n, { opset, rename, resolve, constantValues }));
-    } finally {
-      overrideShape = null;
-    }
-    replayed++;
+/**
+ * Constant folding: an Identity alias of an initializer is dropped, Constant and Shape are evaluated, and a foldable
+ * op whose inputs are all folded values is folded. True when the node was folded away.
+ */
+function foldAtImport(s: ReplayState, node: NodeProto): boolean {
+  const op = node.opType ?? '';
+  const ins = node.input ?? [];
+  const outs = node.output ?? [];
+  if (op === 'Identity' && s.alias.has(outs[0])) return true;
+  if (op === 'Constant') {
+    const c = constantOf(node);
+    if (!c) throw new KqkdError(where(node), 'a float or integer constant', 'another value attribute');
+    s.folded.set(outs[0], c);
+    return true;
   }
-  const outName = graph.output?.[0]?.name;
-  const logits = outName ? env.get(outName) : undefined;
-  if (!logits) throw new KqkdError('ONNX student output', 'a graph output computed from the input', outName ? `"${outName}" (a constant)` : 'none');
-  return { logits, params, statistics: stats, nodes: replayed, folded: foldedCount, dropout, batchNorms };
+  if (op === 'Shape') {
+    s.folded.set(outs[0], shapeOf(s, node));
+    return true;
+  }
+  const fins = ins.map((i) => (i ? s.foldedInput(i) : null));
+  if (FOLDABLE.has(op) && ins.length > 0 && ins.every((i, k) => !i || fins[k])) {
+    s.folded.set(outs[0], fold(node, fins as (Folded | null)[]));
+    return true;
+  }
+  return false;
+}
+
+/** A Shape node's value: the input's dimensions (a symbolic one named after its tensor and position), sliced by start and end. */
+function shapeOf(s: ReplayState, node: NodeProto): Folded {
+  const ins = node.input ?? [];
+  const x = s.env.get(ins[0]) ?? (s.folded.has(ins[0]) ? null : s.resolve(ins[0], node));
+  const shape: (number | string)[] = x ? x.shape.map((d, k) => d ?? `${ins[0]}[${k}]`) : s.folded.get(ins[0])!.dims;
+  const start = attrInt(node, 'start', 0);
+  const endAttr = getAttribute(node, 'end');
+  const norm = (v: number) => Math.min(Math.max(v < 0 ? v + shape.length : v, 0), shape.length);
+  const values = shape.slice(norm(start), endAttr ? norm(int(endAttr.i)) : shape.length);
+  return { dims: [values.length], values, float: false };
+}
+
+/**
+ * A node replayed into the builder: Dropout as the identity, BatchNormalization without its training outputs, a
+ * Reshape on its target with the batch dim symbolic, any other through @kqkd/onnx's importNode.
+ */
+function replayNode(s: ReplayState, node: NodeProto, opset: number): void {
+  const op = node.opType ?? '';
+  const ins = node.input ?? [];
+  const outs = node.output ?? [];
+  const extra = outs.slice(1).filter(Boolean);
+  const consumers = (t: string) => s.nodes.some((m) => (m.input ?? []).includes(t)) || (s.graph.output ?? []).some((o) => o.name === t);
+  if (op === 'Dropout') {
+    if (extra.some(consumers)) throw new KqkdError(where(node), 'a Dropout whose mask output is unused', `mask "${extra[0]}" used`);
+    const ratio = ins[1] ? s.constantValues(ins[1])?.[0] ?? 0.5 : attrFloat(node, 'ratio', 0.5);
+    s.dropout.push({ node: node.name || outs[0], ratio });
+    s.env.set(outs[0], s.b.identity(s.resolve(ins[0], node), s.rename(outs[0])));
+    return;
+  }
+  let n = node;
+  if (op === 'BatchNormalization') {
+    if (extra.some(consumers)) {
+      throw new KqkdError(where(node), 'a BatchNormalization whose running-statistic outputs are unused', `${extra.filter(consumers).join(', ')} used`);
+    }
+    n = { ...node, output: [outs[0]], attribute: (node.attribute ?? []).filter((a) => a.name !== 'training_mode') };
+    s.batchNorms++;
+  } else if (extra.length > 0) {
+    throw new KqkdError(where(node), 'a node with one output', `${outs.length} outputs`);
+  }
+  if (op === 'Reshape') {
+    const target = s.foldedInput(ins[1]);
+    s.overrideShape = { name: ins[1], values: reshapeTarget(node, s.resolve(ins[0], node), target, s.constantValues(ins[1])) };
+  }
+  try {
+    s.env.set(outs[0], importNode(s.b, n, { opset, rename: s.rename, resolve: s.resolve, constantValues: s.constantValues }));
+  } finally {
+    s.overrideShape = null;
+  }
 }
 
 /** The Reshape target with the batch dim symbolic: 0 where the input's own symbol sits, −1 for one other unknown. */
