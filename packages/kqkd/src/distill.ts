@@ -18,7 +18,7 @@ import {
   type ExperimentProgress, type ExperimentResults,
 } from '@kqkd/experiment';
 import { ZOO_NAMES } from '@kqkd/models';
-import { decodeModel, encodeModel, graphInputs, readModelFile, withImageMetadata } from '@kqkd/onnx';
+import { decodeModel, graphInputs, readModelFile } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { createInferenceSession } from '@kqkd/runtime';
 import { BEST_MODEL_ONNX, evaluateModel, type Evaluation } from '@kqkd/train';
@@ -258,14 +258,6 @@ function teacherWarnings(teacherTop1: number, data: Dataset): string[] {
     `normalisation (mean ${data.normalization.mean.map((v) => v.toFixed(3)).join(', ')})`];
 }
 
-/** The chosen checkpoint with what a user of the file needs: class names, normalisation, input geometry. */
-function withDataMetadata(model: Uint8Array, data: Dataset): Uint8Array {
-  return encodeModel(withImageMetadata(decodeModel(model, 'student'), {
-    classNames: [...data.classNames], normalization: { mean: [...data.normalization.mean], std: [...data.normalization.std] },
-    imageSize: [data.height, data.width], channels: data.channels, resize: 'shorter-side-center-crop',
-  }));
-}
-
 /** Test-split evaluation and latency of one model. */
 async function measure(bytes: Uint8Array, name: string, testSet: Dataset, o: { threads?: number; signal?: AbortSignal }):
   Promise<{ evaluation: Evaluation; latencyMs: DistilledModel['latencyMs'] }> {
@@ -308,7 +300,8 @@ async function distillIn(o: DistillOptions, config: ExperimentConfig, out: strin
   const oursRun = ours.runs[0];
   if (oursRun.failed) throw new RunFailedError('the distilled student\'s run', 'a run that finished', 'a failed run', oursRun.failed);
   const chosen = (run: RunOf) => readFileSync(join(expDir, run.runDir, BEST_MODEL_ONNX));
-  const studentBytes = withDataMetadata(chosen(oursRun), trainSet);
+  // the run's export carries the class names, normalisation and input size in its metadata (@kqkd/train)
+  const studentBytes = chosen(oursRun);
   const aloneRun = r.methods.ce?.runs[0];
 
   emit({ kind: 'distill', stage: 'evaluate', detail: `teacher and student on the ${testSet.count} test images, latency at batch 1 and 64` });

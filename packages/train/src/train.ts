@@ -16,6 +16,7 @@ import type { BackendFactory, TrainBackend } from './backends/types.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { TrainingObjective } from './objective.js';
 import { onnxStudent } from './student-graph.js';
+import { decodeModel, encodeModel, withImageMetadata } from '@kqkd/onnx';
 import { checkpointPath, loadRunState, saveRunState, type EpochMetrics, type RecordedConfig, type RunState } from './run-state.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -437,18 +438,35 @@ async function trainEpochBatches(run: EpochProgress, c: {
 }
 
 /**
+ * The inference model with what a user of the file needs to run it on images (ONNX metadata `kqkd.class_names`,
+ * `kqkd.normalization`, `kqkd.input`: `kqkd predict` and `kqkd eval` read them). A dataset the metadata cannot describe
+ * (not 1 or 3 channels, repeated class names) exports the model as it is.
+ */
+async function exportModel(backend: TrainBackend, data: { trainSet: Dataset; norm: Normalization }): Promise<Uint8Array> {
+  const bytes = await backend.exportInference();
+  const { trainSet: t, norm } = data;
+  const names = [...t.classNames];
+  if ((t.channels !== 1 && t.channels !== 3) || new Set(names).size !== names.length || names.some((n) => n.length === 0)) return bytes;
+  return encodeModel(withImageMetadata(decodeModel(bytes, 'the exported model'), {
+    classNames: names, normalization: { mean: [...norm.mean], std: [...norm.std] }, imageSize: [t.height, t.width], channels: t.channels,
+    resize: 'shorter-side-center-crop',
+  }));
+}
+
+/**
  * End of an epoch: the backend's state (its step count checked), the best model so far (validation runs; written
  * before the checkpoint, so a kill between the two redoes this epoch exactly), the checkpoint and metrics, the event.
  */
 async function checkpointEpoch(state: RunState, metrics: EpochMetrics, c: {
   cfg: TrainConfig; runDir: string; backend: TrainBackend; rngState: RunState['rngState']; resumedSeconds: number; emit: (e: TrainProgress) => void;
+  trainSet: Dataset; norm: Normalization;
 }): Promise<RunState> {
   const { cfg, runDir, backend, rngState, resumedSeconds, emit } = c;
   const { epoch, step, seconds } = metrics;
   const s = await backend.state();
   if (s.step !== step) throw new KqkdError('backend step count', String(step), String(s.step));
   if (evaluationSplit(cfg) === 'validation' && state.history.every((m) => metrics.testTop1 > m.testTop1)) {
-    writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await backend.exportInference());
+    writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await exportModel(backend, c));
   }
   const { partialEpoch: _done, ...rest } = state;
   const next: RunState = { ...rest, ...s, epoch, step, rngState, seconds: state.seconds + seconds - resumedSeconds, history: [...state.history, metrics] };
@@ -469,7 +487,7 @@ async function finishRun(state: RunState, c: {
   const finished = state.epoch >= cfg.epochs;
   const results = summarize(state, cfg.batchSize, cfg.accumulationSteps, dropped, !finished);
   if (finished) {
-    writeFileAtomic(join(runDir, MODEL_ONNX), await backend.exportInference());
+    writeFileAtomic(join(runDir, MODEL_ONNX), await exportModel(backend, c));
     results.model = MODEL_ONNX;
     if (evaluationSplit(cfg) === 'validation') results.bestModel = BEST_MODEL_ONNX;
   }
@@ -571,7 +589,7 @@ async function runInFolder(o: {
         testTop1: (100 * correct) / testSet.count, testCorrect: correct, testCount: testSet.count,
         lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: ((batchesPerEpoch - resumeAt.batches) * B) / trainSeconds,
       };
-      state = await checkpointEpoch(state, metrics, { cfg, runDir, backend, rngState: rng.state(), resumedSeconds: resumeAt.seconds, emit });
+      state = await checkpointEpoch(state, metrics, { cfg, runDir, backend, rngState: rng.state(), resumedSeconds: resumeAt.seconds, emit, trainSet, norm });
       ranThisCall++;
     }
 

@@ -3,7 +3,7 @@
  * hundred Fashion-MNIST images: A micro-batches of B equal one batch of A·B (no BatchNorm), the micro-batch/step
  * bookkeeping, and exact resume with accumulation.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -112,7 +112,8 @@ describe('accumulationSteps: exact resume and bookkeeping', () => {
       step: async (_x, _y, micro = { index: 0, of: 1 }) => { calls.push(micro); if (micro.index === micro.of - 1) steps++; return 1; },
       evalLogits: async (_x: Float32Array, n: number) => new Float32Array(n * 10),
       state: async () => ({ trainable: [{ name: 'w', dims: [1], data: new Float32Array([steps]) }], frozen: [], moments: [], step: steps }),
-      exportInference: async () => new Uint8Array([1]),
+      // a real classifier for Fashion-MNIST's [N, 1, 28, 28] → [N, 10] (the run adds its image metadata to the export)
+      exportInference: async () => new Uint8Array(readFileSync(join(__dirname, '..', '..', '..', 'models', 'tiny-cnn.onnx'))),
       release: async () => {},
     });
     const events: TrainProgress[] = [];

@@ -2,13 +2,15 @@
  * The best validation epoch's model (`model-best.onnx`): a run evaluated on a validation split keeps it, written
  * whenever an epoch beats every earlier one (the earliest epoch on ties), and `evaluateModel` of that file on the
  * validation images gives exactly the accuracy the run recorded for `bestEpoch` (an independent run of the exported
- * model). A run evaluated on the test split never writes it.
+ * model). A run evaluated on the test split never writes it. Exported models carry the image metadata `kqkd predict`
+ * reads (class names, normalisation, input size).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFashionMnist, loadDataset, sliceDataset } from '@kqkd/data';
+import { decodeModel, readImageMetadata } from '@kqkd/onnx';
 import { BEST_MODEL_ONNX, evaluateModel, MODEL_ONNX, train, type TrainOptions } from '../src/index.js';
 import { stripes } from '../../../test/support/stripes.js';
 
@@ -42,6 +44,14 @@ describe('model-best.onnx', () => {
     expect(last.top1).toBeCloseTo(history[history.length - 1].testTop1, 10);
     if (best.epoch !== history.length) expect(readFileSync(join(dir, BEST_MODEL_ONNX)).equals(readFileSync(join(dir, MODEL_ONNX)))).toBe(false);
     expect(written[0]).toBe(1);
+    // both files carry what a user needs to run them on images: the dataset's class names, its normalisation (the
+    // training part's published Fashion-MNIST constants here) and the input geometry
+    for (const f of [BEST_MODEL_ONNX, MODEL_ONNX]) {
+      expect(readImageMetadata(decodeModel(readFileSync(join(dir, f)), f))).toEqual({
+        classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'], normalization: { mean: [...train320.normalization.mean], std: [...train320.normalization.std] },
+        imageSize: [16, 16], channels: 1, resize: 'shorter-side-center-crop',
+      });
+    }
   }, 240_000);
 
   it('a run evaluated on the test split does not write it', async () => {
