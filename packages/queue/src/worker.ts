@@ -62,149 +62,213 @@ class CannotRunHere extends Error {}
  * than `redisWaitSeconds`, or a job it cannot run on this machine).
  */
 export async function startWorker(o: WorkerOptions): Promise<WorkerSummary> {
-  const target = parseQueueUrl(o.queue, 'queue');
-  const concurrency = o.concurrency === undefined ? 1 : expectInteger('concurrency', o.concurrency, 1, 64);
-  const threads = o.threads === undefined ? undefined : expectInteger('threads', o.threads, 1, 1024);
-  const lockSeconds = o.lockSeconds === undefined ? 60 : expectInteger('lockSeconds', o.lockSeconds, 1);
-  const stalledCheckSeconds = o.stalledCheckSeconds === undefined ? Math.min(30, lockSeconds) : expectInteger('stalledCheckSeconds', o.stalledCheckSeconds, 1);
-  const redisWaitSeconds = o.redisWaitSeconds === undefined ? DEFAULT_REDIS_WAIT_SECONDS : expectInteger('redisWaitSeconds', o.redisWaitSeconds, 1);
-  const name = o.name ?? `${hostname()}:${process.pid}`;
+  const s = workerSettings(o);
   const emit = o.onEvent ?? (() => {});
-  const summary: WorkerSummary = { worker: name, finished: 0, failed: 0, handedBack: 0 };
+  const summary: WorkerSummary = { worker: s.name, finished: 0, failed: 0, handedBack: 0 };
   if (o.signal?.aborted) return summary;
-  // Pre-flight: a Redis that refuses us (down, wrong password) is reported now, not after --redis-wait.
-  try {
-    await probeRedis(target, { arg: 'queue', ...(o.signal ? { signal: o.signal } : {}) });
-  } catch (err) {
-    if (o.signal?.aborted) return summary;
-    throw err;
-  }
+  if (!(await redisAnswers(s.target, o.signal))) return summary;
 
   // Aborted to stop: by the caller's signal, by Redis gone for too long, or by a job that cannot run here.
-  const shutdown = new AbortController();
-  let fatal: Error | undefined;
-  const stopWith = (err: Error) => {
-    if (!fatal) fatal = err;
-    shutdown.abort(err);
-  };
-  const experiments = new ExperimentCache(threads);
-
-  const processor = async (job: Job, token?: string, jobSignal?: AbortSignal) => {
-    const data = parseJobData(job.data);
-    const studentJob = { method: data.method, seed: data.seed, ...(data.lr !== undefined ? { lr: data.lr } : {}), ...(data.tuning ? { tuning: true } : {}) };
-    const run = jobTitle(studentJob);
-    const tell = (what: Extract<WorkerEvent, { kind: 'job' }>['what'], detail?: string) =>
-      emit({ kind: 'job', id: String(job.id), run, folder: data.folder, what, ...(detail !== undefined ? { detail } : {}) });
-    const handBack = async () => {
-      await job.moveToWait(token);
-      summary.handedBack++;
-      tell('handed back');
-      throw new WaitingError();
-    };
-    if (shutdown.signal.aborted) return handBack();
-    let prep: PreparedExperiment;
-    let release: () => void;
-    try {
-      ({ prep, release } = await experiments.acquire(data));
-    } catch (err) {
-      if (err instanceof UnrecoverableError) throw err;
-      stopWith(err as Error);
-      return handBack();
-    }
-    const stop = AbortSignal.any([shutdown.signal, ...(jobSignal ? [jobSignal] : [])]);
-    try {
-      // The coordinator named the run by its hash: a worker that would train another run (another kqkd) refuses it.
-      const planned = planStudentRun(prep, studentJob).configHash;
-      if (planned !== data.runHash) {
-        throw new UnrecoverableError(`job ${job.id} is run ${data.runHash}, but this worker plans ${planned} for ${run} (is the coordinator another kqkd version?)`);
-      }
-      const result = await runStudent(prep, studentJob, {
-        ...(threads !== undefined ? { threads } : {}), signal: stop, lockOwner: `queue-job:${job.id}`, who: `${name}, job ${job.id}`,
-        onProgress: (event) => {
-          if (event.kind === 'start') {
-            tell(event.resumed ? 'resumed' : 'started', event.resumed ? `at epoch ${event.fromEpoch}` : undefined);
-            void job.updateProgress({ worker: name, epoch: event.fromEpoch, epochs: event.epochs } satisfies JobProgress).catch(() => {});
-          } else if (event.kind === 'epoch') {
-            tell('epoch', `${event.metrics.epoch}/${prep.config.training.epochs}: ${data.tuning ? 'validation' : prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%`);
-            void job.updateProgress({ worker: name, epoch: event.metrics.epoch, epochs: prep.config.training.epochs, top1: event.metrics.testTop1 } satisfies JobProgress).catch(() => {});
-          }
-        },
-      });
-      if (result.failed) throw new UnrecoverableError(result.failed);
-      summary.finished++;
-      tell('finished', `best ${result.top1Best!.toFixed(2)}%, last ${result.top1Last!.toFixed(2)}%`);
-      return { worker: name, top1Best: result.top1Best, top1Last: result.top1Last };
-    } catch (err) {
-      if (err instanceof WaitingError) throw err;
-      // Stopped: the run has its checkpoint; the job goes back for any worker to resume.
-      if (shutdown.signal.aborted) return handBack();
-      if (jobSignal?.aborted) throw new Error(`the worker lost the job's lock (${String(jobSignal.reason)}); another worker resumes it`);
-      if (err instanceof UnrecoverableError) {
-        summary.failed++;
-        tell('failed', err.message);
-        throw err;
-      }
-      // The run folder is held by a live process (the job's earlier holder on this host): try again later.
-      if (err instanceof FolderBusyError) {
-        tell('retry', err.message);
-        throw err;
-      }
-      // Bad input or a checkpoint this version cannot read: retrying cannot help.
-      if (err instanceof KqkdError) {
-        summary.failed++;
-        tell('failed', err.message);
-        throw new UnrecoverableError(err.message);
-      }
-      tell('retry', (err as Error).message);
-      throw err;
-    } finally {
-      release();
-    }
-  };
-
-  const worker = new Worker(QUEUE_NAME, processor, {
-    connection: connectionOptions(target, { maxWaitSeconds: redisWaitSeconds, onGiveUp: (s) => stopWith(redisGoneError(target, s)) }),
-    concurrency, name, autorun: false,
-    lockDuration: lockSeconds * 1000, stalledInterval: stalledCheckSeconds * 1000,
+  const stop = new WorkerStop();
+  const experiments = new ExperimentCache(s.threads);
+  const worker = new Worker(QUEUE_NAME, jobProcessor({ settings: s, emit, summary, stop, experiments }), {
+    connection: connectionOptions(s.target, { maxWaitSeconds: s.redisWaitSeconds, onGiveUp: (secs) => stop.with(redisGoneError(s.target, secs)) }),
+    concurrency: s.concurrency, name: s.name, autorun: false,
+    lockDuration: s.lockSeconds * 1000, stalledInterval: s.stalledCheckSeconds * 1000,
     // A job whose worker died twice is still resumed; a third time it fails (something kills workers on it).
     maxStalledCount: 2,
   });
-  // Reconnects are the connection's (connection.ts); a lost lock cancels the job, so two machines do not train one run.
-  // The time of the last connection error tells a stop request whether Redis is away.
-  let lastRedisError = -Infinity;
-  worker.on('error', () => { lastRedisError = Date.now(); });
-  worker.on('lockRenewalFailed', (ids: string[]) => { for (const id of ids) worker.cancelJob(id, 'lock renewal failed'); });
+  const lastRedisError = watchConnection(worker);
 
-  const onAbort = () => shutdown.abort(o.signal!.reason);
+  const onAbort = () => stop.shutdown.abort(o.signal!.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await worker.waitUntilReady();
-    emit({ kind: 'ready', worker: name, queue: target.display, concurrency });
+    emit({ kind: 'ready', worker: s.name, queue: s.target.display, concurrency: s.concurrency });
     const running = worker.run();
     await new Promise<void>((resolve) => {
-      if (shutdown.signal.aborted) resolve();
-      else shutdown.signal.addEventListener('abort', () => resolve(), { once: true });
+      if (stop.shutdown.signal.aborted) resolve();
+      else stop.shutdown.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    emit({ kind: 'stopping', reason: fatal ? fatal.message : 'stop requested: running jobs checkpoint and go back to the queue' });
-    // close() stops fetching and waits for the running jobs, which stop at their next step and hand their job back.
-    // Without Redis, BullMQ's close and run() can wait forever on a connection that gave up (no handle left: Node
-    // would exit 13 with the error unsaid): they get REDIS_GONE_SETTLE_MS — time for a running step to end and
-    // write its checkpoint, which is on disk — and then the worker stops with its error anyway.
-    const redisGone = fatal !== undefined && fatal.message.includes('Redis');
-    // A stop requested (SIGTERM/SIGINT) while Redis is away must not wait for it to come back (--redis-wait): when a
-    // quick probe finds no Redis, the running jobs get a few seconds to checkpoint and the worker stops.
-    // (Judged from the connection's own recent errors: a probe here would give BullMQ time to fetch the job just
-    // handed back.)
-    const away = !redisGone && !fatal && Date.now() - lastRedisError < REDIS_AWAY_MS;
-    const bound = redisGone ? REDIS_GONE_SETTLE_MS : away ? STOP_WITHOUT_REDIS_MS : undefined;
-    await settleWithin(redisGone || away ? worker.close(true) : worker.close(), bound);
-    await settleWithin(running, bound);
+    emit({ kind: 'stopping', reason: stop.fatal ? stop.fatal.message : 'stop requested: running jobs checkpoint and go back to the queue' });
+    await closeWorker(worker, running, stop.fatal, lastRedisError());
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     experiments.closeAll();
   }
-  if (fatal) throw fatal;
+  if (stop.fatal) throw stop.fatal;
   return summary;
+}
+
+/** The worker's options, checked, with their defaults. */
+function workerSettings(o: WorkerOptions) {
+  const lockSeconds = o.lockSeconds === undefined ? 60 : expectInteger('lockSeconds', o.lockSeconds, 1);
+  return {
+    target: parseQueueUrl(o.queue, 'queue'),
+    concurrency: o.concurrency === undefined ? 1 : expectInteger('concurrency', o.concurrency, 1, 64),
+    threads: o.threads === undefined ? undefined : expectInteger('threads', o.threads, 1, 1024),
+    lockSeconds,
+    stalledCheckSeconds: o.stalledCheckSeconds === undefined ? Math.min(30, lockSeconds) : expectInteger('stalledCheckSeconds', o.stalledCheckSeconds, 1),
+    redisWaitSeconds: o.redisWaitSeconds === undefined ? DEFAULT_REDIS_WAIT_SECONDS : expectInteger('redisWaitSeconds', o.redisWaitSeconds, 1),
+    name: o.name ?? `${hostname()}:${process.pid}`,
+  };
+}
+type WorkerSettings = ReturnType<typeof workerSettings>;
+
+/**
+ * Pre-flight: a Redis that refuses us (down, wrong password) is reported now, not after --redis-wait. False when the
+ * caller's signal stopped the worker meanwhile.
+ */
+async function redisAnswers(target: WorkerSettings['target'], signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    await probeRedis(target, { arg: 'queue', ...(signal ? { signal } : {}) });
+    return true;
+  } catch (err) {
+    if (signal?.aborted) return false;
+    throw err;
+  }
+}
+
+/** Why and how the worker stops: the first fatal error (Redis gone, a job that cannot run here) aborts `shutdown`. */
+class WorkerStop {
+  readonly shutdown = new AbortController();
+  fatal: Error | undefined;
+  with(err: Error): void {
+    if (!this.fatal) this.fatal = err;
+    this.shutdown.abort(err);
+  }
+}
+
+interface WorkerContext {
+  settings: WorkerSettings;
+  emit: (e: WorkerEvent) => void;
+  summary: WorkerSummary;
+  stop: WorkerStop;
+  experiments: ExperimentCache;
+}
+
+type Tell = (what: Extract<WorkerEvent, { kind: 'job' }>['what'], detail?: string) => void;
+
+/** BullMQ's processor: runs a job's student, hands the job back when the worker stops, and sorts its failures. */
+function jobProcessor(w: WorkerContext) {
+  return async (job: Job, token?: string, jobSignal?: AbortSignal) => {
+    const data = parseJobData(job.data);
+    const studentJob = { method: data.method, seed: data.seed, ...(data.lr !== undefined ? { lr: data.lr } : {}), ...(data.tuning ? { tuning: true } : {}) };
+    const run = jobTitle(studentJob);
+    const tell: Tell = (what, detail) =>
+      w.emit({ kind: 'job', id: String(job.id), run, folder: data.folder, what, ...(detail !== undefined ? { detail } : {}) });
+    const handBack = async () => {
+      await job.moveToWait(token);
+      w.summary.handedBack++;
+      tell('handed back');
+      throw new WaitingError();
+    };
+    if (w.stop.shutdown.signal.aborted) return handBack();
+    let prep: PreparedExperiment;
+    let release: () => void;
+    try {
+      ({ prep, release } = await w.experiments.acquire(data));
+    } catch (err) {
+      if (err instanceof UnrecoverableError) throw err;
+      w.stop.with(err as Error);
+      return handBack();
+    }
+    const stop = AbortSignal.any([w.stop.shutdown.signal, ...(jobSignal ? [jobSignal] : [])]);
+    try {
+      return await runJob(w, { job, data, studentJob, run, prep, stop, tell });
+    } catch (err) {
+      if (err instanceof WaitingError) throw err;
+      // Stopped: the run has its checkpoint; the job goes back for any worker to resume.
+      if (w.stop.shutdown.signal.aborted) return handBack();
+      throw jobFailure(w.summary, err, jobSignal, tell);
+    } finally {
+      release();
+    }
+  };
+}
+
+/** A job's student run, checked to be the run the coordinator planned, with its progress told and recorded on the job. */
+async function runJob(w: WorkerContext, j: {
+  job: Job; data: StudentJobData; studentJob: Parameters<typeof runStudent>[1]; run: string; prep: PreparedExperiment; stop: AbortSignal; tell: Tell;
+}) {
+  const { job, data, studentJob, prep, tell } = j;
+  const { name, threads } = w.settings;
+  // The coordinator named the run by its hash: a worker that would train another run (another kqkd) refuses it.
+  const planned = planStudentRun(prep, studentJob).configHash;
+  if (planned !== data.runHash) {
+    throw new UnrecoverableError(`job ${job.id} is run ${data.runHash}, but this worker plans ${planned} for ${j.run} (is the coordinator another kqkd version?)`);
+  }
+  const result = await runStudent(prep, studentJob, {
+    ...(threads !== undefined ? { threads } : {}), signal: j.stop, lockOwner: `queue-job:${job.id}`, who: `${name}, job ${job.id}`,
+    onProgress: (event) => {
+      if (event.kind === 'start') {
+        tell(event.resumed ? 'resumed' : 'started', event.resumed ? `at epoch ${event.fromEpoch}` : undefined);
+        void job.updateProgress({ worker: name, epoch: event.fromEpoch, epochs: event.epochs } satisfies JobProgress).catch(() => {});
+      } else if (event.kind === 'epoch') {
+        tell('epoch', `${event.metrics.epoch}/${prep.config.training.epochs}: ${data.tuning ? 'validation' : prep.evaluatedOn} top-1 ${event.metrics.testTop1.toFixed(2)}%`);
+        void job.updateProgress({ worker: name, epoch: event.metrics.epoch, epochs: prep.config.training.epochs, top1: event.metrics.testTop1 } satisfies JobProgress).catch(() => {});
+      }
+    },
+  });
+  if (result.failed) throw new UnrecoverableError(result.failed);
+  w.summary.finished++;
+  tell('finished', `best ${result.top1Best!.toFixed(2)}%, last ${result.top1Last!.toFixed(2)}%`);
+  return { worker: name, top1Best: result.top1Best, top1Last: result.top1Last };
+}
+
+/**
+ * The error a failed run's job fails with: for good (UnrecoverableError: the run's own failure, bad input, a
+ * checkpoint this version cannot read) or for a retry (a busy run folder, anything else).
+ */
+function jobFailure(summary: WorkerSummary, err: unknown, jobSignal: AbortSignal | undefined, tell: Tell): unknown {
+  if (jobSignal?.aborted) return new Error(`the worker lost the job's lock (${String(jobSignal.reason)}); another worker resumes it`);
+  if (err instanceof UnrecoverableError) {
+    summary.failed++;
+    tell('failed', err.message);
+    return err;
+  }
+  // The run folder is held by a live process (the job's earlier holder on this host): try again later.
+  if (err instanceof FolderBusyError) {
+    tell('retry', err.message);
+    return err;
+  }
+  // Bad input or a checkpoint this version cannot read: retrying cannot help.
+  if (err instanceof KqkdError) {
+    summary.failed++;
+    tell('failed', err.message);
+    return new UnrecoverableError(err.message);
+  }
+  tell('retry', (err as Error).message);
+  return err;
+}
+
+/**
+ * Reconnects are the connection's (connection.ts); a lost lock cancels the job, so two machines do not train one run.
+ * Returns the time of the last connection error, which tells a stop request whether Redis is away.
+ */
+function watchConnection(worker: Worker): () => number {
+  let lastRedisError = -Infinity;
+  worker.on('error', () => { lastRedisError = Date.now(); });
+  worker.on('lockRenewalFailed', (ids: string[]) => { for (const id of ids) worker.cancelJob(id, 'lock renewal failed'); });
+  return () => lastRedisError;
+}
+
+/**
+ * close() stops fetching and waits for the running jobs, which stop at their next step and hand their job back.
+ * Without Redis, BullMQ's close and run() can wait forever on a connection that gave up (no handle left: Node
+ * would exit 13 with the error unsaid): they get REDIS_GONE_SETTLE_MS — time for a running step to end and
+ * write its checkpoint, which is on disk — and then the worker stops with its error anyway.
+ */
+async function closeWorker(worker: Worker, running: Promise<unknown>, fatal: Error | undefined, lastRedisError: number): Promise<void> {
+  const redisGone = fatal !== undefined && fatal.message.includes('Redis');
+  // A stop requested (SIGTERM/SIGINT) while Redis is away must not wait for it to come back (--redis-wait): when a
+  // quick probe finds no Redis, the running jobs get a few seconds to checkpoint and the worker stops.
+  // (Judged from the connection's own recent errors: a probe here would give BullMQ time to fetch the job just
+  // handed back.)
+  const away = !redisGone && !fatal && Date.now() - lastRedisError < REDIS_AWAY_MS;
+  const bound = redisGone ? REDIS_GONE_SETTLE_MS : away ? STOP_WITHOUT_REDIS_MS : undefined;
+  await settleWithin(redisGone || away ? worker.close(true) : worker.close(), bound);
+  await settleWithin(running, bound);
 }
 
 /** How long a worker whose Redis is gone waits for BullMQ to close and its running jobs to stop. */
