@@ -71,7 +71,16 @@ const TRAIN_FLAGS = {
 export function registerTrain(program: Command): void {
   const command = program
     .command('train')
-    .description('Train a model of the zoo with cross-entropy (ONNX Runtime: native or training build); resumes a partial run in --out.')
+    .description('Train a model of the zoo with cross-entropy (ONNX Runtime: native or training build); resumes a partial run in --out.');
+  addModelAndDataFlags(command);
+  addTrainingFlags(command);
+  addRunFlags(command);
+  withImageFolderFlags(command).action(runTrain);
+}
+
+/** --model, --width, --data, --data-dir, --cache-dir. */
+function addModelAndDataFlags(command: Command): void {
+  command
     .addOption(new Option('--model <name>', `model of the zoo (${MODEL_NAMES.join(', ')}; kqkd models lists them), or a path to a student .onnx file `
       + 'exported by torch.onnx.export (docs/onnx-students.md)').default('small-cnn'))
     .addOption(new Option('--width <x>', 'width multiplier of the model (default 1 = the paper\'s widths)'))
@@ -79,7 +88,12 @@ export function registerTrain(program: Command): void {
       .choices(DATASET_NAMES as unknown as string[]).default('fashion-mnist'))
     .option('--data-dir <dir>', `dataset folder; required for ${DATASETS_NEEDING_DIR.join(', ')} (the extracted official folder or the ` +
       'folder holding it); fashion-mnist defaults to /usr/share/datasets/fashion-mnist')
-    .option('--cache-dir <dir>', 'tiny-imagenet: decode each split once into a .npy cache in this folder (default: decode JPEGs per batch); image-folder: its cache folder (default DIR/.kqkd-cache)')
+    .option('--cache-dir <dir>', 'tiny-imagenet: decode each split once into a .npy cache in this folder (default: decode JPEGs per batch); image-folder: its cache folder (default DIR/.kqkd-cache)');
+}
+
+/** --epochs to --cycle-momentum: batches, optimizer, schedule, limits, validation, augmentation. */
+function addTrainingFlags(command: Command): void {
+  command
     .option('--epochs <n>', 'epochs', '6')
     .option('--batch-size <n>', 'fixed training batch size; the last partial batch of each epoch is dropped (default 128)')
     .option('--batch <n>', 'alias of --batch-size')
@@ -100,7 +114,12 @@ export function registerTrain(program: Command): void {
     .option('--augment <list>', 'seeded augmentation of the training images: crop[=PADDING] (random crop from the zero-padded ' +
       'image, default padding 4) and/or flip (random horizontal flip), e.g. crop=2,flip')
     .addOption(new Option('--cycle-momentum <on|off>', 'one-cycle with AdamW: cycle beta1 0.95 → 0.85 → 0.95 opposite to the rate, ' +
-      'as PyTorch OneCycleLR (default on; native backend only)').choices(['on', 'off']))
+      'as PyTorch OneCycleLR (default on; native backend only)').choices(['on', 'off']));
+}
+
+/** --seed, --out, --backend, --threads, --device, --force, --quiet. */
+function addRunFlags(command: Command): void {
+  command
     .option('--seed <n>', 'seed for initialisation and shuffling', '0')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl, metrics.json, model.onnx, results.json')
     .addOption(new Option('--backend <name>', `training backend (default ${DEFAULT_BACKEND}): native = gradient graph in onnxruntime-node + host ` +
@@ -110,100 +129,126 @@ export function registerTrain(program: Command): void {
       .choices(['cpu', 'cuda']))
     .option('--force', 'use --out even if it holds files kqkd did not write, or another run (they are written over)')
     .option('--quiet', 'no progress bar and no per-epoch lines');
-  withImageFolderFlags(command)
-    .action(async (flags: TrainFlags) => {
-      const out = resolve(flags.out);
-      const folderOptions = await withFlagNames(TRAIN_FLAGS, () => imageFolderOptions(flags, { cacheDirIsShared: true }));
-      if (flags.batch !== undefined && flags.batchSize !== undefined && flags.batch !== flags.batchSize) {
-        invalidArgumentText('--batch/--batch-size', 'one batch size', `${flags.batch} and ${flags.batchSize}`);
-      }
-      const batchSize = intFlag('--batch-size', flags.batchSize ?? flags.batch ?? '128', 1);
-      const accumulationSteps = intFlag('--accumulate', flags.accumulate, 1);
-      const optimizer = {
-        type: flags.optimizer,
-        lr: numFlag('--lr', flags.lr),
-        weightDecay: flags.weightDecay !== undefined ? numFlag('--weight-decay', flags.weightDecay) : flags.optimizer === 'sgd' ? 0 : 0.01,
-        ...(flags.momentum !== undefined ? { momentum: numFlag('--momentum', flags.momentum) } : {}),
-      };
-      const widths = flags.widths?.split(',').map((w, i) => intFlag(`--widths[${i}]`, w.trim(), 1));
-      const evalName = flags.validation ? 'val' : 'test';
-      const progress = createProgress(flags.quiet);
-      const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
-      let barOpen = false;
-      let barEpoch = -1;
-      const onProgress = (e: TrainProgress) => {
-        switch (e.kind) {
-          case 'start':
-            say(`${e.resumed ? `resuming after epoch ${e.fromEpoch}` : 'training'}: ${e.trainCount} training images, batch ${e.batchSize} ` +
-              (e.accumulationSteps > 1 ? `× ${e.accumulationSteps} accumulated micro-batches (effective batch ${e.batchSize * e.accumulationSteps}) ` : '') +
-              `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ` +
-              `${e.testCount} ${flags.validation ? 'held-out validation' : 'test'} images`);
-            break;
-          case 'batch':
-            // A new bar at each epoch's first batch seen: batch 1, or the batch a resumed run continues from.
-            if (e.epoch !== barEpoch) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`, e.batch - 1); barOpen = true; barEpoch = e.epoch; }
-            progress.update(e.batch, `loss ${e.loss.toFixed(4)} | ${e.imagesPerSecond.toFixed(0)} img/s | ETA ${e.etaSeconds.toFixed(0)} s`);
-            break;
-          case 'epoch':
-            if (barOpen) { progress.stop(); barOpen = false; }
-            say(`epoch ${e.metrics.epoch}: train loss ${e.metrics.trainLoss.toFixed(4)}, ${evalName} loss ${e.metrics.testLoss.toFixed(4)}, ` +
-              `${evalName} top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
-              `${e.metrics.imagesPerSecond.toFixed(0)} img/s, ${e.metrics.seconds.toFixed(1)} s`);
-            break;
-          case 'notice':
-            say(`note: ${e.message}`);
-            break;
-          case 'data':
-            if (e.done === 0) { progress.start(e.total, e.label); barOpen = true; barEpoch = -1; }
-            progress.update(e.done);
-            if (e.done === e.total && barOpen) { progress.stop(); barOpen = false; }
-            break;
-          case 'done':
-            if (!e.recomputed) say(`run already finished in ${out} (nothing recomputed)`);
-            break;
-          default:
-        }
-      };
-      // a path (ends in .onnx, or names a folder) is an ONNX student; anything else a zoo name
-      const isFile = /\.onnx$/i.test(flags.model) || /[\\/]/.test(flags.model);
-      if (!isFile && !(MODEL_NAMES as readonly string[]).includes(flags.model)) {
-        invalidArgumentText('--model', `a model of the zoo (${MODEL_NAMES.join(', ')}) or the path of an ONNX student (*.onnx)`, `"${flags.model}"`);
-      }
-      const results = await withFlagNames(TRAIN_FLAGS, () => train({
-        modelSpec: {
-          ...(isFile ? { name: 'onnx' as const, file: flags.model }
-            : { name: flags.model as TrainConfigInput['modelSpec']['name'] }),
-          ...(widths ? { widths } : {}),
-          ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
-          ...(flags.patch !== undefined ? { patch: intFlag('--patch', flags.patch, 1) } : {}),
-        },
-        dataset: {
-          name: flags.data as TrainConfigInput['dataset']['name'],
-          ...(flags.dataDir ? { dir: flags.dataDir } : {}),
-          ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-          ...folderOptions,
-          ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
-          ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
-          ...(flags.validation ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
-        },
-        ...(flags.augment !== undefined ? { augment: parseAugmentFlag(flags.augment) } : {}),
-        ...(flags.cycleMomentum !== undefined ? { oneCycle: { cycleMomentum: flags.cycleMomentum === 'on' } } : {}),
-        epochs: intFlag('--epochs', flags.epochs, 1),
-        batchSize,
-        ...(flags.evalBatchSize !== undefined ? { evalBatchSize: intFlag('--eval-batch-size', flags.evalBatchSize, 1) } : {}),
-        accumulationSteps,
-        optimizer,
-        schedule: flags.schedule,
-        seed: intFlag('--seed', flags.seed, 0),
-        runDir: out,
-        ...(flags.backend ? { backend: flags.backend } : {}),
-        ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
-        ...(flags.device !== undefined ? { executionProvider: flags.device } : {}),
-        onProgress, ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
-      }));
-      if (barOpen) progress.stop();
-      say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
-        `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
-      say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}, ${join(out, 'results.json')}`);
-    });
+}
+
+/** `kqkd train`'s action: the flags read and checked, the run trained with its progress shown, its results said. */
+async function runTrain(flags: TrainFlags): Promise<void> {
+  const out = resolve(flags.out);
+  const folderOptions = await withFlagNames(TRAIN_FLAGS, () => imageFolderOptions(flags, { cacheDirIsShared: true }));
+  const steps = batchAndOptimizerOf(flags);
+  const widths = flags.widths?.split(',').map((w, i) => intFlag(`--widths[${i}]`, w.trim(), 1));
+  const evalName = flags.validation ? 'val' : 'test';
+  const shown = progressShown(flags, out, evalName);
+  const isFile = modelIsFile(flags.model);
+  const results = await withFlagNames(TRAIN_FLAGS, () => train(trainInput(flags, { out, folderOptions, ...steps, widths, isFile, onProgress: shown.onProgress })));
+  shown.close();
+  shown.say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
+    `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
+  shown.say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}, ${join(out, 'results.json')}`);
+}
+
+/** --batch-size (or its alias --batch, the two agreeing), --accumulate and the optimizer flags. */
+function batchAndOptimizerOf(flags: TrainFlags) {
+  if (flags.batch !== undefined && flags.batchSize !== undefined && flags.batch !== flags.batchSize) {
+    invalidArgumentText('--batch/--batch-size', 'one batch size', `${flags.batch} and ${flags.batchSize}`);
+  }
+  const batchSize = intFlag('--batch-size', flags.batchSize ?? flags.batch ?? '128', 1);
+  const accumulationSteps = intFlag('--accumulate', flags.accumulate, 1);
+  const optimizer = {
+    type: flags.optimizer,
+    lr: numFlag('--lr', flags.lr),
+    weightDecay: flags.weightDecay !== undefined ? numFlag('--weight-decay', flags.weightDecay) : flags.optimizer === 'sgd' ? 0 : 0.01,
+    ...(flags.momentum !== undefined ? { momentum: numFlag('--momentum', flags.momentum) } : {}),
+  };
+  return { batchSize, accumulationSteps, optimizer };
+}
+
+/** The progress of a run as the terminal shows it: a bar per epoch (and per data preparation), a line per event. */
+function progressShown(flags: TrainFlags, out: string, evalName: string) {
+  const progress = createProgress(flags.quiet);
+  const say = (line: string) => { if (!flags.quiet) process.stdout.write(`${line}\n`); };
+  let barOpen = false;
+  let barEpoch = -1;
+  const onProgress = (e: TrainProgress) => {
+    switch (e.kind) {
+      case 'start':
+        say(`${e.resumed ? `resuming after epoch ${e.fromEpoch}` : 'training'}: ${e.trainCount} training images, batch ${e.batchSize} ` +
+          (e.accumulationSteps > 1 ? `× ${e.accumulationSteps} accumulated micro-batches (effective batch ${e.batchSize * e.accumulationSteps}) ` : '') +
+          `(${e.stepsPerEpoch} steps/epoch, last ${e.droppedPerEpoch} image(s) of each shuffled epoch dropped), ` +
+          `${e.testCount} ${flags.validation ? 'held-out validation' : 'test'} images`);
+        break;
+      case 'batch':
+        // A new bar at each epoch's first batch seen: batch 1, or the batch a resumed run continues from.
+        if (e.epoch !== barEpoch) { progress.start(e.batches, `epoch ${e.epoch}/${e.epochs}`, e.batch - 1); barOpen = true; barEpoch = e.epoch; }
+        progress.update(e.batch, `loss ${e.loss.toFixed(4)} | ${e.imagesPerSecond.toFixed(0)} img/s | ETA ${e.etaSeconds.toFixed(0)} s`);
+        break;
+      case 'epoch':
+        if (barOpen) { progress.stop(); barOpen = false; }
+        say(`epoch ${e.metrics.epoch}: train loss ${e.metrics.trainLoss.toFixed(4)}, ${evalName} loss ${e.metrics.testLoss.toFixed(4)}, ` +
+          `${evalName} top-1 ${e.metrics.testTop1.toFixed(2)}% (best ${e.best.testTop1.toFixed(2)}% at epoch ${e.best.epoch}), ` +
+          `${e.metrics.imagesPerSecond.toFixed(0)} img/s, ${e.metrics.seconds.toFixed(1)} s`);
+        break;
+      case 'notice':
+        say(`note: ${e.message}`);
+        break;
+      case 'data':
+        if (e.done === 0) { progress.start(e.total, e.label); barOpen = true; barEpoch = -1; }
+        progress.update(e.done);
+        if (e.done === e.total && barOpen) { progress.stop(); barOpen = false; }
+        break;
+      case 'done':
+        if (!e.recomputed) say(`run already finished in ${out} (nothing recomputed)`);
+        break;
+      default:
+    }
+  };
+  return { onProgress, say, close: () => { if (barOpen) progress.stop(); } };
+}
+
+/** True when --model is a path (ends in .onnx, or names a folder): an ONNX student; anything else must be a zoo name. */
+function modelIsFile(model: string): boolean {
+  const isFile = /\.onnx$/i.test(model) || /[\\/]/.test(model);
+  if (!isFile && !(MODEL_NAMES as readonly string[]).includes(model)) {
+    invalidArgumentText('--model', `a model of the zoo (${MODEL_NAMES.join(', ')}) or the path of an ONNX student (*.onnx)`, `"${model}"`);
+  }
+  return isFile;
+}
+
+/** The API's train input from the flags (the numbers read in the order the config lists them). */
+function trainInput(flags: TrainFlags, a: {
+  out: string; folderOptions: Awaited<ReturnType<typeof imageFolderOptions>>; batchSize: number; accumulationSteps: number;
+  optimizer: TrainConfigInput['optimizer']; widths: number[] | undefined; isFile: boolean; onProgress: (e: TrainProgress) => void;
+}): Parameters<typeof train>[0] {
+  return {
+    modelSpec: {
+      ...(a.isFile ? { name: 'onnx' as const, file: flags.model }
+        : { name: flags.model as TrainConfigInput['modelSpec']['name'] }),
+      ...(a.widths ? { widths: a.widths } : {}),
+      ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
+      ...(flags.patch !== undefined ? { patch: intFlag('--patch', flags.patch, 1) } : {}),
+    },
+    dataset: {
+      name: flags.data as TrainConfigInput['dataset']['name'],
+      ...(flags.dataDir ? { dir: flags.dataDir } : {}),
+      ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      ...a.folderOptions,
+      ...(flags.trainLimit ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
+      ...(flags.testLimit ? { testLimit: intFlag('--test-limit', flags.testLimit, 1) } : {}),
+      ...(flags.validation ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
+    },
+    ...(flags.augment !== undefined ? { augment: parseAugmentFlag(flags.augment) } : {}),
+    ...(flags.cycleMomentum !== undefined ? { oneCycle: { cycleMomentum: flags.cycleMomentum === 'on' } } : {}),
+    epochs: intFlag('--epochs', flags.epochs, 1),
+    batchSize: a.batchSize,
+    ...(flags.evalBatchSize !== undefined ? { evalBatchSize: intFlag('--eval-batch-size', flags.evalBatchSize, 1) } : {}),
+    accumulationSteps: a.accumulationSteps,
+    optimizer: a.optimizer,
+    schedule: flags.schedule,
+    seed: intFlag('--seed', flags.seed, 0),
+    runDir: a.out,
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),
+    ...(flags.device !== undefined ? { executionProvider: flags.device } : {}),
+    onProgress: a.onProgress, ...(commandSignal() ? { signal: commandSignal() } : {}), ...(flags.force ? { force: true } : {}),
+  };
 }
