@@ -88,6 +88,40 @@ function modelOpset(model: ModelProto): number {
  * produces, and, naming the node, for an operator it cannot import.
  */
 export function importSubgraph(b: GraphBuilder, model: ModelProto, options: ImportSubgraphOptions): Tensor {
+  checkSubgraphOptions(b, model, options);
+  const { from, to, input, prefix } = options;
+  const m = indexModel(model);
+  checkEnds(m, from, to);
+  const { needed, seen } = neededNodes(m, from, to);
+  // `input` must have the rank of `from`. Sizes may differ (a head after global pooling takes any spatial size);
+  // the builder's shape checks name the first node they do not fit.
+  const fromShape = tensorTypes(model).get(from)?.shape;
+  if (fromShape && fromShape.length !== input.shape.length) {
+    throw new KqkdError(`importSubgraph input "${input.name}"`, `the rank of "${from}" in the model ${formatShape(fromShape)}`, formatShape(input.shape));
+  }
+
+  // ---- emit, in topological order
+  const statistics = new Set<string>();
+  for (const n of needed) if (n.opType === 'BatchNormalization') for (const i of [3, 4]) if (n.input?.[i]) statistics.add(n.input[i]);
+  const env = new Map<string, Tensor>([[from, input]]);
+  const rename = (name: string) => `${prefix}.${name}`;
+  const constantValues = constantValuesOf(m);
+  const resolve = resolverOf(b, m, { env, rename, constantValues, statistics, trainable: options.trainable ?? false });
+  const opset = modelOpset(model);
+  for (const node of m.nodes) {
+    if (!needed.has(node)) continue;
+    const outs = node.output ?? [];
+    const used = outs.map((o, i) => (i > 0 && o && seen.has(o) ? o : '')).filter(Boolean);
+    if (used.length > 0) {
+      throw new KqkdError(`importSubgraph node "${node.name || outs[0]}" (${node.opType})`, 'a node whose only used output is its first', `also used: ${used.join(', ')}`);
+    }
+    env.set(outs[0], importNode(b, node, { opset, rename, resolve, constantValues }));
+  }
+  return env.get(to)!;
+}
+
+/** Refuses a model without a graph, a prefix that is not a name, from/to that are not names, and an input that is not float. */
+function checkSubgraphOptions(b: GraphBuilder, model: ModelProto, options: ImportSubgraphOptions): void {
   const graph = model?.graph;
   if (!graph) invalidArgument('importSubgraph model', 'an ONNX ModelProto with a graph', model);
   const { from, to, input, prefix } = options;
@@ -95,24 +129,45 @@ export function importSubgraph(b: GraphBuilder, model: ModelProto, options: Impo
   if (typeof from !== 'string' || typeof to !== 'string') invalidArgument('importSubgraph from/to', 'tensor names', `${from}/${to}`);
   const elemType = input?.elemType ?? b.typeOf(input).elemType;
   if (elemType !== DataType.FLOAT) invalidArgument(`importSubgraph input "${input?.name}"`, 'a float tensor', `element type ${elemType}`);
+}
 
+/** The model's nodes in topological order, each tensor's producer, its initializers and its true graph inputs. */
+interface ModelIndex {
+  nodes: NodeProto[];
+  producer: Map<string, NodeProto>;
+  inits: Map<string, TensorProto>;
+  graphInputs: Set<string>;
+}
+
+function indexModel(model: ModelProto): ModelIndex {
+  const graph = model.graph!;
   const nodes = topologicalNodes(model);
   const producer = new Map<string, NodeProto>();
   for (const n of nodes) for (const o of n.output ?? []) if (o) producer.set(o, n);
   const inits = new Map<string, TensorProto>();
   for (const t of graph.initializer ?? []) if (t.name) inits.set(t.name, t);
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name).filter((n): n is string => !!n && !inits.has(n)));
-  const isConstantNode = (n: NodeProto | undefined) => n?.opType === 'Constant' && (!n.domain || n.domain === 'ai.onnx');
+  return { nodes, producer, inits, graphInputs };
+}
 
-  if (!producer.has(from) && !graphInputs.has(from)) {
+const isConstantNode = (n: NodeProto | undefined) => n?.opType === 'Constant' && (!n.domain || n.domain === 'ai.onnx');
+
+/** `from` must be a tensor of the model, `to` one a (non-Constant) node computes, and the two different. */
+function checkEnds(m: ModelIndex, from: string, to: string): void {
+  if (!m.producer.has(from) && !m.graphInputs.has(from)) {
     throw new KqkdError('importSubgraph from', 'a tensor of the model (a graph input or a node output)', `"${from}"`);
   }
-  if (!producer.has(to) || isConstantNode(producer.get(to))) {
+  if (!m.producer.has(to) || isConstantNode(m.producer.get(to))) {
     throw new KqkdError('importSubgraph to', 'a tensor some node of the model computes', `"${to}"`);
   }
   if (to === from) invalidArgument('importSubgraph to', `a tensor computed from "${from}" (not "${from}" itself)`, to);
+}
 
-  // ---- backward reachability from `to`, stopping at `from`
+/**
+ * Backward reachability from `to`, stopping at `from`: the nodes to import and the tensors seen. Throws when `to`
+ * depends on another graph input, on a tensor nothing produces, or not on `from`.
+ */
+function neededNodes(m: ModelIndex, from: string, to: string): { needed: Set<NodeProto>; seen: Set<string> } {
   const needed = new Set<NodeProto>();
   const seen = new Set<string>();
   const stack = [to];
@@ -122,8 +177,8 @@ export function importSubgraph(b: GraphBuilder, model: ModelProto, options: Impo
     if (seen.has(name)) continue;
     seen.add(name);
     if (name === from) { usesFrom = true; continue; }
-    if (inits.has(name)) continue;
-    const p = producer.get(name);
+    if (m.inits.has(name)) continue;
+    const p = m.producer.get(name);
     if (p && !isConstantNode(p)) {
       if (!needed.has(p)) {
         needed.add(p);
@@ -132,35 +187,23 @@ export function importSubgraph(b: GraphBuilder, model: ModelProto, options: Impo
       continue;
     }
     if (p) continue; // a Constant node: imported as a constant when used
-    if (graphInputs.has(name)) {
+    if (m.graphInputs.has(name)) {
       throw new KqkdError(`importSubgraph: tensor "${name}"`, `only "${from}" as input of the subgraph computing "${to}"`,
         `"${to}" also depends on the graph input "${name}"`);
     }
     throw new KqkdError(`importSubgraph: tensor "${name}"`, 'a tensor the model computes, an initializer or a graph input', 'nothing produces it');
   }
   if (!usesFrom) throw new KqkdError(`importSubgraph to "${to}"`, `a tensor computed from "${from}"`, 'a tensor that does not depend on it');
+  return { needed, seen };
+}
 
-  // ---- `input` must have the rank of `from`. Sizes may differ (a head after global pooling takes any spatial size);
-  // the builder's shape checks name the first node they do not fit.
-  const fromShape = tensorTypes(model).get(from)?.shape;
-  if (fromShape && fromShape.length !== input.shape.length) {
-    throw new KqkdError(`importSubgraph input "${input.name}"`, `the rank of "${from}" in the model ${formatShape(fromShape)}`, formatShape(input.shape));
-  }
-
-  // ---- emit, in topological order
-  const opset = modelOpset(model);
-  const trainable = options.trainable ?? false;
-  const statistics = new Set<string>();
-  for (const n of needed) if (n.opType === 'BatchNormalization') for (const i of [3, 4]) if (n.input?.[i]) statistics.add(n.input[i]);
-  const env = new Map<string, Tensor>([[from, input]]);
-  const rename = (name: string) => `${prefix}.${name}`;
-
-  /** Values of a constant input (initializer or Constant node), or null. */
-  const constantValues = (name: string | undefined): number[] | null => {
+/** Values of a constant input (initializer or Constant node), or null. */
+function constantValuesOf(m: ModelIndex): NodeContext['constantValues'] {
+  return (name) => {
     if (!name) return null;
-    const init = inits.get(name);
+    const init = m.inits.get(name);
     if (init) return tensorValues(init);
-    const p = producer.get(name);
+    const p = m.producer.get(name);
     if (!isConstantNode(p)) return null;
     const value = getAttribute(p!, 'value');
     if (value?.t) return tensorValues(value.t);
@@ -171,50 +214,51 @@ export function importSubgraph(b: GraphBuilder, model: ModelProto, options: Impo
     }
     return null;
   };
+}
 
-  const resolve = (name: string, node: NodeProto): Tensor => {
-    const known = env.get(name);
+/**
+ * How an input resolves to a builder tensor: one already imported, or an initializer (float: a parameter, frozen
+ * unless trainable; int64: a constant) or a Constant node (float or int64), built once under its renamed name.
+ */
+function resolverOf(b: GraphBuilder, m: ModelIndex, s: {
+  env: Map<string, Tensor>; rename: (name: string) => string; constantValues: NodeContext['constantValues']; statistics: Set<string>; trainable: boolean;
+}): NodeContext['resolve'] {
+  return (name, node) => {
+    const known = s.env.get(name);
     if (known) return known;
-    const init = inits.get(name);
+    const init = m.inits.get(name);
     let t: Tensor | undefined;
     if (init) {
       const dims = (init.dims ?? []).map((d) => toInt(d as number | LongLike));
       const type = init.dataType ?? DataType.FLOAT;
       if (type === DataType.FLOAT) {
-        t = b.param(rename(name), dims, floatData(init), { trainable, statistic: statistics.has(name) });
+        t = b.param(s.rename(name), dims, floatData(init), { trainable: s.trainable, statistic: s.statistics.has(name) });
       } else if (type === DataType.INT64) {
-        t = b.int64Constant(rename(name), tensorValues(init) ?? [], dims);
+        t = b.int64Constant(s.rename(name), tensorValues(init) ?? [], dims);
       }
-    } else if (isConstantNode(producer.get(name))) {
-      const p = producer.get(name)!;
-      const c = getAttribute(p, 'value')?.t;
-      const values = constantValues(name);
-      const isFloat = c ? (c.dataType ?? DataType.FLOAT) === DataType.FLOAT : !!(getAttribute(p, 'value_float') || getAttribute(p, 'value_floats'));
-      const isInt64 = c ? c.dataType === DataType.INT64 : !!(getAttribute(p, 'value_int') || getAttribute(p, 'value_ints'));
-      const scalar = !!(getAttribute(p, 'value_float') || getAttribute(p, 'value_int'));
-      const dims = c ? (c.dims ?? []).map((d) => toInt(d as number | LongLike)) : scalar ? [] : [values?.length ?? 0];
-      const type = isFloat ? DataType.FLOAT : isInt64 ? DataType.INT64 : -1;
-      if (values && type === DataType.FLOAT) t = b.constant(rename(name), dims, values);
-      else if (values && type === DataType.INT64) t = b.int64Constant(rename(name), values, dims);
+    } else if (isConstantNode(m.producer.get(name))) {
+      t = constantNodeTensor(b, m.producer.get(name)!, s.rename(name), s.constantValues(name));
     }
     if (!t) {
       throw new KqkdError(`importSubgraph node "${node.name || node.output?.[0]}" (${node.opType}) input "${name}"`,
         'a float or int64 initializer or constant', 'another element type or external data');
     }
-    env.set(name, t);
+    s.env.set(name, t);
     return t;
   };
+}
 
-  for (const node of nodes) {
-    if (!needed.has(node)) continue;
-    const outs = node.output ?? [];
-    const used = outs.map((o, i) => (i > 0 && o && seen.has(o) ? o : '')).filter(Boolean);
-    if (used.length > 0) {
-      throw new KqkdError(`importSubgraph node "${node.name || outs[0]}" (${node.opType})`, 'a node whose only used output is its first', `also used: ${used.join(', ')}`);
-    }
-    env.set(outs[0], importNode(b, node, { opset, rename, resolve, constantValues }));
-  }
-  return env.get(to)!;
+/** A Constant node's value as a builder constant (float or int64); undefined for any other type. */
+function constantNodeTensor(b: GraphBuilder, p: NodeProto, name: string, values: number[] | null): Tensor | undefined {
+  const c = getAttribute(p, 'value')?.t;
+  const isFloat = c ? (c.dataType ?? DataType.FLOAT) === DataType.FLOAT : !!(getAttribute(p, 'value_float') || getAttribute(p, 'value_floats'));
+  const isInt64 = c ? c.dataType === DataType.INT64 : !!(getAttribute(p, 'value_int') || getAttribute(p, 'value_ints'));
+  const scalar = !!(getAttribute(p, 'value_float') || getAttribute(p, 'value_int'));
+  const dims = c ? (c.dims ?? []).map((d) => toInt(d as number | LongLike)) : scalar ? [] : [values?.length ?? 0];
+  const type = isFloat ? DataType.FLOAT : isInt64 ? DataType.INT64 : -1;
+  if (values && type === DataType.FLOAT) return b.constant(name, dims, values);
+  if (values && type === DataType.INT64) return b.int64Constant(name, values, dims);
+  return undefined;
 }
 
 /** What `importNode` needs from its caller: the source opset, naming, and how inputs resolve to builder tensors. */
@@ -231,11 +275,40 @@ export interface NodeContext {
  * itself (parameters under their own names, folded shape arithmetic).
  */
 export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Tensor {
+  const n = nodeImport(b, node, c);
+  const domain = node.domain ?? '';
+  if (domain === 'com.microsoft') {
+    if (n.op === 'Gelu') return b.gelu(n.x(), n.name);
+    return n.unsupported(`com.microsoft operator ${n.op}`);
+  }
+  if (domain !== '' && domain !== 'ai.onnx') return n.unsupported(`domain "${domain}"`);
+  return importActivation(n) ?? importArithmetic(n) ?? importLayout(n) ?? importNormalization(n) ?? importGeneric(n);
+}
+
+/** One node being imported: its builder, operator, inputs, output name, and the helpers every operator family uses. */
+interface NodeImport {
+  b: GraphBuilder;
+  node: NodeProto;
+  c: NodeContext;
+  op: string;
+  ins: string[];
+  /** The output's name in the builder (`c.rename(output 0)`). */
+  name: string;
+  /** Input 0 as a builder tensor. */
+  x(): Tensor;
+  /** Input i as a builder tensor (undefined when omitted). */
+  arg(i: number): Tensor | undefined;
+  unsupported(why: string): never;
+  /** The values of constant input i, refused (naming `what`) when it is not a constant. */
+  constInput(i: number, what: string): number[];
+  /** Axes from the attribute (older opsets) or the constant input `i` (newer); undefined when absent. */
+  axesOf(i: number): number[] | undefined;
+}
+
+function nodeImport(b: GraphBuilder, node: NodeProto, c: NodeContext): NodeImport {
   const op = node.opType ?? '';
   const where = `importSubgraph node "${node.name || node.output?.[0]}" (${op})`;
   const ins = node.input ?? [];
-  const x = () => c.resolve(ins[0], node);
-  const arg = (i: number) => (ins[i] ? c.resolve(ins[i], node) : undefined);
   const name = c.rename(node.output![0]);
   const unsupported = (why: string): never => { throw new KqkdError(where, 'an operator form importSubgraph supports', why); };
   const constInput = (i: number, what: string): number[] => {
@@ -243,16 +316,17 @@ export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Te
     if (!v) unsupported(`${what} (input ${i}, "${ins[i]}") is not a constant initializer`);
     return v!;
   };
-  /** Axes from the attribute (older opsets) or the constant input `i` (newer); undefined when absent. */
-  const axesOf = (i: number): number[] | undefined => attrInts(node, 'axes') ?? (ins[i] ? constInput(i, 'axes') : undefined);
+  return {
+    b, node, c, op, ins, name, unsupported, constInput,
+    x: () => c.resolve(ins[0], node),
+    arg: (i) => (ins[i] ? c.resolve(ins[i], node) : undefined),
+    axesOf: (i) => attrInts(node, 'axes') ?? (ins[i] ? constInput(i, 'axes') : undefined),
+  };
+}
 
-  const domain = node.domain ?? '';
-  if (domain === 'com.microsoft') {
-    if (op === 'Gelu') return b.gelu(x(), name);
-    return unsupported(`com.microsoft operator ${op}`);
-  }
-  if (domain !== '' && domain !== 'ai.onnx') return unsupported(`domain "${domain}"`);
-
+/** Unary activations and the (log-)softmax; undefined for any other operator. */
+function importActivation(n: NodeImport): Tensor | undefined {
+  const { b, node, c, op, ins, name, x } = n;
   switch (op) {
     case 'Identity': return b.identity(x(), name);
     case 'Dropout': return b.identity(x(), name); // inference: a copy
@@ -265,11 +339,11 @@ export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Te
     case 'Neg': return b.neg(x(), name);
     case 'LeakyRelu': return b.leakyRelu(x(), attrFloat(node, 'alpha', 0.01), name);
     case 'Gelu':
-      if ((attrString(node, 'approximate') ?? 'none') !== 'none') return unsupported('tanh-approximate Gelu');
+      if ((attrString(node, 'approximate') ?? 'none') !== 'none') return n.unsupported('tanh-approximate Gelu');
       return b.gelu(x(), name);
     case 'Clip': {
-      const lo = c.opset >= 11 ? (ins[1] ? constInput(1, 'min')[0] : undefined) : attrFloat(node, 'min', -3.4028234663852886e38);
-      const hi = c.opset >= 11 ? (ins[2] ? constInput(2, 'max')[0] : undefined) : attrFloat(node, 'max', 3.4028234663852886e38);
+      const lo = c.opset >= 11 ? (ins[1] ? n.constInput(1, 'min')[0] : undefined) : attrFloat(node, 'min', -3.4028234663852886e38);
+      const hi = c.opset >= 11 ? (ins[2] ? n.constInput(2, 'max')[0] : undefined) : attrFloat(node, 'max', 3.4028234663852886e38);
       return b.clip(x(), lo ?? -3.4028234663852886e38, hi ?? 3.4028234663852886e38, name);
     }
     case 'Softmax':
@@ -278,9 +352,18 @@ export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Te
       let axis = attrInt(node, 'axis', c.opset >= 13 ? -1 : 1);
       if (axis < 0) axis += rank;
       // Before opset 13 the op flattened [0, axis) and [axis, rank) to 2-D: per-axis only when axis is the last.
-      if (c.opset < 13 && axis !== rank - 1) return unsupported(`opset ${c.opset} ${op} over axes ${axis}…${rank - 1} (coerced to 2-D)`);
+      if (c.opset < 13 && axis !== rank - 1) return n.unsupported(`opset ${c.opset} ${op} over axes ${axis}…${rank - 1} (coerced to 2-D)`);
       return op === 'Softmax' ? b.softmax(x(), axis, name) : b.logSoftmax(x(), axis, name);
     }
+    default:
+      return undefined;
+  }
+}
+
+/** Binary arithmetic, MatMul and Gemm; undefined for any other operator. */
+function importArithmetic(n: NodeImport): Tensor | undefined {
+  const { b, node, name, x, arg } = n;
+  switch (n.op) {
     case 'Add': return b.add(x(), arg(1)!, name);
     case 'Sub': return b.sub(x(), arg(1)!, name);
     case 'Mul': return b.mul(x(), arg(1)!, name);
@@ -292,38 +375,71 @@ export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Te
         name, transA: attrInt(node, 'transA', 0) === 1, transB: attrInt(node, 'transB', 0) === 1,
         alpha: attrFloat(node, 'alpha', 1), beta: attrFloat(node, 'beta', 1),
       });
+    default:
+      return undefined;
+  }
+}
+
+/** Shape and layout operators (Flatten, pooling to 1×1, Reshape, Transpose, (Un)Squeeze, Concat, Slice, Gather, Cast); undefined for any other. */
+function importLayout(n: NodeImport): Tensor | undefined {
+  const { b, node, c, op, ins, name, x } = n;
+  switch (op) {
     case 'Flatten': return b.flatten(x(), attrInt(node, 'axis', 1), name);
     case 'GlobalAveragePool': return b.globalAveragePool(x(), name);
     case 'Reshape':
-      if (attrInt(node, 'allowzero', 0) === 1) return unsupported('Reshape with allowzero = 1');
-      return b.reshape(x(), constInput(1, 'shape'), name);
+      if (attrInt(node, 'allowzero', 0) === 1) return n.unsupported('Reshape with allowzero = 1');
+      return b.reshape(x(), n.constInput(1, 'shape'), name);
     case 'Transpose': {
       const t = x();
       return b.transpose(t, attrInts(node, 'perm') ?? t.shape.map((_, i) => t.shape.length - 1 - i), name);
     }
     case 'Squeeze':
-    case 'Unsqueeze': {
-      const t = x();
-      const axes = axesOf(1);
-      let out: Shape;
-      if (op === 'Squeeze') {
-        const rank = t.shape.length;
-        const drop = (axes ?? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a));
-        out = t.shape.filter((_, i) => !drop.includes(i));
-      } else {
-        if (!axes) return unsupported('Unsqueeze without axes');
-        const rank = t.shape.length + axes.length;
-        const at = axes.map((a) => (a < 0 ? a + rank : a));
-        const rest = [...t.shape];
-        out = Array.from({ length: rank }, (_, i) => (at.includes(i) ? 1 : rest.shift()!));
+    case 'Unsqueeze': return importSqueeze(n);
+    case 'Concat': return b.concat(ins.map((i) => c.resolve(i, node)), attrInt(node, 'axis', 0), name);
+    case 'Slice': {
+      if (c.opset < 10) {
+        const starts = attrInts(node, 'starts') ?? [];
+        return b.slice(x(), starts, attrInts(node, 'ends') ?? [], attrInts(node, 'axes'), undefined, name);
       }
-      const unknown = out.filter((d) => typeof d !== 'number').length;
-      if (unknown > 1) return unsupported(`${op} of ${formatShape(t.shape)} with more than one unknown dimension`);
-      return b.reshape(t, out.map((d) => (typeof d === 'number' ? d : -1)), name);
+      return b.slice(x(), n.constInput(1, 'starts'), n.constInput(2, 'ends'), ins[3] ? n.constInput(3, 'axes') : undefined,
+        ins[4] ? n.constInput(4, 'steps') : undefined, name);
     }
+    case 'Gather': return b.gather(x(), n.arg(1)!, attrInt(node, 'axis', 0), name);
+    case 'Cast': return b.cast(x(), attrInt(node, 'to', DataType.FLOAT), name);
+    default:
+      return undefined;
+  }
+}
+
+/** Squeeze and Unsqueeze as a Reshape to the shape they give (at most one unknown dimension). */
+function importSqueeze(n: NodeImport): Tensor {
+  const { op } = n;
+  const t = n.x();
+  const axes = n.axesOf(1);
+  let out: Shape;
+  if (op === 'Squeeze') {
+    const rank = t.shape.length;
+    const drop = (axes ?? t.shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + rank : a));
+    out = t.shape.filter((_, i) => !drop.includes(i));
+  } else {
+    if (!axes) return n.unsupported('Unsqueeze without axes');
+    const rank = t.shape.length + axes.length;
+    const at = axes.map((a) => (a < 0 ? a + rank : a));
+    const rest = [...t.shape];
+    out = Array.from({ length: rank }, (_, i) => (at.includes(i) ? 1 : rest.shift()!));
+  }
+  const unknown = out.filter((d) => typeof d !== 'number').length;
+  if (unknown > 1) return n.unsupported(`${op} of ${formatShape(t.shape)} with more than one unknown dimension`);
+  return n.b.reshape(t, out.map((d) => (typeof d === 'number' ? d : -1)), n.name);
+}
+
+/** Reductions and normalizations (ReduceMean, ReduceSum, LayerNormalization, inference BatchNormalization); undefined for any other. */
+function importNormalization(n: NodeImport): Tensor | undefined {
+  const { b, node, c, op, ins, name, x, arg } = n;
+  switch (op) {
     case 'ReduceMean':
     case 'ReduceSum': {
-      const axes = axesOf(1);
+      const axes = n.axesOf(1);
       const keep = attrInt(node, 'keepdims', 1) === 1;
       if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1) return b.identity(x(), name);
       return op === 'ReduceMean' ? b.reduceMean(x(), axes, keep, name) : b.reduceSum(x(), axes, keep, name);
@@ -334,27 +450,21 @@ export function importNode(b: GraphBuilder, node: NodeProto, c: NodeContext): Te
       const bias = arg(2) ?? b.constant(`${name}.zero_bias`, scale.shape as number[], new Float32Array(scale.shape.reduce<number>((p, d) => p * (d as number), 1)));
       return b.layerNormWith(t, scale, bias, { name, axis: attrInt(node, 'axis', -1), epsilon: attrFloat(node, 'epsilon', 1e-5) });
     }
-    case 'Concat': return b.concat(ins.map((i) => c.resolve(i, node)), attrInt(node, 'axis', 0), name);
-    case 'Slice': {
-      if (c.opset < 10) {
-        const starts = attrInts(node, 'starts') ?? [];
-        return b.slice(x(), starts, attrInts(node, 'ends') ?? [], attrInts(node, 'axes'), undefined, name);
-      }
-      return b.slice(x(), constInput(1, 'starts'), constInput(2, 'ends'), ins[3] ? constInput(3, 'axes') : undefined,
-        ins[4] ? constInput(4, 'steps') : undefined, name);
-    }
-    case 'Gather': return b.gather(x(), arg(1)!, attrInt(node, 'axis', 0), name);
-    case 'Cast': return b.cast(x(), attrInt(node, 'to', DataType.FLOAT), name);
     case 'BatchNormalization':
-      if (attrInt(node, 'training_mode', 0) === 1) return unsupported('BatchNormalization with training_mode = 1');
-      if ((node.output ?? []).filter(Boolean).length > 1) return unsupported('BatchNormalization with running-statistics outputs');
+      if (attrInt(node, 'training_mode', 0) === 1) return n.unsupported('BatchNormalization with training_mode = 1');
+      if ((node.output ?? []).filter(Boolean).length > 1) return n.unsupported('BatchNormalization with running-statistics outputs');
       return b.op(op, ins.map((i) => c.resolve(i, node)), copyAttributes(node, ['training_mode', 'spatial']), name);
     default:
-      break;
+      return undefined;
   }
-  if (!GENERIC.has(op)) return unsupported(op);
+}
+
+/** The GENERIC operators through `op()` with their attributes (trailing omitted inputs dropped); anything else refused. */
+function importGeneric(n: NodeImport): Tensor {
+  const { op, ins } = n;
+  if (!GENERIC.has(op)) return n.unsupported(op);
   const last = ins.length - [...ins].reverse().findIndex((i) => !!i);
   const present = ins.slice(0, last === ins.length + 1 ? 0 : last);
-  if (present.some((i) => !i)) return unsupported('an omitted optional input before a present one');
-  return b.op(op, present.map((i) => c.resolve(i, node)), copyAttributes(node), name);
+  if (present.some((i) => !i)) return n.unsupported('an omitted optional input before a present one');
+  return n.b.op(op, present.map((i) => n.c.resolve(i, n.node)), copyAttributes(n.node), n.name);
 }
