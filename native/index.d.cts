@@ -28,7 +28,21 @@ export interface ConvWeightGradientShape {
   padTop: number; padLeft: number; dilationHeight: number; dilationWidth: number;
 }
 
+/**
+ * Every entry point checks its arguments (native/src/binding/args.h) and refuses a bad one with ONE error: a TypeError
+ * with code "KQKD_INVALID_ARGUMENT", `argument` naming it, and the message "Expected <what> for <name> but received
+ * <value>". kqkd's TypeScript callers check the same rules first (KqkdError), so from kqkd it only fires on a direct call.
+ */
+export interface NativeArgumentError extends TypeError {
+  code: 'KQKD_INVALID_ARGUMENT';
+  argument: string;
+}
+
 export interface NativeAddon {
+  /**
+   * Rejects with an Error carrying `code` and `argument` (the core's GeometryError: KQKD_INVALID_ARGUMENT or
+   * KQKD_BACKEND_UNAVAILABLE; KQKD_INTERNAL otherwise); throws NativeArgumentError for bad argument types and ranges.
+   */
   computeGeometry(
     features: Float32Array,
     rows: number,
@@ -42,21 +56,24 @@ export interface NativeAddon {
   cudaAvailable(): { available: boolean; reason: string };
   buildInfo(): { cuda: boolean; blas: string; openmp: boolean; version: string };
   /**
-   * One AdamW-kernel update in place, from the float32 constants of @kqkd/autodiff `adamwScalars` (names as there). Equal lengths, non-overlapping buffers, finite scalars (else RangeError; wrong
-   * types: TypeError). threads: 0 = automatic (≤ 4), 1 = serial; results do not depend on it.
+   * One AdamW-kernel update in place, from the float32 constants of @kqkd/autodiff `adamwScalars` (names as there). Equal
+   * lengths, non-overlapping buffers, finite float32 scalars, threads in [0, 1024] (else NativeArgumentError).
+   * threads: 0 = automatic (≤ 4), 1 = serial; results do not depend on it.
    */
   adamwUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, scalars: Readonly<Record<'adamMode' | 'alpha' | 'beta' | 'oneMinusAlpha' | 'oneMinusBeta' | 'epsilon' | 'lrCorrected' | 'lrWeightDecay' | 'lr' | 'weightDecay' | 'alphaCorrection' | 'betaCorrection', number>>, threads: number): void;
   /** The thread count `threads` resolves to (0 = automatic). */
   optimThreads(threads?: number): number;
   /**
    * The whole file as an ArrayBuffer over a private copy-on-write memory mapping: no read, no copy; writes through it
-   * never reach the file; unmapped when the buffer is collected. Throws an Error naming the path and the reason.
+   * never reach the file; unmapped when the buffer is collected. A path that is not a non-empty string without NUL
+   * bytes: NativeArgumentError; a file that cannot be opened or mapped: an Error naming the path and the reason.
    */
   mapFile(path: string): ArrayBuffer;
   /**
    * dW [M, C, kh, kw] of a 2-D ungrouped convolution from its input x [N, C, H, W] and output gradient dy
-   * [N, M, Ho, Wo] (im2col + OpenBLAS SGEMM; overwrites dw). Wrong types: TypeError; sizes that do not match the
-   * arrays, bad shape values or threads: RangeError. threads: 0 = OpenBLAS's default.
+   * [N, M, Ho, Wo] (im2col + OpenBLAS SGEMM; overwrites dw). Shape fields integers in [1, 2^31 - 1] (pads from 0),
+   * arrays of exactly the shape's sizes, dw overlapping neither, threads in [0, 1024] (else NativeArgumentError; the
+   * native backend checks them first: packages/train/src/backends/conv-weight-gradient.ts). threads: 0 = OpenBLAS's default.
    */
   convWeightGradient(x: Float32Array, dy: Float32Array, dw: Float32Array, shape: ConvWeightGradientShape, threads: number): void;
 }

@@ -1,8 +1,9 @@
 // N-API binding of the native core: computeGeometry (Promise, AsyncWorker), cudaAvailable, buildInfo, the
 // host optimizer step adamwUpdate (synchronous: a few ms on a ResNet9-sized tensor set), and mapFile (a file as an
 // ArrayBuffer without reading it: feature files of hundreds of MB go straight from the page cache to BLAS).
-// The TypeScript layer validates for users; this file re-checks types only so a wrong call is a TypeError,
-// never a crash. Feature buffers are borrowed, never copied: the worker holds references to the typed arrays
+// The TypeScript layer validates for users; this file re-checks every argument with the helpers of args.h (one
+// error: a TypeError with code KQKD_INVALID_ARGUMENT naming the argument), so a wrong call is that error, never a
+// crash. Feature buffers are borrowed, never copied: the worker holds references to the typed arrays
 // so the GC cannot free them while the computation runs on the thread pool.
 #include <napi.h>
 
@@ -10,6 +11,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -22,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "binding/args.h"
 #include "kqkd/geometry.h"
 #include "optim/adamw.h"
 #include "optim/conv_weight_grad.h"
@@ -37,23 +40,18 @@ struct Baton {
   std::string internalError;      // any other exception (e.g. out of memory)
 };
 
-template <typename T>
-T typedArrayArg(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type, const char* name,
-                const char* typeName) {
-  const Napi::Value v = info[index];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throw Napi::TypeError::New(info.Env(), std::string("Expected a ") + typeName + " for " + name);
-  return v.As<T>();
-}
+using kqkd::binding::invalidArgument;
+using kqkd::binding::kMaxInt32;
+using kqkd::binding::kMaxSafeInteger;
+using kqkd::binding::requireDisjoint;
+using kqkd::binding::requireFiniteFloat32;
+using kqkd::binding::requireInteger;
+using kqkd::binding::requireLength;
+using kqkd::binding::requireObject;
+using kqkd::binding::requirePath;
+using kqkd::binding::requireTypedArray;
 
-int64_t integerArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  const Napi::Value v = info[index];
-  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("Expected a number for ") + name);
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d == double(int64_t(d))) || d < -9007199254740991.0 || d > 9007199254740991.0)
-    throw Napi::TypeError::New(info.Env(), std::string("Expected an integer for ") + name);
-  return int64_t(d);
-}
+constexpr int64_t kMaxThreads = 1024;  // every `threads`: 0 = automatic, else at most this many
 
 Napi::Float64Array toFloat64Array(Napi::Env env, const std::vector<double>& v) {
   Napi::Float64Array a = Napi::Float64Array::New(env, v.size());
@@ -131,22 +129,18 @@ class GeometryWorker : public Napi::AsyncWorker {
 // computeGeometry(features, rows, dim, labels, numClasses, mainIndices, classIndices, options) -> Promise
 Napi::Value ComputeGeometry(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 8) throw Napi::TypeError::New(env, "computeGeometry expects 8 arguments");
-  auto features = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "features", "Float32Array");
-  const int64_t rows = integerArg(info, 1, "rows"), dim = integerArg(info, 2, "dim");
-  auto labels = typedArrayArg<Napi::Int32Array>(info, 3, napi_int32_array, "labels", "Int32Array");
-  const int64_t numClasses = integerArg(info, 4, "numClasses");
-  auto mainIdx = typedArrayArg<Napi::BigInt64Array>(info, 5, napi_bigint64_array, "mainIndices", "BigInt64Array");
-  auto classIdx = typedArrayArg<Napi::BigInt64Array>(info, 6, napi_bigint64_array, "classIndices", "BigInt64Array");
-  if (!info[7].IsObject()) throw Napi::TypeError::New(env, "Expected an object for options");
-  const Napi::Object options = info[7].As<Napi::Object>();
-
-  // Lengths must cover what the core will read (the core trusts rows/dim against the buffer).
-  if (rows < 0 || dim < 0 || (dim > 0 && uint64_t(rows) > features.ElementLength() / uint64_t(dim)))
-    throw Napi::RangeError::New(env, "Expected features.length >= rows * dim");
-  if (labels.ElementLength() < size_t(std::max<int64_t>(rows, 0)))
-    throw Napi::RangeError::New(env, "Expected labels.length >= rows");
-  if (numClasses < INT32_MIN || numClasses > INT32_MAX) throw Napi::RangeError::New(env, "numClasses out of range");
+  // The ranges of @kqkd/geometry's checks; the rules on values (labels, indices, finite features, class counts) are
+  // the core's (GeometryError, a rejected promise).
+  auto features = requireTypedArray<Napi::Float32Array>(env, info[0], "features");
+  const int64_t rows = requireInteger(env, info[1], "rows", 1, kMaxSafeInteger);
+  const int64_t dim = requireInteger(env, info[2], "dim", 1, kMaxSafeInteger);
+  requireLength(env, features, double(rows) * double(dim), "features");  // the core reads rows * dim values
+  auto labels = requireTypedArray<Napi::Int32Array>(env, info[3], "labels");
+  requireLength(env, labels, double(rows), "labels");
+  const int64_t numClasses = requireInteger(env, info[4], "numClasses", 2, kMaxInt32);
+  auto mainIdx = requireTypedArray<Napi::BigInt64Array>(env, info[5], "mainIndices");
+  auto classIdx = requireTypedArray<Napi::BigInt64Array>(env, info[6], "classIndices");
+  const Napi::Object options = requireObject(env, info[7], "options");
 
   Baton baton;
   baton.input.features = features.ElementLength() ? features.Data() : nullptr;
@@ -165,17 +159,10 @@ Napi::Value ComputeGeometry(const Napi::CallbackInfo& info) {
   else if (backend.IsString() && backend.As<Napi::String>().Utf8Value() == "cuda")
     baton.options.backend = kqkd::Backend::Cuda;
   else
-    throw Napi::TypeError::New(env, "Expected 'cpu' or 'cuda' for options.backend");
-  for (const char* key : {"threads", "tileRows"}) {
-    const Napi::Value v = options.Get(key);
-    if (v.IsUndefined()) continue;
-    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for options.") + key);
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (!(d == double(int64_t(d))) || d < -2147483648.0 || d > 2147483647.0)
-      throw Napi::TypeError::New(env, std::string("Expected an integer for options.") + key);
-    if (std::string(key) == "threads") baton.options.threads = int(d);
-    else baton.options.tileRows = int64_t(d);
-  }
+    invalidArgument(env, "options.backend", "one of \"cpu\", \"cuda\"", kqkd::binding::describe(backend));
+  const Napi::Value threads = options.Get("threads"), tileRows = options.Get("tileRows");
+  if (!threads.IsUndefined()) baton.options.threads = int(requireInteger(env, threads, "options.threads", 0, kMaxThreads));
+  if (!tileRows.IsUndefined()) baton.options.tileRows = requireInteger(env, tileRows, "options.tileRows", 0, kMaxInt32);
 
   auto* worker = new GeometryWorker(env, std::move(baton), {features, labels, mainIdx, classIdx});
   Napi::Promise promise = worker->promise();
@@ -211,112 +198,96 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 
 // adamwUpdate(param, grad, m, v, scalars, threads): one AdamW-kernel update in place (see src/optim/adamw.h).
 // scalars: {adamMode, alpha, beta, oneMinusAlpha, oneMinusBeta, epsilon, lrCorrected, lrWeightDecay, lr,
-// weightDecay, alphaCorrection, betaCorrection} (float32 values; all required, finite). Wrong types: TypeError;
-// unequal lengths, overlapping buffers, non-finite scalars, bad threads: RangeError.
+// weightDecay, alphaCorrection, betaCorrection} (float32 values; all required, finite; adamMode 0 or 1). param, grad,
+// m and v of param's length, no two overlapping; threads in [0, 1024]. Anything else: the one argument error.
 Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6) throw Napi::TypeError::New(env, "adamwUpdate expects 6 arguments");
-  auto param = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "param", "Float32Array");
-  auto grad = typedArrayArg<Napi::Float32Array>(info, 1, napi_float32_array, "grad", "Float32Array");
-  auto m = typedArrayArg<Napi::Float32Array>(info, 2, napi_float32_array, "m", "Float32Array");
-  auto v = typedArrayArg<Napi::Float32Array>(info, 3, napi_float32_array, "v", "Float32Array");
-  if (!info[4].IsObject()) throw Napi::TypeError::New(env, "Expected an object for scalars");
-  const Napi::Object o = info[4].As<Napi::Object>();
-  const int64_t threads = integerArg(info, 5, "threads");
+  auto param = requireTypedArray<Napi::Float32Array>(env, info[0], "param");
+  auto grad = requireTypedArray<Napi::Float32Array>(env, info[1], "grad");
+  auto m = requireTypedArray<Napi::Float32Array>(env, info[2], "m");
+  auto v = requireTypedArray<Napi::Float32Array>(env, info[3], "v");
+  const Napi::Object o = requireObject(env, info[4], "scalars");
+  const int64_t threads = requireInteger(env, info[5], "threads", 0, kMaxThreads);
   const size_t n = param.ElementLength();
-  if (grad.ElementLength() != n || m.ElementLength() != n || v.ElementLength() != n)
-    throw Napi::RangeError::New(env, "Expected param, grad, m and v of equal length");
-  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "Expected threads in [0, 1024]");
-  auto scalar = [&](const char* key) -> double {
-    const Napi::Value x = o.Get(key);
-    if (!x.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for scalars.") + key);
-    const double d = x.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || !std::isfinite(static_cast<float>(d)))
-      throw Napi::RangeError::New(env, std::string("Expected a finite float32 for scalars.") + key);
-    return d;
-  };
+  requireLength(env, grad, double(n), "grad");
+  requireLength(env, m, double(n), "m");
+  requireLength(env, v, double(n), "v");
+  requireDisjoint(env, grad, "grad", param, "param");
+  requireDisjoint(env, m, "m", param, "param");
+  requireDisjoint(env, m, "m", grad, "grad");
+  requireDisjoint(env, v, "v", param, "param");
+  requireDisjoint(env, v, "v", grad, "grad");
+  requireDisjoint(env, v, "v", m, "m");
+  const auto scalar = [&](const char* key) { return requireFiniteFloat32(env, o.Get(key), std::string("scalars.") + key); };
   kqkd::optim::AdamWScalars s;
-  const double mode = scalar("adamMode");
-  if (mode != 0 && mode != 1) throw Napi::RangeError::New(env, "Expected 0 or 1 for scalars.adamMode");
-  s.adamMode = static_cast<int>(mode);
-  s.alpha = static_cast<float>(scalar("alpha"));
-  s.beta = static_cast<float>(scalar("beta"));
-  s.oneMinusAlpha = static_cast<float>(scalar("oneMinusAlpha"));
-  s.oneMinusBeta = static_cast<float>(scalar("oneMinusBeta"));
-  s.epsilon = static_cast<float>(scalar("epsilon"));
-  s.lrCorrected = static_cast<float>(scalar("lrCorrected"));
-  s.lrWeightDecay = static_cast<float>(scalar("lrWeightDecay"));
-  s.lr = static_cast<float>(scalar("lr"));
-  s.weightDecay = static_cast<float>(scalar("weightDecay"));
-  s.alphaCorrection = static_cast<float>(scalar("alphaCorrection"));
-  s.betaCorrection = static_cast<float>(scalar("betaCorrection"));
+  s.adamMode = static_cast<int>(requireInteger(env, o.Get("adamMode"), "scalars.adamMode", 0, 1));
+  s.alpha = scalar("alpha");
+  s.beta = scalar("beta");
+  s.oneMinusAlpha = scalar("oneMinusAlpha");
+  s.oneMinusBeta = scalar("oneMinusBeta");
+  s.epsilon = scalar("epsilon");
+  s.lrCorrected = scalar("lrCorrected");
+  s.lrWeightDecay = scalar("lrWeightDecay");
+  s.lr = scalar("lr");
+  s.weightDecay = scalar("weightDecay");
+  s.alphaCorrection = scalar("alphaCorrection");
+  s.betaCorrection = scalar("betaCorrection");
   try {
     kqkd::optim::adamwUpdate(s, param.Data(), grad.Data(), m.Data(), v.Data(), n, static_cast<int>(threads));
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, std::string("adamwUpdate: ") + e.what());
+  } catch (const std::invalid_argument& e) {  // the core's own checks, all made above: a bug if it fires
+    Napi::Error error = Napi::Error::New(env, std::string("adamwUpdate: ") + e.what());
+    error.Set("code", "KQKD_INTERNAL");
+    throw error;
   }
   return env.Undefined();
 }
 
+// optimThreads(threads = 0): the thread count adamwUpdate's `threads` resolves to.
 Napi::Value OptimThreads(const Napi::CallbackInfo& info) {
-  const int64_t threads = info.Length() > 0 && !info[0].IsUndefined() ? integerArg(info, 0, "threads") : 0;
-  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(info.Env(), "Expected threads in [0, 1024]");
+  const int64_t threads = info[0].IsUndefined() ? 0 : requireInteger(info.Env(), info[0], "threads", 0, kMaxThreads);
   return Napi::Number::New(info.Env(), kqkd::optim::resolveOptimThreads(static_cast<int>(threads)));
 }
 
 // convWeightGradient(x, dy, dw, shape, threads): dW of a 2-D ungrouped convolution from its input X [N, C, H, W] and
 // output gradient dY [N, M, Ho, Wo] into dw [M, C, kh, kw] (see src/optim/conv_weight_grad.h). shape: {batch,
 // inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernelHeight, kernelWidth, strideHeight,
-// strideWidth, padTop, padLeft, dilationHeight, dilationWidth} (integers). Wrong types: TypeError; sizes that do not
-// match the arrays, bad shape values or threads: RangeError. Synchronous: the caller (a training step) waits anyway.
+// strideWidth, padTop, padLeft, dilationHeight, dilationWidth}: integers in [1, 2^31 - 1] (pads from 0), dW below
+// 2^31 elements, outHeight · outWidth at most 2^30 - 1 (the core's BLAS limits); x, dy and dw of exactly the shape's
+// sizes, dw overlapping neither; threads in [0, 1024]. Anything else: the one argument error. Synchronous: the
+// caller (a training step) waits anyway.
 Napi::Value ConvWeightGradient(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5) throw Napi::TypeError::New(env, "Expected (x, dy, dw, shape, threads)");
-  auto x = typedArrayArg<Napi::Float32Array>(info, 0, napi_float32_array, "x", "Float32Array");
-  auto dy = typedArrayArg<Napi::Float32Array>(info, 1, napi_float32_array, "dy", "Float32Array");
-  auto dw = typedArrayArg<Napi::Float32Array>(info, 2, napi_float32_array, "dw", "Float32Array");
-  if (!info[3].IsObject()) throw Napi::TypeError::New(env, "Expected an object for shape");
-  const Napi::Object o = info[3].As<Napi::Object>();
-  auto field = [&](const char* key) -> int64_t {
-    const Napi::Value v = o.Get(key);
-    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("Expected a number for shape.") + key);
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || d != std::floor(d) || d < 0 || d >= 2147483648.0)
-      throw Napi::RangeError::New(env, std::string("Expected an integer in [0, 2^31) for shape.") + key);
-    return static_cast<int64_t>(d);
-  };
+  auto x = requireTypedArray<Napi::Float32Array>(env, info[0], "x");
+  auto dy = requireTypedArray<Napi::Float32Array>(env, info[1], "dy");
+  auto dw = requireTypedArray<Napi::Float32Array>(env, info[2], "dw");
+  const Napi::Object o = requireObject(env, info[3], "shape");
+  const auto field = [&](const char* key, int64_t min) { return requireInteger(env, o.Get(key), std::string("shape.") + key, min, kMaxInt32); };
   kqkd::optim::ConvWeightGradShape g;
-  g.batch = field("batch"), g.inChannels = field("inChannels"), g.inHeight = field("inHeight"), g.inWidth = field("inWidth");
-  g.outChannels = field("outChannels"), g.outHeight = field("outHeight"), g.outWidth = field("outWidth");
-  g.kernelHeight = field("kernelHeight"), g.kernelWidth = field("kernelWidth");
-  g.strideHeight = field("strideHeight"), g.strideWidth = field("strideWidth");
-  g.padTop = field("padTop"), g.padLeft = field("padLeft");
-  g.dilationHeight = field("dilationHeight"), g.dilationWidth = field("dilationWidth");
-  const int64_t threads = integerArg(info, 4, "threads");
-  if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "Expected threads in [0, 1024]");
-  try {
-    kqkd::optim::validateConvWeightGradShape(g);
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, std::string("convWeightGradient: ") + e.what());
-  }
-  const auto need = [&](const Napi::Float32Array& a, int64_t n, const char* name) {
-    if (static_cast<int64_t>(a.ElementLength()) != n)
-      throw Napi::RangeError::New(env, std::string("Expected ") + std::to_string(n) + " floats for " + name + " but received " +
-                                           std::to_string(a.ElementLength()));
-  };
-  need(x, g.batch * g.inChannels * g.inHeight * g.inWidth, "x");
-  need(dy, g.batch * g.outChannels * g.outHeight * g.outWidth, "dy");
-  need(dw, g.outChannels * g.inChannels * g.kernelHeight * g.kernelWidth, "dw");
-  const auto overlaps = [](const Napi::Float32Array& a, const Napi::Float32Array& b) {
-    const float* pa = a.Data();
-    const float* pb = b.Data();
-    return pa < pb + b.ElementLength() && pb < pa + a.ElementLength();
-  };
-  if (overlaps(dw, x) || overlaps(dw, dy)) throw Napi::RangeError::New(env, "Expected dw not to overlap x or dy");
+  g.batch = field("batch", 1), g.inChannels = field("inChannels", 1), g.inHeight = field("inHeight", 1), g.inWidth = field("inWidth", 1);
+  g.outChannels = field("outChannels", 1), g.outHeight = field("outHeight", 1), g.outWidth = field("outWidth", 1);
+  g.kernelHeight = field("kernelHeight", 1), g.kernelWidth = field("kernelWidth", 1);
+  g.strideHeight = field("strideHeight", 1), g.strideWidth = field("strideWidth", 1);
+  g.padTop = field("padTop", 0), g.padLeft = field("padLeft", 0);
+  g.dilationHeight = field("dilationHeight", 1), g.dilationWidth = field("dilationWidth", 1);
+  const int64_t threads = requireInteger(env, info[4], "threads", 0, kMaxThreads);
+  // Products in double: fields below 2^31 make int64 products of four of them wrap.
+  const double dwSize = double(g.outChannels) * double(g.inChannels) * double(g.kernelHeight) * double(g.kernelWidth);
+  if (dwSize > double(kMaxInt32))
+    invalidArgument(env, "shape", "outChannels · inChannels · kernelHeight · kernelWidth below 2^31 (dW's BLAS size)", kqkd::binding::integerText(dwSize));
+  const double outPlane = double(g.outHeight) * double(g.outWidth);
+  if (outPlane > double(kMaxInt32 / 2))
+    invalidArgument(env, "shape", "outHeight · outWidth below 2^30", kqkd::binding::integerText(outPlane));
+  requireLength(env, x, double(g.batch) * double(g.inChannels) * double(g.inHeight) * double(g.inWidth), "x");
+  requireLength(env, dy, double(g.batch) * double(g.outChannels) * double(g.outHeight) * double(g.outWidth), "dy");
+  requireLength(env, dw, dwSize, "dw");
+  requireDisjoint(env, dw, "dw", x, "x");
+  requireDisjoint(env, dw, "dw", dy, "dy");
   try {
     kqkd::optim::convWeightGrad(g, x.Data(), dy.Data(), dw.Data(), static_cast<int>(threads));
-  } catch (const std::invalid_argument& e) {
-    throw Napi::RangeError::New(env, std::string("convWeightGradient: ") + e.what());
+  } catch (const std::invalid_argument& e) {  // the core's own checks, all made above: a bug if it fires
+    Napi::Error error = Napi::Error::New(env, std::string("convWeightGradient: ") + e.what());
+    error.Set("code", "KQKD_INTERNAL");
+    throw error;
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, "convWeightGradient: out of memory for the im2col buffer");
   }
@@ -327,11 +298,11 @@ Napi::Value ConvWeightGradient(const Napi::CallbackInfo& info) {
 // buffer never reach the file; pages are shared with the page cache until written). Not pre-faulted: the first pass
 // over the data (the engine's parallel finite check) takes the page faults on all its threads. Unmapped when the
 // buffer is garbage-collected.
-// Errors name the path and the system's reason; an empty file is an empty buffer (mmap refuses length 0).
+// A path that is not a non-empty string without NUL bytes is the one argument error; a file that cannot be opened or
+// mapped is an Error naming the path and the system's reason; an empty file is an empty buffer (mmap refuses length 0).
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "Expected a file path (string) for path");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const std::string path = requirePath(env, info[0], "path");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Napi::Error::New(env, "mapFile: cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
