@@ -3,8 +3,8 @@
  * in the training wasm, fed by the optimizer graph's in-graph schedule) over many steps with accumulation, and equal
  * to the float64 closed forms of AdamW and SGD-momentum within float32 rounding.
  */
-import { describe, expect, it } from 'vitest';
-import { createRng } from '@kqkd/common';
+import { describe, expect, it, vi as spies } from 'vitest';
+import { createRng, KqkdError } from '@kqkd/common';
 import {
   adamwKernelUpdate, buildOptimizerModel, constantScheduleRate, gradientOutputName, kernelSettings, learningRateAt, writeCheckpoint,
   type LrSchedule, type OptimizerConfig,
@@ -14,6 +14,7 @@ import { createTrainingSession } from '@kqkd/runtime';
 import { adamwScalars } from '@kqkd/autodiff';
 import { tryLoadAddon } from '@kqkd/native';
 import { HostOptimizer, scheduleRate } from '../src/index.js';
+import { checkAdamwScalars } from '../src/optimizer/host-optimizer.js';
 
 const N = 16, D = 48, O = 10;
 const vi = (name: string, elemType: number, dims: number[]): ValueInfoProto =>
@@ -283,31 +284,48 @@ describe.skipIf(!native.addon)('the native optimizer step (@kqkd/native adamwUpd
     ga.states.forEach((st, i) => st.momentums.forEach((mo, j) => expect(firstDiff(mo.data, gb.states[i].momentums[j].data)).toBe(-1)));
   });
 
-  it('rejects bad arguments with TypeError / RangeError, buffers untouched', () => {
+  it('rejects bad arguments with its one error (a TypeError, code KQKD_INVALID_ARGUMENT, naming the argument), buffers untouched', () => {
     const k = kernelSettings({ kind: 'adamw' });
     const s = adamwScalars(k, 1, 0.001);
     const p = new Float32Array(8).fill(1), g = new Float32Array(8).fill(0.5), m = new Float32Array(8), v = new Float32Array(8);
-    const call = (...args: unknown[]) => () => (addon.adamwUpdate as (...a: unknown[]) => void)(...args);
-    expect(call(p, g, m, v, s)).toThrow(TypeError); // missing threads
-    expect(call(p, new Float64Array(8), m, v, s, 0)).toThrow(TypeError);
-    expect(call(p, g, m, [0, 0, 0, 0, 0, 0, 0, 0], s, 0)).toThrow(TypeError);
-    expect(call(p, g, m, v, null, 0)).toThrow(TypeError);
-    expect(call(p, g, m, v, { ...s, lrCorrected: '0.1' }, 0)).toThrow(TypeError);
-    expect(call(p, g, m, v, { ...s, epsilon: undefined }, 0)).toThrow(TypeError);
-    expect(call(p, g, m, v, s, 1.5)).toThrow(TypeError);
-    expect(call(p, new Float32Array(7), m, v, s, 0)).toThrow(RangeError);
-    expect(call(p, g, m, new Float32Array(9), s, 0)).toThrow(RangeError);
-    expect(call(p, g, m, v, { ...s, lrCorrected: NaN }, 0)).toThrow(RangeError);
-    expect(call(p, g, m, v, { ...s, lrWeightDecay: Infinity }, 0)).toThrow(RangeError);
-    expect(call(p, g, m, v, { ...s, alpha: 1e300 }, 0)).toThrow(RangeError); // finite double, not a float32
-    expect(call(p, g, m, v, { ...s, adamMode: 2 }, 0)).toThrow(RangeError);
-    expect(call(p, g, m, v, s, -1)).toThrow(RangeError);
+    /** The error the addon throws for these arguments: its class, code, argument and message. */
+    const thrown = (...args: unknown[]) => {
+      try {
+        (addon.adamwUpdate as (...a: unknown[]) => void)(...args);
+      } catch (e) {
+        const err = e as TypeError & { code?: string; argument?: string };
+        return { type: err.constructor.name, code: err.code, argument: err.argument, message: err.message };
+      }
+      return undefined;
+    };
+    const refused = (argument: string, message: string) => ({ type: 'TypeError', code: 'KQKD_INVALID_ARGUMENT', argument, message });
+    expect(thrown(p, g, m, v, s)).toEqual(refused('threads', 'Expected an integer in [0, 1024] for threads but received undefined')); // missing threads
+    expect(thrown(p, new Float64Array(8), m, v, s, 0)).toEqual(refused('grad', 'Expected a Float32Array for grad but received Float64Array(8)'));
+    expect(thrown(p, g, m, [0, 0, 0, 0, 0, 0, 0, 0], s, 0)).toEqual(refused('v', 'Expected a Float32Array for v but received Array(8)'));
+    expect(thrown(p, g, m, v, null, 0)).toEqual(refused('scalars', 'Expected an object for scalars but received null'));
+    expect(thrown(p, g, m, v, { ...s, lrCorrected: '0.1' }, 0))
+      .toEqual(refused('scalars.lrCorrected', 'Expected a finite float32 number for scalars.lrCorrected but received "0.1" of type string'));
+    expect(thrown(p, g, m, v, { ...s, epsilon: undefined }, 0))
+      .toEqual(refused('scalars.epsilon', 'Expected a finite float32 number for scalars.epsilon but received undefined'));
+    expect(thrown(p, g, m, v, s, 1.5)).toEqual(refused('threads', 'Expected an integer in [0, 1024] for threads but received 1.5 of type number'));
+    expect(thrown(p, new Float32Array(7), m, v, s, 0)).toEqual(refused('grad', 'Expected a Float32Array of 8 values for grad but received Float32Array(7)'));
+    expect(thrown(p, g, m, new Float32Array(9), s, 0)).toEqual(refused('v', 'Expected a Float32Array of 8 values for v but received Float32Array(9)'));
+    expect(thrown(p, g, m, v, { ...s, lrCorrected: NaN }, 0))
+      .toEqual(refused('scalars.lrCorrected', 'Expected a finite float32 number for scalars.lrCorrected but received NaN of type number'));
+    expect(thrown(p, g, m, v, { ...s, lrWeightDecay: Infinity }, 0))
+      .toEqual(refused('scalars.lrWeightDecay', 'Expected a finite float32 number for scalars.lrWeightDecay but received Infinity of type number'));
+    expect(thrown(p, g, m, v, { ...s, alpha: 1e300 }, 0)) // finite double, not a float32
+      .toEqual(refused('scalars.alpha', 'Expected a finite float32 number for scalars.alpha but received 1e+300 of type number'));
+    expect(thrown(p, g, m, v, { ...s, adamMode: 2 }, 0))
+      .toEqual(refused('scalars.adamMode', 'Expected an integer in [0, 1] for scalars.adamMode but received 2 of type number'));
+    expect(thrown(p, g, m, v, s, -1)).toEqual(refused('threads', 'Expected an integer in [0, 1024] for threads but received -1 of type number'));
     const shared = new Float32Array(16);
-    expect(call(shared.subarray(0, 8), shared.subarray(4, 12), m, v, s, 0)).toThrow(RangeError); // overlapping views
-    expect(call(p, g, m, m, s, 0)).toThrow(RangeError);
+    expect(thrown(shared.subarray(0, 8), shared.subarray(4, 12), m, v, s, 0)) // overlapping views
+      .toEqual(refused('grad', 'Expected an array that does not overlap param for grad but received a view sharing memory with param'));
+    expect(thrown(p, g, m, m, s, 0)).toEqual(refused('v', 'Expected an array that does not overlap m for v but received a view sharing memory with m'));
     expect(Array.from(p)).toEqual(new Array(8).fill(1));
     expect(Array.from(m)).toEqual(new Array(8).fill(0));
-    expect(call(new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(0), s, 0)).not.toThrow();
+    expect(thrown(new Float32Array(0), new Float32Array(0), new Float32Array(0), new Float32Array(0), s, 0)).toBeUndefined();
   });
 });
 
@@ -320,5 +338,51 @@ describe('HostOptimizer backend choice', () => {
       { threads: -1 })).toThrow();
     expect(() => new HostOptimizer({ kind: 'adamw' }, { kind: 'constant', lr: 0.01 }, [{ name: 'p', dims: [3], param }], undefined,
       { backend: 'gpu' as 'ts' })).toThrow();
+  });
+});
+
+describe.skipIf(!native.addon)('HostOptimizer checks what it hands the addon first (a KqkdError naming it; adamwUpdate never called)', () => {
+  const schedule = (lr: number): LrSchedule => ({ kind: 'constant', lr });
+  /** The KqkdError `run` throws (argument and message), with the number of adamwUpdate calls made meanwhile. */
+  const refusal = (run: () => void) => {
+    const spy = spies.spyOn(native.addon!, 'adamwUpdate');
+    try {
+      run();
+      return undefined;
+    } catch (e) {
+      expect(e).toBeInstanceOf(KqkdError);
+      return { argument: (e as KqkdError).argument, message: (e as KqkdError).message, addonCalls: spy.mock.calls.length };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  it('a rate that overflows float32: scalars.lrCorrected, parameters untouched', () => {
+    const param = new Float32Array(3).fill(1);
+    const h = new HostOptimizer({ kind: 'adamw' }, schedule(1e39), [{ name: 'p', dims: [3], param }], undefined, { backend: 'native' });
+    h.accumulate({ p: new Float32Array(3).fill(0.5) }, true);
+    expect(refusal(() => h.update())).toEqual({
+      argument: 'scalars.lrCorrected', addonCalls: 0,
+      message: 'Expected a finite float32 number for scalars.lrCorrected but received Infinity of type number',
+    });
+    expect(Array.from(param)).toEqual([1, 1, 1]);
+    const ok = adamwScalars(kernelSettings({ kind: 'adamw' }), 1, 0.01);
+    expect(() => checkAdamwScalars(ok)).not.toThrow();
+    expect(() => checkAdamwScalars({ ...ok, adamMode: 2 as 1 })).toThrow('Expected 0 or 1 for scalars.adamMode but received 2 of type number');
+    expect(() => checkAdamwScalars({ ...ok, epsilon: NaN })).toThrow('Expected a finite float32 number for scalars.epsilon but received NaN of type number');
+  });
+
+  it('a borrowed gradient that overlaps its parameter, and a parameter that is not a Float32Array', () => {
+    const shared = new Float32Array(8);
+    const h = new HostOptimizer({ kind: 'adamw' }, schedule(0.01), [{ name: 'p', dims: [4], param: shared.subarray(0, 4) }], undefined, { backend: 'native' });
+    expect(refusal(() => h.accumulate({ p: shared.subarray(2, 6) }, true, true))).toEqual({
+      argument: 'gradients["p"]', addonCalls: 0,
+      message: 'Expected an array that does not overlap its parameter for gradients["p"] but received a view sharing memory with it',
+    });
+    h.accumulate({ p: shared.subarray(4, 8) }, true, true); // the other half: no overlap, accepted
+    expect(refusal(() => new HostOptimizer({ kind: 'adamw' }, schedule(0.01), [{ name: 'p', dims: [4], param: new Float64Array(4) as unknown as Float32Array }],
+      undefined, { backend: 'native' }))).toEqual({
+      argument: 'slots[0].param', addonCalls: 0, message: 'Expected a Float32Array for slots[0].param but received Float64Array(4)',
+    });
   });
 });

@@ -25,6 +25,7 @@ import {
 } from '../student-graph.js';
 import type { TrainBackend } from './types.js';
 import { nchwcBlockSize } from './nchwc.js';
+import { convWeightGradient } from './conv-weight-gradient.js';
 
 export interface NativeBackendOptions extends BackendOptions {
   /** The lowering pass (default: @kqkd/autodiff `lowerTrainingGraph`); tests may inject one. */
@@ -89,13 +90,13 @@ async function openTrainingSession(o: NativeBackendOptions, lowered: ModelProto,
   });
 }
 
-/** Each host weight gradient computed by the addon from the step's X and dY into its `<p>.gradient` buffer. */
+/** Each host weight gradient computed by the addon from the step's X and dY into its `<p>.gradient` buffer (checked first). */
 function hostConvWeightGradientsInto(r: NativeStepResult, hostShapes: ReturnType<typeof hostConvShapes>, addon: NativeAddon, threads: number): void {
   for (const { h, shape } of hostShapes) {
     const xOut = r.outputs[h.x];
     const dyOut = r.outputs[h.dy];
     if (!xOut || !dyOut) throw new KqkdError('lowered training model', `outputs "${h.x}" and "${h.dy}" (host weight gradient)`, 'missing');
-    addon.convWeightGradient(xOut.data, dyOut.data, r.gradients[h.parameter], shape, threads);
+    convWeightGradient(addon, xOut.data, dyOut.data, r.gradients[h.parameter], shape, threads);
   }
 }
 

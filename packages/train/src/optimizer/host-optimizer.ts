@@ -20,11 +20,12 @@
 import { KqkdError, invalidArgument } from '@kqkd/common';
 import {
   adamwScalars, adamwUpdateScalars, kernelSettings, momentumAt, MOMENTUM_NAMES, ORT_WEB_LEARNING_RATE, OPTIMIZER_GROUP_NAME, scheduleGraph,
-  type AdamWKernelSettings, type LrSchedule, type OptimizerConfig, type OptimizerGroup,
+  type AdamWKernelSettings, type AdamWScalars, type LrSchedule, type OptimizerConfig, type OptimizerGroup,
 } from '@kqkd/autodiff';
 import { tryLoadAddon, type NativeAddon } from '@kqkd/native';
 import type { NodeProto, TensorProto } from '@kqkd/onnx';
 import type { OptimizerSpec } from '../config.js';
+import { viewsOverlap } from '../backends/conv-weight-gradient.js';
 
 /** The optimizer of a training config as @kqkd/autodiff's kernel settings take it. */
 export function optimizerConfigOf(o: OptimizerSpec): OptimizerConfig {
@@ -88,6 +89,20 @@ export function scheduleRate(optimizer: OptimizerConfig, schedule: LrSchedule): 
 }
 
 type NativeOptimizerAddon = Pick<NativeAddon, 'adamwUpdate' | 'optimThreads'>;
+
+const SCALAR_NAMES = ['alpha', 'beta', 'oneMinusAlpha', 'oneMinusBeta', 'epsilon', 'lrCorrected', 'lrWeightDecay', 'lr', 'weightDecay',
+  'alphaCorrection', 'betaCorrection'] as const;
+
+/**
+ * The constants of one update as the addon's adamwUpdate takes them: adamMode 0 or 1, every other value a finite
+ * float32 (a rate that overflows float32 is refused here, naming it, rather than by the addon).
+ */
+export function checkAdamwScalars(s: AdamWScalars): void {
+  if (s.adamMode !== 0 && s.adamMode !== 1) invalidArgument('scalars.adamMode', '0 or 1', s.adamMode);
+  for (const key of SCALAR_NAMES) {
+    if (typeof s[key] !== 'number' || !Number.isFinite(Math.fround(s[key]))) invalidArgument(`scalars.${key}`, 'a finite float32 number', s[key]);
+  }
+}
 
 /** The addon's optimizer step, or why it is unavailable. */
 function nativeOptimizer(): { addon: NativeOptimizerAddon; reason?: undefined } | { addon: null; reason: string } {
@@ -155,7 +170,9 @@ export class HostOptimizer {
     this.beta1At = (t) => momentumAt(schedule, t);
     if (!Array.isArray(slots) || slots.length === 0) invalidArgument('slots', 'a non-empty list of parameters', slots);
     const states = new Map((state?.states ?? []).map((s) => [s.paramName, s]));
-    this.slots = slots.map((s) => {
+    this.slots = slots.map((s, i) => {
+      // m and v are allocated here, so param (and a borrowed gradient, checked in accumulate) are all the addon needs checked
+      if (!(s.param instanceof Float32Array)) invalidArgument(`slots[${i}].param`, 'a Float32Array', s.param);
       const m = new Float32Array(s.param.length), v = new Float32Array(s.param.length);
       const st = states.get(s.name);
       if (state && !st) throw new KqkdError('state.states', `moments for "${s.name}"`, 'none');
@@ -196,6 +213,7 @@ export class HostOptimizer {
       }
       if (first) {
         if (borrow) {
+          if (viewsOverlap(g, s.param)) throw new KqkdError(`gradients["${s.name}"]`, 'an array that does not overlap its parameter', 'a view sharing memory with it');
           s.borrowed = g;
         } else {
           if (s.grad.length !== g.length) s.grad = new Float32Array(g.length);
@@ -221,6 +239,7 @@ export class HostOptimizer {
     const t = this.stepCount + 1;
     const beta1 = this.beta1At(this.stepCount);
     const scalars = adamwScalars(beta1 === undefined ? this.settings : { ...this.settings, alpha: beta1 }, t, this.rate(t));
+    if (this.native) checkAdamwScalars(scalars); // lengths, threads and overlap are checked where they are set
     for (const s of this.slots) {
       const grad = s.borrowed ?? s.grad;
       if (this.native) this.native.adamwUpdate(s.param, grad, s.m, s.v, scalars, this.threads);
