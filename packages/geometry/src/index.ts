@@ -53,7 +53,7 @@ export function resolveBackend(choice: BackendChoice = 'cpu'): 'cpu' | 'cuda' {
 /** Computes the geometry of one layer. Rejects with a KqkdError naming the argument for bad input. */
 export async function computeLayerGeometry(input: GeometryInput, options: GeometryOptions = {}): Promise<LayerGeometry> {
   const threads = expectInteger('options.threads', options.threads ?? 0, 0, 1024);
-  const tileRows = expectInteger('options.tileRows', options.tileRows ?? 0, 0);
+  const tileRows = expectInteger('options.tileRows', options.tileRows ?? 0, 0, 2 ** 31 - 1);
   const backend = resolveBackend(options.backend ?? 'cpu');
   const v = validateGeometryInput(input, { values: 'native' });
   try {

@@ -101,7 +101,7 @@ export function validateGeometryInput(input: GeometryInput, options: { values?: 
     if (labels[i] < 0) invalidArgumentText('labels', 'labels >= 0', `${labels[i]} at row ${i}`);
     if (labels[i] > maxLabel) maxLabel = labels[i];
   }
-  const numClasses = input.numClasses === undefined ? maxLabel + 1 : expectInteger('numClasses', input.numClasses, 2);
+  const numClasses = input.numClasses === undefined ? maxLabel + 1 : expectInteger('numClasses', input.numClasses, 2, 2 ** 31 - 1);
   if (numClasses < 2) invalidArgumentText('labels', 'at least 2 classes', `${numClasses} class`);
   if (maxLabel >= numClasses) {
     invalidArgumentText('labels', `labels in [0, ${numClasses})`, `${maxLabel} at row ${Array.prototype.indexOf.call(labels, maxLabel)}`);

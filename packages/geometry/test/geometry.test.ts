@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
+import { loadAddon } from '@kqkd/native';
 import { computeLayerGeometry, resolveBackend, buildInfo, cudaStatus } from '../src/index.js';
 
 // Two classes, two samples each, in 2-D, chosen so that every quantity is easy by hand:
@@ -45,6 +46,28 @@ describe('computeLayerGeometry on a hand-computed example', () => {
     await expect(computeLayerGeometry({ features, rows: 4, dim: 2, labels, mainIndices: all, classIndices: all }, { threads: -1 }))
       .rejects.toThrow('Expected integer between 0 and 1024 for options.threads but received -1 of type number');
     await expect(computeLayerGeometry(null as never)).rejects.toBeInstanceOf(KqkdError);
+    // the addon's integer limits are checked here first: tileRows and numClasses below 2^31
+    await expect(computeLayerGeometry({ features, rows: 4, dim: 2, labels, mainIndices: all, classIndices: all }, { tileRows: 2 ** 31 }))
+      .rejects.toThrow('Expected integer between 0 and 2147483647 for options.tileRows but received 2147483648 of type number');
+    await expect(computeLayerGeometry({ features, rows: 4, dim: 2, labels, numClasses: 2 ** 31, mainIndices: all, classIndices: all }))
+      .rejects.toThrow('Expected integer between 2 and 2147483647 for numClasses but received 2147483648 of type number');
+  });
+
+  it('the addon called directly: its one error (a TypeError, code KQKD_INVALID_ARGUMENT, naming the argument)', () => {
+    const idx = BigInt64Array.of(0n, 1n, 2n, 3n), lab = Int32Array.from(labels);
+    const call = (...a: unknown[]) => () => (loadAddon().computeGeometry as unknown as (...b: unknown[]) => unknown)(...a);
+    const refused = (argument: string, message: string) => expect.objectContaining({ name: 'TypeError', code: 'KQKD_INVALID_ARGUMENT', argument, message });
+    expect(call(features, 4, 2, lab, 2, idx, idx, { threads: -1 }))
+      .toThrow(refused('options.threads', 'Expected an integer in [0, 1024] for options.threads but received -1 of type number'));
+    expect(call(features, 4, 2, lab, 2, idx, idx, { tileRows: 0.5 }))
+      .toThrow(refused('options.tileRows', 'Expected an integer in [0, 2147483647] for options.tileRows but received 0.5 of type number'));
+    expect(call(features, 4, 2, lab, 2, idx, idx, { backend: 'gpu' }))
+      .toThrow(refused('options.backend', 'Expected one of "cpu", "cuda" for options.backend but received "gpu" of type string'));
+    expect(call(features, 4, 3, lab, 2, idx, idx, {})).toThrow(refused('features', 'Expected a Float32Array of 12 values for features but received Float32Array(8)'));
+    expect(call(features, 4, 2, [0, 0, 1, 1], 2, idx, idx, {})).toThrow(refused('labels', 'Expected an Int32Array for labels but received Array(4)'));
+    expect(call(features, 4, 2, lab, 2 ** 31, idx, idx, {}))
+      .toThrow(refused('numClasses', 'Expected an integer in [2, 2147483647] for numClasses but received 2147483648 of type number'));
+    expect(call(features, 4, 2, lab, 2, idx, idx)).toThrow(refused('options', 'Expected an object for options but received undefined'));
   });
 });
 

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNpy, writeNpy } from '@kqkd/data';
+import { KqkdError } from '@kqkd/common';
+import { loadAddon } from '@kqkd/native';
 import { nativeFileMapper } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-map-'));
@@ -39,7 +41,19 @@ describe('mapFile (native)', () => {
     const folder = join(dir, 'folder');
     mkdirSync(folder);
     expect(() => mapFile(folder)).toThrow(new RegExp(`${folder} is not a regular file`));
-    expect(() => (mapFile as unknown as (p: unknown) => ArrayBuffer)(42)).toThrow(TypeError);
+  });
+
+  it('a path that is not a non-empty string without NUL bytes: a KqkdError naming path before the addon, which refuses it too', () => {
+    const file = join(dir, 'real.bin');
+    writeFileSync(file, new Uint8Array([1, 2, 3]));
+    for (const [path, received] of [[42, '42 of type number'], ['', '"" of type string'], [`${file}\0.txt`, `"${file}\0.txt" of type string`]] as const) {
+      const message = `Expected a file path (a non-empty string without NUL bytes) for path but received ${received}`;
+      // without the check a NUL cuts the path short: the addon would map real.bin for "real.bin\0.txt"
+      expect(() => (mapFile as unknown as (p: unknown) => ArrayBuffer)(path)).toThrow(KqkdError);
+      expect(() => (mapFile as unknown as (p: unknown) => ArrayBuffer)(path)).toThrow(message);
+      expect(() => (loadAddon().mapFile as unknown as (p: unknown) => ArrayBuffer)(path))
+        .toThrow(expect.objectContaining({ name: 'TypeError', code: 'KQKD_INVALID_ARGUMENT', argument: 'path', message }));
+    }
   });
 
   it('readNpy with mapFile: the same arrays as reading, for float32, int64 and big-endian (read) files', () => {
