@@ -35,25 +35,10 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The residual block of the zoo's independent PyTorch definitions (conv-BN-ReLU, conv-BN, 1×1 conv-BN shortcut).
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'tools', 'zoo'))
+from zoo_torch import BasicBlock  # noqa: E402
 SEED = {'resnet': 1, 'mobilenet': 2, 'vit': 3}
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        skip = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + skip)
 
 
 class SmallResNet(nn.Module):
