@@ -1,35 +1,46 @@
 import { Command, CommanderError, Option } from 'commander';
 import { KqkdError, RunFailedError, systemError } from '@kqkd/common';
 import { Interrupted, withInterruption } from './interrupt.js';
-import { registerScore } from './commands/score.js';
-import { registerTrain } from './commands/train.js';
-import { registerModels } from './commands/models.js';
-import { registerBench } from './commands/bench.js';
-import { registerExperiment } from './commands/experiment.js';
-import { registerEval } from './commands/eval.js';
-import { registerPredict } from './commands/predict.js';
-import { registerDistill } from './commands/distill.js';
-import { registerWorker } from './commands/worker.js';
-
 const VERSION = '0.1.0';
 
-/** Builds the `kqkd` program. Exported for tests (they run commands in-process). */
-export function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command, in the order `kqkd --help` lists them, with the module that defines it. A module is imported only
+ * when its command runs (or for the full help): each pulls in its own part of the API, and `kqkd score` on feature
+ * files should not pay for loading the training code (docs/benchmarks.md, score-process).
+ */
+const COMMANDS: ReadonlyArray<readonly [name: string, load: () => Promise<Register>]> = [
+  ['distill', async () => (await import('./commands/distill.js')).registerDistill],
+  ['score', async () => (await import('./commands/score.js')).registerScore],
+  ['train', async () => (await import('./commands/train.js')).registerTrain],
+  ['experiment', async () => (await import('./commands/experiment.js')).registerExperiment],
+  ['worker', async () => (await import('./commands/worker.js')).registerWorker],
+  ['eval', async () => (await import('./commands/eval.js')).registerEval],
+  ['predict', async () => (await import('./commands/predict.js')).registerPredict],
+  ['models', async () => (await import('./commands/models.js')).registerModels],
+  ['bench', async () => (await import('./commands/bench.js')).registerBench],
+];
+
+/** The command argv names (its first operand; the program's own options take no value), if it is one of ours. */
+function invokedCommand(argv: readonly string[]): string | undefined {
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  return COMMANDS.some(([name]) => name === first) ? first : undefined;
+}
+
+/**
+ * Builds the `kqkd` program: with `argv`, only the command it invokes (every command when it names none: help, an
+ * unknown command). Exported for tests (they run commands in-process).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('kqkd')
     .description('Feature-exclusive knowledge distillation guided by Knowledge Quality (arXiv 2511.14981).')
     .version(VERSION)
     .addOption(new Option('--verbose', 'print stack traces with errors'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerDistill(program);
-  registerScore(program);
-  registerTrain(program);
-  registerExperiment(program);
-  registerWorker(program);
-  registerEval(program);
-  registerPredict(program);
-  registerModels(program);
-  registerBench(program);
+  const wanted = invokedCommand(argv);
+  for (const [name, load] of COMMANDS) if (wanted === undefined || wanted === name) (await load())(program);
   return program;
 }
 
@@ -47,7 +58,7 @@ export const EXIT = {
 
 /** Runs the CLI; returns the exit code (EXIT). Errors print without a stack unless --verbose. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const verbose = argv.includes('--verbose');
   try {
     await withInterruption(() => program.parseAsync(argv));

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
-import { readNpy } from '@kqkd/data';
+import { DATASET_NAMES as MODEL_DATASETS, readNpy } from '@kqkd/data';
 import { nativeFileMapper, type BackendChoice } from '@kqkd/geometry';
-import {
-  explicitSubsets, MODEL_DATASETS, reportToJson, scoreLayers, scoreModel, type KqReport, type LayerFeatures, type ModelDataset,
-  type ModelKqReport, type ScoreModelOptions, type Subsets,
-} from '@kqkd/kq';
+// Layers only: scoring a model (onnxruntime, the ONNX reader) is imported when a model is scored, so that
+// `kqkd score --features` starts without them (docs/benchmarks.md, score-process).
+import { explicitSubsets, reportToJson, scoreLayers, type KqReport, type LayerFeatures, type Subsets } from '@kqkd/kq/layers';
+import type { ModelDataset, ModelKqReport, ScoreModelOptions } from '@kqkd/kq';
 import { kqCurvesSpec, preloadRenderers, writeChart } from '@kqkd/plots';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
 
@@ -227,6 +227,7 @@ async function scoreOfModel(o: ScoreModelApiOptions): Promise<ScoreResult> {
   const work = o.out ? join(resolve(o.out), '.features') : mkdtempSync(join(tmpdir(), 'kqkd-score-'));
   if (o.out) preloadRenderers();
   try {
+    const { scoreModel } = await import('@kqkd/kq');
     const report = await scoreModel({
       ...commonOf(o), model: o.model, dataset: o.data, ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.layers ? { layers: o.layers } : {}),
       ...(o.dataOptions ? { dataOptions: o.dataOptions } : {}),
@@ -245,3 +246,8 @@ async function scoreOfModel(o: ScoreModelApiOptions): Promise<ScoreResult> {
     if (!o.out) rmSync(work, { recursive: true, force: true });
   }
 }
+
+// What `kqkd score` needs beside `score`, from this module alone (@kqkd/kqkd/score), so the command loads no training code.
+export { reportToTable } from '@kqkd/kq/layers';
+export { BACKENDS as GEOMETRY_BACKENDS } from '@kqkd/geometry';
+export { MODEL_DATASETS };

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import {
-  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, reportToTable, score, type BackendChoice, type ModelDataset, type ScoreProgress, type ScoreResult,
-} from '@kqkd/kqkd';
+// The score module alone, not the whole API: `kqkd score` loads no training code (docs/benchmarks.md, score-process).
+import { GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, reportToTable, score, type ScoreProgress, type ScoreResult } from '@kqkd/kqkd/score';
+import type { BackendChoice, ModelDataset } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { intFlag, withFlagNames } from '../flags.js';
 import { imageFolderOptions, IMAGE_FOLDER_FLAGS, withImageFolderFlags, type ImageFolderFlags } from '../image-folder-flags.js';
