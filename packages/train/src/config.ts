@@ -105,6 +105,8 @@ export const optimizerSchema = z.object({
   momentum: z.number().min(0).max(0.999).optional().describe('SGD momentum (default 0.9); not used by AdamW'),
 }).strict();
 
+const SAVE_EPOCHS_EXPECTED = 'a list of epochs, each an integer ≥ 1';
+
 export const trainConfigSchema = z.object({
   modelSpec: modelSpecSchema,
   dataset: datasetSpecSchema,
@@ -124,6 +126,8 @@ export const trainConfigSchema = z.object({
   gamma: z.number().positive().max(1).default(0.1).describe('multistep: factor at each milestone'),
   seed: z.number().int('an integer').min(0).max(0xffffffff).default(0).describe('seed for initialisation and shuffling'),
   runDir: z.string().min(1, 'a non-empty path').describe('folder for checkpoint, metrics and exports'),
+  saveEpochs: z.array(positiveInt('saveEpochs'), { error: SAVE_EPOCHS_EXPECTED }).optional()
+    .describe('epochs after which the model is also kept as model-epoch-<N>.onnx (each an integer from 1 to epochs, no duplicates); not part of the config hash, so a run resumes with another list'),
   backend: z.enum(BACKENDS, { error: `a training backend (${BACKENDS.join(', ')})` }).optional()
     .describe('training backend (default native when available): native = onnxruntime-node + host optimizer, web-training = ORT training wasm; not part of the config hash, so a run resumes on either'),
 }).strict();
@@ -152,7 +156,7 @@ function legacyOneCycle(o: OneCycleConfig): boolean {
 
 /** Validates and fills defaults; the first problem becomes a KqkdError naming `config.<path>`. */
 export function parseTrainConfig(input: unknown): TrainConfig {
-  const c = parseWithSchema(trainConfigSchema, input, 'config');
+  const c = parseWithSaveEpochs(input);
   const m = c.modelSpec;
   checkOnnxModelSpec(m, 'config.modelSpec');
   if (m.name !== 'small-cnn') {
@@ -197,7 +201,32 @@ export function parseTrainConfig(input: unknown): TrainConfig {
   if (d.validation !== undefined && d.testLimit !== undefined) {
     throw new KqkdError('config.dataset.testLimit', 'nothing when dataset.validation is set (evaluation then runs on the held-out training images)', String(d.testLimit));
   }
+  checkSaveEpochs(c);
   return c;
+}
+
+/** The schema's parse, with a bad item of `saveEpochs` named as the list (`config.saveEpochs`, the CLI's --save-epochs) like its other refusals. */
+function parseWithSaveEpochs(input: unknown): TrainConfig {
+  try {
+    return parseWithSchema(trainConfigSchema, input, 'config');
+  } catch (e) {
+    const item = e instanceof KqkdError ? /^config\.saveEpochs\.(\d+)$/.exec(e.argument) : null;
+    if (!item) throw e;
+    const list = (input as { saveEpochs: unknown[] }).saveEpochs;
+    throw new KqkdError('config.saveEpochs', SAVE_EPOCHS_EXPECTED, `${describeReceived(list)} (item ${Number(item[1]) + 1}: ${describeReceived(list[Number(item[1])])})`);
+  }
+}
+
+/** `saveEpochs`: each epoch at most `epochs`, none twice; sorted. */
+function checkSaveEpochs(c: TrainConfig): void {
+  const list = c.saveEpochs;
+  if (list === undefined) return;
+  const expected = `a list of distinct epochs, each an integer from 1 to epochs (${c.epochs})`;
+  const over = list.find((e) => e > c.epochs);
+  if (over !== undefined) throw new KqkdError('config.saveEpochs', expected, `${describeReceived(list)} (${over} > ${c.epochs})`);
+  const twice = list.find((e, i) => list.indexOf(e) !== i);
+  if (twice !== undefined) throw new KqkdError('config.saveEpochs', expected, `${describeReceived(list)} (${twice} twice)`);
+  c.saveEpochs = [...list].sort((a, b) => a - b);
 }
 
 /**
@@ -254,9 +283,12 @@ export function canonicalJson(v: unknown): string {
  * `modelSpec.patch` when given; `oneCycle` when it is not the earlier behaviour (beta1 cycling, the AdamW default now,
  * changes the numbers); `init` for the models whose initialisation changed (INIT_VERSION). An ONNX student enters as
  * `{ name: "onnx", sha256 }`: its file's content, not its path (moving the file keeps the hash, another file changes it).
+ * `saveEpochs` is out: it only chooses which epochs' models are also kept as files (written from the same state the
+ * checkpoint holds, the training untouched), so a run stopped without the list resumes with it, and a run's hash and
+ * folder are those of the same training without it (an experiment's run folder does not split on it).
  */
 export function configHash(c: TrainConfig, objective?: { key: string; spec: unknown }): string {
-  const { runDir: _r, backend: _b, dataset, accumulationSteps, modelSpec, oneCycle, ...rest } = c;
+  const { runDir: _r, backend: _b, saveEpochs: _s, dataset, accumulationSteps, modelSpec, oneCycle, ...rest } = c;
   const { dir: _d, cacheDir: _c, ...data } = dataset;
   const { width, file: _f, ...model } = modelSpec;
   const body = {

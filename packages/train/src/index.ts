@@ -36,3 +36,4 @@ export {
   summarizeOrtProfile, type OrtProfileSummary, type OrtProfileOp, type OrtProfileNode, type SummarizeOrtProfileOptions,
 } from './profile.js';
 export { evaluateModel, predictions, type EvaluateOptions, type Evaluation } from './evaluate.js';
+export { epochModelFile } from './model-files.js';

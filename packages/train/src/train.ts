@@ -16,7 +16,7 @@ import type { BackendFactory, TrainBackend } from './backends/types.js';
 import { configHash, parseTrainConfig, type TrainConfig, type TrainConfigInput } from './config.js';
 import type { TrainingObjective } from './objective.js';
 import { onnxStudent } from './student-graph.js';
-import { decodeModel, encodeModel, withImageMetadata } from '@kqkd/onnx';
+import { exportModel, missedEpochModels, saveEpochModel } from './model-files.js';
 import { checkpointPath, loadRunState, saveRunState, type EpochMetrics, type RecordedConfig, type RunState } from './run-state.js';
 
 export const METRICS_JSONL = 'metrics.jsonl';
@@ -438,28 +438,13 @@ async function trainEpochBatches(run: EpochProgress, c: {
 }
 
 /**
- * The inference model with what a user of the file needs to run it on images (ONNX metadata `kqkd.class_names`,
- * `kqkd.normalization`, `kqkd.input`: `kqkd predict` and `kqkd eval` read them). A dataset the metadata cannot describe
- * (not 1 or 3 channels, repeated class names) exports the model as it is.
- */
-async function exportModel(backend: TrainBackend, data: { trainSet: Dataset; norm: Normalization }): Promise<Uint8Array> {
-  const bytes = await backend.exportInference();
-  const { trainSet: t, norm } = data;
-  const names = [...t.classNames];
-  if ((t.channels !== 1 && t.channels !== 3) || new Set(names).size !== names.length || names.some((n) => n.length === 0)) return bytes;
-  return encodeModel(withImageMetadata(decodeModel(bytes, 'the exported model'), {
-    classNames: names, normalization: { mean: [...norm.mean], std: [...norm.std] }, imageSize: [t.height, t.width], channels: t.channels,
-    resize: 'shorter-side-center-crop',
-  }));
-}
-
-/**
- * End of an epoch: the backend's state (its step count checked), the best model so far (validation runs; written
- * before the checkpoint, so a kill between the two redoes this epoch exactly), the checkpoint and metrics, the event.
+ * End of an epoch: the backend's state (its step count checked), the best model so far (validation runs) and the
+ * epoch's model when `saveEpochs` lists it (both written before the checkpoint, so a kill between the two redoes this
+ * epoch exactly), the checkpoint and metrics, the event.
  */
 async function checkpointEpoch(state: RunState, metrics: EpochMetrics, c: {
   cfg: TrainConfig; runDir: string; backend: TrainBackend; rngState: RunState['rngState']; resumedSeconds: number; emit: (e: TrainProgress) => void;
-  trainSet: Dataset; norm: Normalization;
+  trainSet: Dataset; norm: Normalization; resumed: boolean;
 }): Promise<RunState> {
   const { cfg, runDir, backend, rngState, resumedSeconds, emit } = c;
   const { epoch, step, seconds } = metrics;
@@ -468,6 +453,7 @@ async function checkpointEpoch(state: RunState, metrics: EpochMetrics, c: {
   if (evaluationSplit(cfg) === 'validation' && state.history.every((m) => metrics.testTop1 > m.testTop1)) {
     writeFileAtomic(join(runDir, BEST_MODEL_ONNX), await exportModel(backend, c));
   }
+  await saveEpochModel({ ...c, saveEpochs: cfg.saveEpochs, epoch });
   const { partialEpoch: _done, ...rest } = state;
   const next: RunState = { ...rest, ...s, epoch, step, rngState, seconds: state.seconds + seconds - resumedSeconds, history: [...state.history, metrics] };
   saveRunState(runDir, next);
@@ -519,6 +505,21 @@ function trainingNormalization(trainSet: Dataset): Normalization {
   return norm;
 }
 
+/**
+ * The folder's checkpoint (undefined for a new run), refused when it is another config's; the epochs `saveEpochs`
+ * lists that this run is already past, their files missing, are said in a notice.
+ */
+function ownRunState(cfg: TrainConfig, runDir: string, hash: string, trust: boolean, emit: (e: TrainProgress) => void): RunState | undefined {
+  const state = loadRunState(runDir, { trust });
+  if (state && state.configHash !== hash) {
+    throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
+      `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
+  }
+  const missed = state && missedEpochModels(cfg.saveEpochs, state.epoch, runDir);
+  if (missed) emit({ kind: 'notice', message: missed });
+  return state;
+}
+
 async function runInFolder(o: {
   cfg: TrainConfig; runDir: string; hash: string; objective?: TrainingObjective; emit: (e: TrainProgress) => void;
   stopAfterEpochs?: number; createBackend?: BackendFactory; given?: TrainOptions['data']; threads?: number;
@@ -527,11 +528,8 @@ async function runInFolder(o: {
   const { cfg, runDir, hash, objective, emit, stopAfterEpochs, createBackend, given, threads, executionProvider, signal } = o;
   // The config as recorded (checkpoint, results.json): the objective's settings under its key.
   const recorded = recordedConfig(cfg, objective);
-  let state = loadRunState(runDir, { trust: o.trust });
-  if (state && state.configHash !== hash) {
-    throw new KqkdError(`runDir "${runDir}"`, `a run with config hash ${hash} (or a new folder)`,
-      `a run with config hash ${state.configHash}`, 'the folder holds a run with different settings; choose another output folder');
-  }
+  let state = ownRunState(cfg, runDir, hash, o.trust, emit);
+  const resumed = state !== undefined;
   const { train: trainSet, test: testSet } = await openSplits(cfg, given, {
     onProgress: (done, total, label) => emit({ kind: 'data', done, total, label }), log: (message) => emit({ kind: 'notice', message }),
   });
@@ -589,7 +587,7 @@ async function runInFolder(o: {
         testTop1: (100 * correct) / testSet.count, testCorrect: correct, testCount: testSet.count,
         lr: learningRateAt(schedule, step - 1), step, seconds, imagesPerSecond: ((batchesPerEpoch - resumeAt.batches) * B) / trainSeconds,
       };
-      state = await checkpointEpoch(state, metrics, { cfg, runDir, backend, rngState: rng.state(), resumedSeconds: resumeAt.seconds, emit, trainSet, norm });
+      state = await checkpointEpoch(state, metrics, { cfg, runDir, backend, rngState: rng.state(), resumedSeconds: resumeAt.seconds, emit, trainSet, norm, resumed });
       ranThisCall++;
     }
 
