@@ -28,9 +28,9 @@ export { startWorker } from './worker.js';
 export { parseQueueUrl } from '@kqkd/queue/connection';
 export type { WorkerOptions, WorkerEvent, WorkerSummary } from '@kqkd/queue';
 
-// The types of the options and results above, and the names the command line offers as choices.
+// The types of the options and results above, the names the command line offers as choices, a run's file names.
 export {
-  BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES,
+  BACKENDS, DEFAULT_BACKEND, MODEL_NAMES, DATASETS_NEEDING_DIR, OPTIMIZER_TYPES, SCHEDULES, epochModelFile,
   type TrainOptions, type TrainResults, type TrainConfig, type TrainConfigInput, type TrainProgress, type Evaluation,
   type BenchTrainStepOptions, type BenchTrainStepResult, type BenchTrainStepProfile, type BackendName,
 } from '@kqkd/train';

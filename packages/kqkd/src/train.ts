@@ -1,7 +1,8 @@
 /**
  * `train`: trains a model of the zoo (or one written with the graph-builder DSL) on a dataset with cross-entropy, or
  * with a distillation objective, on the `native` or `web-training` backend (@kqkd/train). Writes the run folder
- * (`runDir`: checkpoint/, metrics, results.json, model.onnx); calling it again on the same folder resumes, bit-exactly.
+ * (`runDir`: checkpoint/, metrics, results.json, model.onnx, and model-epoch-<N>.onnx after the `saveEpochs`); calling it
+ * again on the same folder resumes, bit-exactly.
  * `onProgress` reports every batch and epoch; an aborted `signal` stops at the next optimizer step with a checkpoint.
  * `threads` sets the intra-op threads and `executionProvider` ('cpu' | 'cuda') the device of the training sessions.
  */

@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
+import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, epochModelFile, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
 import { intFlag, numFlag, withFlagNames } from '../flags.js';
@@ -37,6 +38,7 @@ interface TrainFlags extends ImageFolderFlags {
   threads?: string;
   device?: 'cpu' | 'cuda';
   force?: boolean;
+  saveEpochs?: string;
 }
 
 /** `--augment crop=P,flip` → the config's augment block (crop padding P pixels, horizontal flip). */
@@ -57,6 +59,18 @@ export function parseAugmentFlag(value: string): NonNullable<TrainConfigInput['a
   return out;
 }
 
+/**
+ * `--save-epochs 2,4,8` → the config's saveEpochs. Only the list's grammar is checked here; the epochs' range and
+ * duplicates are the API's (its refusals, named config.saveEpochs, come back named --save-epochs).
+ */
+export function parseSaveEpochsFlag(value: string): number[] {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) {
+    invalidArgumentText('--save-epochs', 'a comma-separated list of epochs, each an integer ≥ 1 (e.g. 2,4,8)', `"${value}"`);
+  }
+  return parts.map(Number);
+}
+
 /** Option and config names → the flags that set them, so a refusal of a config bound names the flag typed. */
 const TRAIN_FLAGS = {
   runDir: '--out', threads: '--threads', executionProvider: '--device', backend: '--backend',
@@ -66,6 +80,7 @@ const TRAIN_FLAGS = {
   'config.dataset.dir': '--data-dir', 'config.modelSpec.width': '--width', 'config.modelSpec.name': '--model', 'config.modelSpec.file': '--model',
   'config.dataset.imageSize': '--image-size', 'config.dataset.channels': '--channels', 'config.dataset.testFraction': '--test-fraction',
   'config.dataset.splitSeed': '--split-seed', 'config.dataset.skipBad': '--skip-bad', 'config.dataset.cacheDir': '--cache-dir',
+  'config.saveEpochs': '--save-epochs',
 };
 
 export function registerTrain(program: Command): void {
@@ -117,11 +132,13 @@ function addTrainingFlags(command: Command): void {
       'as PyTorch OneCycleLR (default on; native backend only)').choices(['on', 'off']));
 }
 
-/** --seed, --out, --backend, --threads, --device, --force, --quiet. */
+/** --seed, --out, --save-epochs, --backend, --threads, --device, --force, --quiet. */
 function addRunFlags(command: Command): void {
   command
     .option('--seed <n>', 'seed for initialisation and shuffling', '0')
     .requiredOption('--out <dir>', 'run folder: checkpoint/, metrics.jsonl, metrics.json, model.onnx, results.json')
+    .option('--save-epochs <list>', 'also keep the model after these epochs as model-epoch-<N>.onnx in --out (comma-separated, each 1 to --epochs, ' +
+      'e.g. 2,4,8; written before that epoch\'s checkpoint; does not change the run, which resumes with or without it)')
     .addOption(new Option('--backend <name>', `training backend (default ${DEFAULT_BACKEND}): native = gradient graph in onnxruntime-node + host ` +
       'optimizer, web-training = ONNX Runtime training build (wasm); same checkpoint, a run resumes on either').choices(BACKENDS as unknown as string[]))
     .option('--threads <n>', 'intra-op threads of the ONNX Runtime sessions (default: one per physical core)')
@@ -144,7 +161,9 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   shown.close();
   shown.say(`${evalName} top-1: best ${results.top1Best.toFixed(2)}% (epoch ${results.bestEpoch}), last ${results.top1Last.toFixed(2)}% ` +
     `(epoch ${results.completedEpochs}); ${results.seconds.toFixed(1)} s, ${results.imagesPerSecond.toFixed(0)} img/s`);
-  shown.say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}, ${join(out, 'results.json')}`);
+  const kept = (flags.saveEpochs !== undefined ? parseSaveEpochsFlag(flags.saveEpochs) : []).sort((a, b) => a - b).map((e) => join(out, epochModelFile(e)))
+    .filter((f) => existsSync(f)).map((f) => `, ${f}`).join('');
+  shown.say(`wrote ${join(out, 'metrics.jsonl')}, ${join(out, 'model.onnx')}${kept}, ${join(out, 'results.json')}`);
 }
 
 /** --batch-size (or its alias --batch, the two agreeing), --accumulate and the optimizer flags. */
@@ -238,6 +257,7 @@ function trainInput(flags: TrainFlags, a: {
     },
     ...(flags.augment !== undefined ? { augment: parseAugmentFlag(flags.augment) } : {}),
     ...(flags.cycleMomentum !== undefined ? { oneCycle: { cycleMomentum: flags.cycleMomentum === 'on' } } : {}),
+    ...(flags.saveEpochs !== undefined ? { saveEpochs: parseSaveEpochsFlag(flags.saveEpochs) } : {}),
     epochs: intFlag('--epochs', flags.epochs, 1),
     batchSize: a.batchSize,
     ...(flags.evalBatchSize !== undefined ? { evalBatchSize: intFlag('--eval-batch-size', flags.evalBatchSize, 1) } : {}),
