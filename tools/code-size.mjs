@@ -13,7 +13,8 @@
 // - files over MAX_FILE_LINES: sources under packages/*/src, native/src and tools (scripts included);
 // - functions over MAX_FUNCTION_LINES: every function declaration, method, constructor, accessor, function
 //   expression and arrow function of packages/*/src/**/*.ts (tests aside), measured from its first line to its last
-//   (a nested function counts inside its parent too), read with the TypeScript compiler's parser;
+//   (a nested function counts inside its parent too), read with the TypeScript compiler's parser; and every function,
+//   method, constructor and lambda of the addon's C++/CUDA (native/src, native/include), read by cppFunctions below;
 // - files per run: the distinct file paths named in the numbered list of docs/architecture.md's
 //   "One experiment, from the command line to an ONNX Runtime step" section (each must exist).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -82,7 +83,162 @@ function functionName(ts, node, sf) {
   return '(anonymous)';
 }
 
-/** Functions of packages/*\/src/**\/*.ts (tests aside) longer than `max` lines, longest first. */
+// ---- C++/CUDA functions (the addon) ----
+// No C++ parser is at hand, so a small scanner, right for the code we write (its test is in test/architecture.test.ts):
+// blank comments, string/char literals and preprocessor lines (newlines kept, so line numbers hold), then walk the
+// braces. Each `{` is classified by its head, the text since the last `;`, `{` or `}` of its level: a lambda
+// (`[captures](params) {`), a function (`name(params) qualifiers {`, a constructor's `: member(x)` list allowed), a
+// control block (`if`, `for`, `else`, ...), a scope (namespace, class, struct, union, enum, extern "C") or an
+// initializer (`T x{...}`, `= {...}`, `return {...}`, an argument). A function (or lambda) runs from the first line of
+// its head (template line included) to the line of its closing brace; a lambda counts inside its parent too.
+// Not handled (the addon has none): macros that open a brace, `#if` branches with different braces, C++20 template
+// lambdas, function-try-blocks; a macro call followed by a block (`TEST(x) {`) counts as a function named TEST.
+
+const blankOut = (t) => t.replace(/[^\n]/g, ' ');
+
+/** C++ source with comments, string and char literals (kept as `""`/`''`) and preprocessor lines blanked. */
+export function stripCpp(text) {
+  let out = '';
+  for (let i = 0; i < text.length;) {
+    const c = text[i];
+    let end = i + 1;  // the literal or comment is text[i, end)
+    if (c === '/' && text[i + 1] === '/') end = text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i);
+    else if (c === '/' && text[i + 1] === '*') end = text.indexOf('*/', i + 2) < 0 ? text.length : text.indexOf('*/', i + 2) + 2;
+    else if (c === '"' && /(?:^|[^\w])(?:u8|[uUL])?R$/.test(out.slice(-4))) {  // raw string R"delim( ... )delim"
+      const delim = text.slice(i + 1, text.indexOf('(', i));
+      const close = text.indexOf(`)${delim}"`, i);
+      end = close < 0 ? text.length : close + delim.length + 2;
+    } else if (c === '"' || (c === "'" && !/(?<![\w.])\d[\w.]*$/.test(out.slice(-64)))) {  // 1'000: a digit separator
+      while (end < text.length && text[end] !== c && text[end] !== '\n') end += text[end] === '\\' ? 2 : 1;
+      end = Math.min(end + 1, text.length);
+    } else {
+      out += c;
+      i += 1;
+      continue;
+    }
+    const body = blankOut(text.slice(i, end));
+    out += c === '/' ? body : c + body.slice(1, -1) + c;
+    i = end;
+  }
+  let directive = false;  // a `#` line, and the lines its trailing backslashes continue
+  return out.split('\n').map((line) => {
+    if (!directive && !/^\s*#/.test(line)) return line;
+    directive = /\\\s*$/.test(line);
+    return blankOut(line);
+  }).join('\n');
+}
+
+/** Top-level `(...)` groups of s, as [open, close] indices; (), [] and {} all nest. */
+function parenGroups(s) {
+  const groups = [];
+  let depth = 0, open = -1;
+  for (let k = 0; k < s.length; k++) {
+    if ('([{'.includes(s[k])) {
+      if (depth++ === 0 && s[k] === '(') open = k;
+    } else if (')]}'.includes(s[k]) && depth > 0 && --depth === 0 && s[k] === ')' && open >= 0) {
+      groups.push([open, k]);
+      open = -1;
+    }
+  }
+  return groups;
+}
+
+const CONTROL = /^(?:if|else|for|while|do|switch|try|catch|return|sizeof|alignof|case|throw|new|delete)$/;
+const BEFORE_NAME = /^(?:__launch_bounds__|__attribute__|__declspec|alignas|decltype)$/;  // `(...)` before the name
+// What may follow a parameter list: qualifiers, then a trailing return type or a constructor's initializer list
+// (complete: the `{` of `: a_(x), b_{y}` is b_'s initializer, not the body).
+const AFTER_PARAMS = /^\s*(?:(?:(?:const|volatile|noexcept|override|final|mutable|constexpr)\b|&&?|noexcept\s*\([^()]*\))\s*)*(?:->[\s\S]*|:(?!:)[\s\S]*[)}]\s*)?$/;
+const LAMBDA = /\[[^[\]]*\]\s*(?:\((?:[^()]|\([^()]*\))*\))?\s*(?:(?:mutable|constexpr|noexcept)\s*)*(?:->[^{};]*)?$/;
+const SCOPE = /^(?:template\s*<[^;{}]*>\s*)?(?:typedef\s+)?(?:inline\s+)?(?:namespace|struct|class|union|enum|extern)\b/;
+
+/** What the `{` after `head` opens: { kind, name, at (offset in head where a function or lambda starts) }. */
+function classifyBrace(head, parentKind) {
+  // Inside an open `(` or `[` (a lambda argument, `f({1, 2})`), only what follows the opener matters.
+  const openers = [];
+  for (let k = 0; k < head.length; k++) {
+    if ('([{'.includes(head[k])) openers.push(k);
+    else if (')]}'.includes(head[k])) openers.pop();
+  }
+  const cut = openers.length ? openers[openers.length - 1] + 1 : 0;
+  const h = head.slice(cut);
+  const lambda = LAMBDA.exec(h);
+  if (lambda) {
+    const before = h.slice(0, lambda.index);
+    if (!/[\w)\][]\s*$/.test(before) || /\breturn\s*$/.test(before)) {  // not `a[i](x)` nor an attribute `[[x]]`
+      return { kind: 'lambda', name: /(\w+)\s*=\s*$/.exec(before)?.[1] ?? '(lambda)', at: cut + lambda.index };
+    }
+  }
+  if (parentKind === 'init') return { kind: 'init' };
+  const lead = /^\s*(?:(?:public|private|protected)\s*:(?!:)\s*)*/.exec(h)[0].length;  // blanks, access labels
+  const t = h.slice(lead).trim();
+  if (/^(?:if|else|for|while|do|switch|try|catch)\b/.test(t)) return { kind: 'block' };
+  if (cut === 0) {
+    const groups = parenGroups(h);
+    for (let g = 0; g < groups.length; g++) {
+      const [open, close] = groups[g];
+      const before = h.slice(0, open);
+      let name = /(~?[A-Za-z_]\w*(?:\s*::\s*~?[A-Za-z_]\w*)*)\s*$/.exec(before)?.[1].replace(/\s+/g, '');
+      let rest = h.slice(close + 1);
+      if (name?.endsWith('operator') && close === open + 1 && groups[g + 1]) {  // operator()(params)
+        name += '()';
+        rest = h.slice(groups[g + 1][1] + 1);
+      } else if (/\boperator\s*[^\w\s]+\s*$/.test(before)) {
+        name = `operator${/\boperator\s*([^\w\s]+)\s*$/.exec(before)[1]}`;
+      }
+      const word = name?.split('::').pop();
+      if (word && CONTROL.test(word)) break;
+      if (!word || BEFORE_NAME.test(word)) continue;
+      if (AFTER_PARAMS.test(rest)) return { kind: 'function', name, at: lead };
+    }
+  }
+  if (SCOPE.test(t)) return { kind: 'scope' };
+  if (t === '') return { kind: cut > 0 ? 'init' : 'block' };
+  return { kind: /[\w=,<>?]$/.test(t) ? 'init' : 'block' };
+}
+
+/** Every function and lambda defined in C++/CUDA source text: { line, name, lines }, in order of their first line. */
+export function cppFunctions(source) {
+  const s = stripCpp(source);
+  const newlines = [];
+  for (let k = s.indexOf('\n'); k >= 0; k = s.indexOf('\n', k + 1)) newlines.push(k);
+  const lineOf = (pos) => {  // 0-based: the number of newlines before pos
+    let lo = 0, hi = newlines.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (newlines[mid] < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const found = [], stack = [];
+  let headStart = 0, parens = 0;  // parens: open ( and [ here, so that `for (;;)` does not end a head
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i];
+    const top = stack[stack.length - 1];
+    if (ch === '(' || ch === '[') parens++;
+    else if ((ch === ')' || ch === ']') && parens > 0) parens--;
+    else if (ch === ';' && parens === (top?.parens ?? 0)) headStart = i + 1;
+    else if (ch === '{') {
+      const c = classifyBrace(s.slice(headStart, i), top?.kind);
+      stack.push({ ...c, start: headStart + (c.at ?? 0), headStart, parens });
+      headStart = i + 1;
+    } else if (ch === '}' && top) {
+      stack.pop();
+      if (top.kind === 'function' || top.kind === 'lambda') {
+        found.push({ line: lineOf(top.start) + 1, name: top.name, lines: lineOf(i) - lineOf(top.start) + 1 });
+      }
+      // An initializer or lambda is part of a longer statement (`Foo() : a_{1}, b_{2} {`): its head goes on.
+      headStart = top.kind === 'init' || top.kind === 'lambda' ? top.headStart : i + 1;
+      parens = top.parens;
+    }
+  }
+  return found.sort((a, b) => a.line - b.line);
+}
+
+/**
+ * Functions longer than `max` lines, longest first: those of packages/*\/src/**\/*.ts (tests aside), read with the
+ * TypeScript parser, and those of the addon's C++/CUDA under native/src and native/include (cppFunctions).
+ */
 export function longFunctions(root = defaultRoot, max = MAX_FUNCTION_LINES) {
   const ts = createRequire(import.meta.url)('typescript');
   const found = [];
@@ -100,6 +256,9 @@ export function longFunctions(root = defaultRoot, max = MAX_FUNCTION_LINES) {
       };
       visit(sf);
     }
+  }
+  for (const file of [...walk(join(root, 'native', 'src'), isNative), ...walk(join(root, 'native', 'include'), isNative)]) {
+    for (const f of cppFunctions(readFileSync(file, 'utf8'))) if (f.lines > max) found.push({ path: relative(root, file), ...f });
   }
   return found.sort((a, b) => b.lines - a.lines || a.path.localeCompare(b.path));
 }
