@@ -7,7 +7,7 @@
 // Segments never cross a class boundary, so a block belongs to one class pair and can reduce everything in
 // registers/shared memory before a handful of atomics: double atomicAdd for sums, atomicMin/Max on the bit
 // pattern of non-negative doubles for |cos| extrema, and per-row atomicMin on packed (float value, column) keys
-// for the inter-class argmin. The host only decodes C x C and |M| words at the end.
+// for the inter-class argmin (reduce_kernel.cu). The host only decodes C x C and |M| words at the end.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -19,193 +19,14 @@
 #include "cuda/cuda_check.h"
 #include "cuda/gram_kernel.h"
 #include "cuda/gram_reduce.h"
+#include "cuda/reduce_kernel.h"
 #include "cuda/tile_math.h"
 
 namespace kqkd::cuda {
 namespace {
 
-constexpr int kReduceThreads = 256;
-constexpr int kReduceWarps = kReduceThreads / 32;
-constexpr uint64_t kPosInfBits = 0x7ff0000000000000ull;
 constexpr int64_t kMaxPanelRows = 16384;             // 1 GiB float Gram tile
 constexpr int64_t kDefaultStagingBytes = int64_t(64) << 20;
-constexpr int kMaxGridY = 65535;
-
-// Positions [start, start + len) of M, all of class cls, len <= kSegRows, never crossing a panel boundary.
-struct Segment {
-  int64_t start;
-  int32_t len;
-  int32_t cls;
-};
-
-struct ReduceArgs {
-  const float* gram;  // P x P tile of panel pair (I, J), row stride ldg
-  int64_t ldg;
-  int64_t rowBase, colBase;  // first Gram positions of panels I and J
-  const Segment* segs;
-  int32_t sBegin, tBegin;  // first segment of panel I / J
-  int32_t diagPanel;
-  const double* sqNorm;
-  const double* invNorm;
-  int32_t C;
-  double* cosSum;            // C x C
-  unsigned long long* cosMin;  // C x C, bits of non-negative doubles
-  unsigned long long* cosMax;
-  double* intraDist;          // C
-  unsigned long long* rowMin;  // |M| packed (ordered float code of r_a^2+r_b^2-2g, b)
-  // Class Gram blocks of P (null unless plan.pcaFromMain)
-  const int32_t* pcaSlot;
-  const int64_t* pcaOffset;
-  const int32_t* pcaCount;
-  double* classGram;
-};
-
-__device__ __forceinline__ unsigned long long minKey(double sq, int64_t index) {
-  const float f = __double2float_rn(sq);
-  return packMinKey(orderedFloatCode(__float_as_uint(f)), uint32_t(index));
-}
-
-template <typename T>
-__device__ __forceinline__ T warpSum(T v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ double warpMin(double v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmin(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ double warpMax(double v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ unsigned long long warpMinKey(unsigned long long v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const unsigned long long w = __shfl_xor_sync(0xffffffffu, v, o);
-    v = w < v ? w : v;
-  }
-  return v;
-}
-
-// One block per (row segment s, column segment t) of the panel pair. Visits entries with a < b, plus a == b
-// on a diagonal segment; each off-diagonal entry stands for itself and its transpose.
-__global__ void __launch_bounds__(kReduceThreads) reduceKernel(ReduceArgs p, int sOffset) {
-  const int s = p.sBegin + sOffset + int(blockIdx.y);
-  const int t = p.tBegin + int(blockIdx.x);
-  if (p.diagPanel && s > t) return;  // lower segment pairs are covered by their transposes
-  const Segment rs = p.segs[s], cs = p.segs[t];
-  const bool sameSeg = s == t;
-  const bool intra = rs.cls == cs.cls;
-  const bool pca = intra && p.classGram != nullptr;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-
-  double cosOff = 0.0, cosDiag = 0.0, dist = 0.0;
-  double vmin = __longlong_as_double(kPosInfBits), vmax = 0.0;  // |cos| >= 0, so 0 is max's identity
-  unsigned long long colKey[2] = {kNoKey, kNoKey};
-  double* pcaBlock = nullptr;
-  int32_t pcaM = 0;
-  if (pca) {
-    pcaBlock = p.classGram + p.pcaOffset[rs.cls];
-    pcaM = p.pcaCount[rs.cls];
-  }
-
-  for (int r = warp; r < rs.len; r += kReduceWarps) {
-    const int64_t a = rs.start + r;
-    const float* grow = p.gram + (a - p.rowBase) * p.ldg;  // row a of the tile; column b at b - colBase
-    const double sqA = p.sqNorm[a], invA = p.invNorm[a];
-    const int32_t slotA = pca ? p.pcaSlot[a] : -1;
-    unsigned long long rowKey = kNoKey;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int j = lane + 32 * h;
-      if (j >= cs.len) continue;
-      const int64_t b = cs.start + j;
-      if (sameSeg && b < a) continue;
-      const double g = double(grow[b - p.colBase]);
-      const double v = fabs(g) * invA * p.invNorm[b];
-      vmin = fmin(vmin, v);
-      vmax = fmax(vmax, v);
-      if (a == b) {
-        cosDiag += v;
-      } else {
-        cosOff += v;
-        const double sq = sqA + p.sqNorm[b] - 2.0 * g;
-        if (intra) {
-          dist += sqrt(fmax(sq, 0.0));
-        } else {
-          const unsigned long long kb = minKey(sq, b), ka = minKey(sq, a);
-          rowKey = kb < rowKey ? kb : rowKey;
-          colKey[h] = ka < colKey[h] ? ka : colKey[h];
-        }
-      }
-      if (slotA >= 0) {
-        const int32_t slotB = p.pcaSlot[b];
-        if (slotB >= 0) {
-          pcaBlock[int64_t(slotA) * pcaM + slotB] = g;
-          pcaBlock[int64_t(slotB) * pcaM + slotA] = g;
-        }
-      }
-    }
-    if (!intra) {
-      rowKey = warpMinKey(rowKey);
-      if (lane == 0 && rowKey != kNoKey) atomicMin(&p.rowMin[a], rowKey);
-    }
-  }
-
-  __shared__ double shSum[3][kReduceWarps];
-  __shared__ double shExt[2][kReduceWarps];
-  __shared__ unsigned long long shCol[kReduceWarps][kSegRows];
-  cosOff = warpSum(cosOff);
-  cosDiag = warpSum(cosDiag);
-  dist = warpSum(dist);
-  vmin = warpMin(vmin);
-  vmax = warpMax(vmax);
-  if (lane == 0) {
-    shSum[0][warp] = cosOff;
-    shSum[1][warp] = cosDiag;
-    shSum[2][warp] = dist;
-    shExt[0][warp] = vmin;
-    shExt[1][warp] = vmax;
-  }
-  if (!intra) {
-    shCol[warp][lane] = colKey[0];
-    shCol[warp][lane + 32] = colKey[1];
-  }
-  __syncthreads();
-
-  if (threadIdx.x == 0) {
-    double off = 0, diag = 0, d = 0, lo = shExt[0][0], hi = shExt[1][0];
-    for (int w = 0; w < kReduceWarps; ++w) {
-      off += shSum[0][w];
-      diag += shSum[1][w];
-      d += shSum[2][w];
-      lo = fmin(lo, shExt[0][w]);
-      hi = fmax(hi, shExt[1][w]);
-    }
-    const int64_t up = int64_t(rs.cls) * p.C + cs.cls, down = int64_t(cs.cls) * p.C + rs.cls;
-    // For c == c' both adds land on the same entry: off-diagonal pairs count twice, the diagonal once.
-    atomicAdd(&p.cosSum[up], off + diag);
-    atomicAdd(&p.cosSum[down], off);
-    // Non-negative doubles order like their bit patterns.
-    atomicMin(&p.cosMin[up], static_cast<unsigned long long>(__double_as_longlong(lo)));
-    atomicMax(&p.cosMax[up], static_cast<unsigned long long>(__double_as_longlong(hi)));
-    if (down != up) {
-      atomicMin(&p.cosMin[down], static_cast<unsigned long long>(__double_as_longlong(lo)));
-      atomicMax(&p.cosMax[down], static_cast<unsigned long long>(__double_as_longlong(hi)));
-    }
-    if (intra) atomicAdd(&p.intraDist[rs.cls], 2.0 * d);
-  }
-  if (!intra && threadIdx.x < cs.len) {  // column minima: the transposed entries (b, a)
-    unsigned long long k = shCol[0][threadIdx.x];
-    for (int w = 1; w < kReduceWarps; ++w) k = shCol[w][threadIdx.x] < k ? shCol[w][threadIdx.x] : k;
-    if (k != kNoKey) atomicMin(&p.rowMin[cs.start + threadIdx.x], k);
-  }
-}
-
-// ---- host side ----
 
 // Uploads rows [first, first + count) of class-sorted M into dst (row stride ld, columns >= D zeroed) through
 // two pinned staging chunks, so gathering chunk i+1 on the host overlaps the copy of chunk i.
@@ -279,19 +100,14 @@ void requireDevice() {
   if (!core::cudaDeviceUsable(&reason)) throw GeometryError{"backend", "CUDA backend unavailable: " + reason};
 }
 
-}  // namespace
+// ---- the phases of reduceGram ----
 
-core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, RunInfo* info) {
-  requireDevice();
-  const int64_t n = int64_t(plan.mainRows.size());
-  const int64_t D = plan.dim;
+// The results before any reduction: sums 0, minima +inf, maxima -inf, arguments -1, class Gram blocks 0. An empty
+// M returns them as they are; an empty class block keeps them (like the CPU backend).
+core::GramReductions emptyReductions(const core::Plan& plan) {
   const int32_t C = plan.numClasses;
-  if (C <= 0 || D <= 0 || plan.classStart.size() != size_t(C) + 1 || plan.sqNorm.size() != size_t(n))
-    throw GeometryError{"backend", "CUDA backend: malformed plan"};
-  if (n > int64_t(0xffffffffu)) throw GeometryError{"backend", "CUDA backend: |M| must be below 2^32"};
-
-  core::GramReductions out;
   const size_t CC = size_t(C) * size_t(C);
+  core::GramReductions out;
   out.absCosSum.assign(CC, 0.0);
   out.absCosMin.assign(CC, std::numeric_limits<double>::infinity());
   out.absCosMax.assign(CC, -std::numeric_limits<double>::infinity());
@@ -302,21 +118,46 @@ core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, Ru
     out.classGram.resize(C);
     for (int32_t c = 0; c < C; ++c) out.classGram[c].assign(size_t(plan.pcaCount[c] * plan.pcaCount[c]), 0.0);
   }
-  if (n == 0) return out;
+  return out;
+}
 
-  Stream streamOwner;
-  const cudaStream_t stream = streamOwner.get();
+// The class Gram blocks of P in one flat device array: where class c's m_c x m_c block starts, and their total
+// size (all 0 unless plan.pcaFromMain).
+struct ClassGramLayout {
+  std::vector<int64_t> offset;  // C
+  int64_t total = 0;
+};
 
-  // ---- sizes and memory plan ----
+ClassGramLayout classGramLayout(const core::Plan& plan) {
+  ClassGramLayout g;
+  g.offset.assign(size_t(plan.numClasses), 0);
+  if (plan.pcaFromMain)
+    for (int32_t c = 0; c < plan.numClasses; ++c) {
+      g.offset[c] = g.total;
+      g.total += plan.pcaCount[c] * plan.pcaCount[c];
+    }
+  return g;
+}
+
+// The run's shape: M's rows padded to whole Gram tiles (nPad), its columns to k-slices (ld), cut into panels of P
+// rows; all of M resident on the device, or (streaming) two row panels uploaded per panel pair.
+struct Layout {
+  int64_t n = 0, ld = 0, nPad = 0, P = 0, panels = 0;
+  bool streaming = false;
+  int64_t panelRows(int64_t I) const { return std::min(P, n - I * P); }
+  int tiles(int64_t I) const { return int(roundUp(panelRows(I), kGramTile) / kGramTile); }
+};
+
+// P: the requested panel rows (tuning, else the plan's tile rows, else kMaxPanelRows), halved until M and one P x P
+// tile fit in 90 % of the free device memory beside the fixed buffers; failing that (or when tuning forces it),
+// halved until two streamed panels and the tile fit. Throws when even one tile's worth does not.
+Layout planLayout(const core::Plan& plan, const Tuning& tuning, int64_t pcaTotal) {
+  const int64_t n = int64_t(plan.mainRows.size());
+  const int64_t D = plan.dim;
+  const int32_t C = plan.numClasses;
+  const size_t CC = size_t(C) * size_t(C);
   const int64_t ld = roundUp(D, kGramK);
   const int64_t nPad = roundUp(n, kGramTile);
-  int64_t pcaTotal = 0;
-  std::vector<int64_t> pcaOffset(C, 0);
-  if (plan.pcaFromMain)
-    for (int32_t c = 0; c < C; ++c) {
-      pcaOffset[c] = pcaTotal;
-      pcaTotal += plan.pcaCount[c] * plan.pcaCount[c];
-    }
   size_t freeBytes = 0, totalBytes = 0;
   KQKD_CUDA_CHECK(cudaMemGetInfo(&freeBytes, &totalBytes));
   const int64_t fixedBytes = int64_t(CC) * 24 + int64_t(C) * 8 + n * (8 + 8 + 8 + 4) + (n / kSegRows + C + 2) * 16 +
@@ -339,142 +180,161 @@ core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, Ru
       throw GeometryError{"backend", "CUDA backend: not enough device memory for D = " + std::to_string(D) + " (" +
                                          std::to_string(freeBytes >> 20) + " MiB free)"};
   }
-  const int64_t panels = (n + P - 1) / P;
-  if (info) *info = RunInfo{P, panels, streaming, false};
+  return Layout{n, ld, nPad, P, (n + P - 1) / P, streaming};
+}
 
-  // ---- segments: split positions at class boundaries, every kSegRows rows and at panel boundaries ----
-  std::vector<Segment> segs;
-  std::vector<int32_t> panelSeg(size_t(panels) + 1, 0);
-  for (int32_t c = 0; c < C; ++c) {
+// M's positions split at class boundaries, every kSegRows rows and at panel boundaries, so that one reduction
+// block sees one class pair inside one tile; first[I] is panel I's first segment (first[panels]: their number).
+struct Segments {
+  std::vector<Segment> list;
+  std::vector<int32_t> first;
+};
+
+Segments splitSegments(const core::Plan& plan, const Layout& L) {
+  Segments out;
+  out.first.assign(size_t(L.panels) + 1, 0);
+  for (int32_t c = 0; c < plan.numClasses; ++c) {
     for (int64_t s = plan.classStart[c]; s < plan.classStart[c + 1];) {
-      const int64_t panelEnd = (s / P + 1) * P;
+      const int64_t panelEnd = (s / L.P + 1) * L.P;
       const int64_t e = std::min({s + int64_t(kSegRows), plan.classStart[c + 1], panelEnd});
-      segs.push_back(Segment{s, int32_t(e - s), c});
+      out.list.push_back(Segment{s, int32_t(e - s), c});
       s = e;
     }
   }
-  for (int64_t I = 0, k = 0; I <= panels; ++I) {
-    while (k < int64_t(segs.size()) && segs[size_t(k)].start < I * P) ++k;
-    panelSeg[size_t(I)] = int32_t(k);
+  for (int64_t I = 0, k = 0; I <= L.panels; ++I) {
+    while (k < int64_t(out.list.size()) && out.list[size_t(k)].start < I * L.P) ++k;
+    out.first[size_t(I)] = int32_t(k);
   }
+  return out;
+}
 
-  // ---- per-position and accumulator buffers ----
+// The device side of the reductions: per-position inputs (squared norms, their inverse roots, the segments, the
+// class Gram slots) and the accumulators reduceKernel adds into.
+struct DeviceState {
+  DeviceBuffer<double> sq, inv, cosSum, intra, classGram;
+  DeviceBuffer<unsigned long long> cosMin, cosMax, rowMin;
+  DeviceBuffer<Segment> segs;
+  DeviceBuffer<int32_t> slot, pcaCount;
+  DeviceBuffer<int64_t> pcaOffset;
+};
+
+// Uploads the inputs and sets each accumulator to its reduction's identity (0, +inf bits, 0, 0, kNoKey).
+void uploadState(DeviceState& d, const core::Plan& plan, const std::vector<Segment>& segs,
+                 const ClassGramLayout& pca, cudaStream_t stream) {
+  const int64_t n = int64_t(plan.mainRows.size());
+  const int32_t C = plan.numClasses;
+  const size_t CC = size_t(C) * size_t(C);
   std::vector<double> invNorm(static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) invNorm[size_t(k)] = 1.0 / std::sqrt(plan.sqNorm[size_t(k)]);
-  DeviceBuffer<double> dSq, dInv, dCosSum, dIntra, dClassGram;
-  DeviceBuffer<unsigned long long> dCosMin, dCosMax, dRowMin;
-  DeviceBuffer<Segment> dSegs;
-  DeviceBuffer<int32_t> dSlot, dPcaCount;
-  DeviceBuffer<int64_t> dPcaOffset;
-  toDevice(dSq, plan.sqNorm, stream);
-  toDevice(dInv, invNorm, stream);
-  toDevice(dSegs, segs, stream);
-  toDevice(dCosSum, std::vector<double>(CC, 0.0), stream);
-  toDevice(dCosMin, std::vector<unsigned long long>(CC, kPosInfBits), stream);
-  toDevice(dCosMax, std::vector<unsigned long long>(CC, 0ull), stream);
-  toDevice(dIntra, std::vector<double>(size_t(C), 0.0), stream);
-  dRowMin.reset(size_t(n));
-  KQKD_CUDA_CHECK(cudaMemsetAsync(dRowMin.get(), 0xff, dRowMin.bytes(), stream));  // kNoKey
+  toDevice(d.sq, plan.sqNorm, stream);
+  toDevice(d.inv, invNorm, stream);
+  toDevice(d.segs, segs, stream);
+  toDevice(d.cosSum, std::vector<double>(CC, 0.0), stream);
+  toDevice(d.cosMin, std::vector<unsigned long long>(CC, kPosInfBits), stream);
+  toDevice(d.cosMax, std::vector<unsigned long long>(CC, 0ull), stream);
+  toDevice(d.intra, std::vector<double>(size_t(C), 0.0), stream);
+  d.rowMin.reset(size_t(n));
+  KQKD_CUDA_CHECK(cudaMemsetAsync(d.rowMin.get(), 0xff, d.rowMin.bytes(), stream));  // kNoKey
   if (plan.pcaFromMain) {
     std::vector<int32_t> slot(static_cast<size_t>(n)), pcaCountI(static_cast<size_t>(C));
     for (int64_t k = 0; k < n; ++k) slot[size_t(k)] = int32_t(plan.pcaSlot[size_t(k)]);
     for (int32_t c = 0; c < C; ++c) pcaCountI[size_t(c)] = int32_t(plan.pcaCount[size_t(c)]);
-    toDevice(dSlot, slot, stream);
-    toDevice(dPcaCount, pcaCountI, stream);
-    toDevice(dPcaOffset, pcaOffset, stream);
-    dClassGram.reset(size_t(pcaTotal));
+    toDevice(d.slot, slot, stream);
+    toDevice(d.pcaCount, pcaCountI, stream);
+    toDevice(d.pcaOffset, pca.offset, stream);
+    d.classGram.reset(size_t(pca.total));
   }
+}
 
-  // ---- matrix storage ----
-  DeviceBuffer<float> dMat, dPanelA, dPanelB, dGram;
-  dGram.reset(size_t(P) * size_t(P));
-  Uploader uploader(plan, ld, tuning.stagingBytes > 0 ? tuning.stagingBytes : kDefaultStagingBytes, stream);
-  if (info) info->pinned = uploader.pinned();
-  if (!streaming) {
-    dMat.reset(size_t(nPad) * size_t(ld));
-    if (nPad > n)  // padded rows must be zero: they enter the Gram tiles (never the reductions)
-      KQKD_CUDA_CHECK(cudaMemsetAsync(dMat.get() + n * ld, 0, size_t((nPad - n) * ld) * sizeof(float), stream));
-    uploader.upload(dMat.get(), 0, n);
-  } else {
-    dPanelA.reset(size_t(P) * size_t(ld));
-    dPanelB.reset(size_t(P) * size_t(ld));
+// The kernel's arguments that stay the same over the panel pairs (the Gram tile, P x P with row stride P).
+ReduceArgs fixedArgs(const DeviceState& d, const float* gram, int64_t P, int32_t C, bool pcaFromMain) {
+  ReduceArgs args{};
+  args.gram = gram;
+  args.ldg = P;
+  args.segs = d.segs.get();
+  args.sqNorm = d.sq.get();
+  args.invNorm = d.inv.get();
+  args.C = C;
+  args.cosSum = d.cosSum.get();
+  args.cosMin = d.cosMin.get();
+  args.cosMax = d.cosMax.get();
+  args.intraDist = d.intra.get();
+  args.rowMin = d.rowMin.get();
+  if (pcaFromMain) {
+    args.pcaSlot = d.slot.get();
+    args.pcaOffset = d.pcaOffset.get();
+    args.pcaCount = d.pcaCount.get();
+    args.classGram = d.classGram.get();
   }
-  auto panelRows = [&](int64_t I) { return std::min(P, n - I * P); };
-  auto loadPanel = [&](DeviceBuffer<float>& buf, int64_t I) {
-    const int64_t rows = panelRows(I);
+  return args;
+}
+
+// M on the device, the operands of the Gram tiles: all of it (zero padded, uploaded once), or when streaming two
+// panel buffers, refilled from the host for each panel pair.
+class DeviceMatrix {
+ public:
+  DeviceMatrix(const core::Plan& plan, const Layout& L, int64_t stagingBytes, cudaStream_t stream)
+      : L_(L), stream_(stream), uploader_(plan, L.ld, stagingBytes, stream) {
+    if (!L.streaming) {
+      mat_.reset(size_t(L.nPad) * size_t(L.ld));
+      if (L.nPad > L.n)  // padded rows must be zero: they enter the Gram tiles (never the reductions)
+        KQKD_CUDA_CHECK(cudaMemsetAsync(mat_.get() + L.n * L.ld, 0, size_t((L.nPad - L.n) * L.ld) * sizeof(float),
+                                        stream));
+      uploader_.upload(mat_.get(), 0, L.n);
+    } else {
+      panelA_.reset(size_t(L.P) * size_t(L.ld));
+      panelB_.reset(size_t(L.P) * size_t(L.ld));
+    }
+  }
+  bool pinned() const { return uploader_.pinned(); }
+  const float* rowPanel(int64_t I) { return panel(panelA_, I); }     // streaming: uploads panel I now
+  const float* columnPanel(int64_t J) { return panel(panelB_, J); }  // the same, into the other buffer
+
+ private:
+  const float* panel(DeviceBuffer<float>& buf, int64_t I) {
+    if (!L_.streaming) return mat_.get() + I * L_.P * L_.ld;
+    const int64_t rows = L_.panelRows(I);
     const int64_t padded = roundUp(rows, kGramTile);
     if (padded > rows)
-      KQKD_CUDA_CHECK(cudaMemsetAsync(buf.get() + rows * ld, 0, size_t((padded - rows) * ld) * sizeof(float), stream));
-    uploader.upload(buf.get(), I * P, rows);
-  };
-
-  ReduceArgs args{};
-  args.gram = dGram.get();
-  args.ldg = P;
-  args.segs = dSegs.get();
-  args.sqNorm = dSq.get();
-  args.invNorm = dInv.get();
-  args.C = C;
-  args.cosSum = dCosSum.get();
-  args.cosMin = dCosMin.get();
-  args.cosMax = dCosMax.get();
-  args.intraDist = dIntra.get();
-  args.rowMin = dRowMin.get();
-  if (plan.pcaFromMain) {
-    args.pcaSlot = dSlot.get();
-    args.pcaOffset = dPcaOffset.get();
-    args.pcaCount = dPcaCount.get();
-    args.classGram = dClassGram.get();
+      KQKD_CUDA_CHECK(cudaMemsetAsync(buf.get() + rows * L_.ld, 0, size_t((padded - rows) * L_.ld) * sizeof(float),
+                                      stream_));
+    uploader_.upload(buf.get(), I * L_.P, rows);
+    return buf.get();
   }
 
-  for (int64_t I = 0; I < panels; ++I) {
-    const float* A = nullptr;
-    if (streaming) {
-      loadPanel(dPanelA, I);
-      A = dPanelA.get();
-    } else {
-      A = dMat.get() + I * P * ld;
-    }
-    const int tilesI = int(roundUp(panelRows(I), kGramTile) / kGramTile);
-    for (int64_t J = I; J < panels; ++J) {
-      const float* B = A;
-      if (J != I) {
-        if (streaming) {
-          loadPanel(dPanelB, J);
-          B = dPanelB.get();
-        } else {
-          B = dMat.get() + J * P * ld;
-        }
-      }
-      const int tilesJ = int(roundUp(panelRows(J), kGramTile) / kGramTile);
-      KQKD_CUDA_CHECK(launchGram(A, B, ld, ld, dGram.get(), P, tilesI, tilesJ, I == J, stream));
+  const Layout L_;
+  const cudaStream_t stream_;
+  DeviceBuffer<float> mat_, panelA_, panelB_;
+  Uploader uploader_;  // declared last: the pinned chunks are allocated before M's buffers, and freed first
+};
 
-      args.rowBase = I * P;
-      args.colBase = J * P;
-      args.sBegin = panelSeg[size_t(I)];
-      args.tBegin = panelSeg[size_t(J)];
+// Every panel pair I <= J in order: the Gram tile (upper tiles only when I == J), then the reduction blocks of its
+// segment pairs.
+void reducePanelPairs(const Layout& L, const std::vector<int32_t>& firstSeg, DeviceMatrix& matrix, float* gram,
+                      ReduceArgs args, cudaStream_t stream) {
+  for (int64_t I = 0; I < L.panels; ++I) {
+    const float* A = matrix.rowPanel(I);
+    for (int64_t J = I; J < L.panels; ++J) {
+      const float* B = J == I ? A : matrix.columnPanel(J);
+      KQKD_CUDA_CHECK(launchGram(A, B, L.ld, L.ld, gram, L.P, L.tiles(I), L.tiles(J), I == J, stream));
+
+      args.rowBase = I * L.P;
+      args.colBase = J * L.P;
+      args.sBegin = firstSeg[size_t(I)];
+      args.tBegin = firstSeg[size_t(J)];
       args.diagPanel = I == J ? 1 : 0;
-      const int sCount = panelSeg[size_t(I) + 1] - panelSeg[size_t(I)];
-      const int tCount = panelSeg[size_t(J) + 1] - panelSeg[size_t(J)];
-      for (int s0 = 0; s0 < sCount; s0 += kMaxGridY) {
-        const dim3 grid(unsigned(tCount), unsigned(std::min(kMaxGridY, sCount - s0)));
-        reduceKernel<<<grid, kReduceThreads, 0, stream>>>(args, s0);
-        KQKD_CUDA_CHECK_LAUNCH(reduceKernel);
-      }
+      const int sCount = firstSeg[size_t(I) + 1] - firstSeg[size_t(I)];
+      const int tCount = firstSeg[size_t(J) + 1] - firstSeg[size_t(J)];
+      launchReduce(args, sCount, tCount, stream);
     }
   }
+}
 
-  // ---- finalisation: decode C x C words and pick each class's best row ----
-  std::vector<double> cosSum, intra, classGram;
-  std::vector<unsigned long long> cosMin, cosMax, rowMin;
-  toHost(cosSum, dCosSum, stream);
-  toHost(cosMin, dCosMin, stream);
-  toHost(cosMax, dCosMax, stream);
-  toHost(intra, dIntra, stream);
-  toHost(rowMin, dRowMin, stream);
-  if (plan.pcaFromMain) toHost(classGram, dClassGram, stream);
-  KQKD_CUDA_CHECK(cudaStreamSynchronize(stream));
-
+// The C x C sums and |cos| extrema (bits of non-negative doubles); empty blocks keep +inf / -inf like the CPU.
+void decodeClassPairs(const core::Plan& plan, const std::vector<double>& cosSum,
+                      const std::vector<unsigned long long>& cosMin, const std::vector<unsigned long long>& cosMax,
+                      core::GramReductions& out) {
+  const int32_t C = plan.numClasses;
   std::vector<int64_t> count(static_cast<size_t>(C));
   for (int32_t c = 0; c < C; ++c) count[size_t(c)] = plan.classStart[c + 1] - plan.classStart[c];
   for (int32_t c = 0; c < C; ++c)
@@ -488,8 +348,12 @@ core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, Ru
       out.absCosMin[k] = lo;
       out.absCosMax[k] = hi;
     }
-  out.intraDistSum = intra;
-  for (int32_t c = 0; c < C; ++c) {
+}
+
+// Each class's inter-class minimum from the per-row packed keys (ordered float code of the value, column).
+void decodeInterArgmins(const core::Plan& plan, const std::vector<unsigned long long>& rowMin,
+                        core::GramReductions& out) {
+  for (int32_t c = 0; c < plan.numClasses; ++c) {
     // Smallest value, then smallest a (scan order, strict <), then smallest b (inside the key): the CPU's order.
     uint32_t bestCode = 0xffffffffu;
     int64_t bestA = -1, bestB = -1;
@@ -511,11 +375,59 @@ core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, Ru
     out.minInterArg[size_t(2) * c] = bestA;
     out.minInterArg[size_t(2) * c + 1] = bestB;
   }
+}
+
+// Copies the accumulators back (one synchronisation) and decodes them into out.
+void collectResults(const DeviceState& d, const core::Plan& plan, const ClassGramLayout& pca, cudaStream_t stream,
+                    core::GramReductions& out) {
+  std::vector<double> cosSum, intra, classGram;
+  std::vector<unsigned long long> cosMin, cosMax, rowMin;
+  toHost(cosSum, d.cosSum, stream);
+  toHost(cosMin, d.cosMin, stream);
+  toHost(cosMax, d.cosMax, stream);
+  toHost(intra, d.intra, stream);
+  toHost(rowMin, d.rowMin, stream);
+  if (plan.pcaFromMain) toHost(classGram, d.classGram, stream);
+  KQKD_CUDA_CHECK(cudaStreamSynchronize(stream));
+
+  decodeClassPairs(plan, cosSum, cosMin, cosMax, out);
+  out.intraDistSum = intra;
+  decodeInterArgmins(plan, rowMin, out);
   if (plan.pcaFromMain)
-    for (int32_t c = 0; c < C; ++c)
-      std::copy(classGram.begin() + pcaOffset[size_t(c)],
-                classGram.begin() + pcaOffset[size_t(c)] + plan.pcaCount[size_t(c)] * plan.pcaCount[size_t(c)],
+    for (int32_t c = 0; c < plan.numClasses; ++c)
+      std::copy(classGram.begin() + pca.offset[size_t(c)],
+                classGram.begin() + pca.offset[size_t(c)] + plan.pcaCount[size_t(c)] * plan.pcaCount[size_t(c)],
                 out.classGram[size_t(c)].begin());
+}
+
+}  // namespace
+
+// The phases in order: check the plan, lay out panels and segments, upload the inputs and zeroed accumulators, then
+// M (or its panels, as needed), Gram tile and reductions per panel pair, and the accumulators back.
+core::GramReductions reduceGram(const core::Plan& plan, const Tuning& tuning, RunInfo* info) {
+  requireDevice();
+  const int64_t n = int64_t(plan.mainRows.size());
+  const int32_t C = plan.numClasses;
+  if (C <= 0 || plan.dim <= 0 || plan.classStart.size() != size_t(C) + 1 || plan.sqNorm.size() != size_t(n))
+    throw GeometryError{"backend", "CUDA backend: malformed plan"};
+  if (n > int64_t(0xffffffffu)) throw GeometryError{"backend", "CUDA backend: |M| must be below 2^32"};
+  core::GramReductions out = emptyReductions(plan);
+  if (n == 0) return out;
+
+  Stream streamOwner;
+  const cudaStream_t stream = streamOwner.get();
+  const ClassGramLayout pca = classGramLayout(plan);
+  const Layout L = planLayout(plan, tuning, pca.total);
+  if (info) *info = RunInfo{L.P, L.panels, L.streaming, false};
+  const Segments segs = splitSegments(plan, L);
+
+  DeviceState state;
+  uploadState(state, plan, segs.list, pca, stream);
+  DeviceBuffer<float> gram(size_t(L.P) * size_t(L.P));
+  DeviceMatrix matrix(plan, L, tuning.stagingBytes > 0 ? tuning.stagingBytes : kDefaultStagingBytes, stream);
+  if (info) info->pinned = matrix.pinned();
+  reducePanelPairs(L, segs.first, matrix, gram.get(), fixedArgs(state, gram.get(), L.P, C, plan.pcaFromMain), stream);
+  collectResults(state, plan, pca, stream, out);
   return out;
 }
 
