@@ -7,14 +7,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { expectInteger, invalidArgumentText, writeFileAtomic } from '@kqkd/common';
+import { expectInteger, invalidArgumentText } from '@kqkd/common';
 import { DATASET_NAMES as MODEL_DATASETS, readNpy } from '@kqkd/data';
 import { nativeFileMapper, type BackendChoice } from '@kqkd/geometry';
 // Layers only: scoring a model (onnxruntime, the ONNX reader) is imported when a model is scored, so that
 // `kqkd score --features` starts without them (docs/benchmarks.md, score-process).
-import { explicitSubsets, reportToJson, scoreLayers, type KqReport, type LayerFeatures, type Subsets } from '@kqkd/kq/layers';
+import { explicitSubsets, scoreLayers, type KqReport, type LayerFeatures, type Subsets } from '@kqkd/kq/layers';
 import type { ModelDataset, ModelKqReport, ScoreModelOptions } from '@kqkd/kq';
-import { kqCurvesSpec, preloadRenderers, writeChart } from '@kqkd/plots';
+import { preloadRenderers } from '@kqkd/plots';
+import { writeKqFiles } from './kq-files.js';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
 
 /** A stage of scoring: `done` of `total` items (layers scored, images run through the model, …). */
@@ -167,14 +168,6 @@ function subsetsOf(o: ScoreCommon): Subsets | undefined {
   return explicitSubsets(read(o.idxMain, 'idxMain'), read(o.idxClass, 'idxClass'));
 }
 
-async function write(report: KqReport, out: string, meta: Record<string, unknown>): Promise<ScoreResult['files']> {
-  const dir = resolve(out);
-  const json = join(dir, 'kq.json');
-  writeFileAtomic(json, reportToJson(report, { meta }));
-  const chart = await writeChart(kqCurvesSpec(report.layers, `Knowledge Quality per generalized layer — ${String(meta.source)}`), join(dir, 'kq-curves'));
-  return { json, svg: chart.svg, png: chart.png };
-}
-
 const SCORE_FILES = ['kq.json', 'kq-curves.svg', 'kq-curves.png', '.features'];
 
 /**
@@ -213,7 +206,7 @@ async function scoreFeatures(o: ScoreFeaturesOptions): Promise<ScoreResult> {
       progress({ stage: 'scoring layers', done: e.done, total: e.total, detail: `${e.layer} ${e.seconds.toFixed(2)} s` });
     },
   });
-  const files = o.out ? await write(report, o.out, { source: 'features', files: o.features.map((f) => (typeof f === 'string' ? f : f.name)) }) : undefined;
+  const files = o.out ? await writeKqFiles(report, o.out, { source: 'features', files: o.features.map((f) => (typeof f === 'string' ? f : f.name)) }) : undefined;
   return { report, ...(files ? { files } : {}) };
 }
 
@@ -240,12 +233,19 @@ async function scoreOfModel(o: ScoreModelApiOptions): Promise<ScoreResult> {
       },
     });
     const source = typeof o.model === 'string' ? basename(o.model) : 'model bytes';
-    const files = o.out ? await write(report, o.out, { source, model: typeof o.model === 'string' ? o.model : null, data: o.data }) : undefined;
+    const files = o.out ? await writeKqFiles(report, o.out, { source, model: typeof o.model === 'string' ? o.model : null, data: o.data }) : undefined;
     return { report, ...(files ? { files } : {}) };
   } finally {
     if (!o.out) rmSync(work, { recursive: true, force: true });
   }
 }
+
+// Several candidate teachers ranked by Knowledge Quality: through this module too, loading ONNX Runtime only when called.
+export {
+  scoreTeachers, defaultValidation, teacherNames,
+  type ScoreTeachersOptions, type ScoreTeachersProgress, type ScoreTeachersResult,
+} from './score-teachers.js';
+export { rankingToTable, type TeacherRanking, type RankedTeacher } from './teacher-ranking.js';
 
 // What `kqkd score` needs beside `score`, from this module alone (@kqkd/kqkd/score), so the command loads no training code.
 export { reportToTable } from '@kqkd/kq/layers';
