@@ -7,7 +7,10 @@
  *
  * It is an experiment of one method and one seed (@kqkd/experiment) in `out/experiment/`, so it resumes like every
  * run (also after kill -9); `compare: ['ce']` adds the student trained alone, under the same budget and split.
+ * Several teachers: they are ranked by Knowledge Quality first (`teacher-choice.ts`, into `out/teachers/`) and the
+ * top-ranked one is distilled from, exactly as a single teacher.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { expectInteger, expectOneOf, KqkdError, makeDirs, ownFolder, RunFailedError, writeFileAtomic } from '@kqkd/common';
@@ -23,14 +26,21 @@ import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { createInferenceSession } from '@kqkd/runtime';
 import { BEST_MODEL_ONNX, evaluateModel, type Evaluation } from '@kqkd/train';
 import { throwIfAborted } from './output-folder.js';
+import { defaultValidation, imageGeometryOf } from './score-teachers.js';
+import { chooseTeacher, teacherChoiceMarkdown, type TeacherChoice } from './teacher-choice.js';
+
+export { defaultValidation };
 
 /** Methods `compare` may add beside Ours. */
 export const DISTILL_COMPARE = ['ce'] as const;
 export type DistillCompare = (typeof DISTILL_COMPARE)[number];
 
 export interface DistillOptions {
-  /** The teacher: an ONNX classifier taking the dataset's normalised [N, C, H, W] images. */
-  teacher: string;
+  /**
+   * The teacher: an ONNX classifier taking the dataset's normalised [N, C, H, W] images. Several: they are ranked by
+   * Knowledge Quality (`scoreTeachers`, into `out/teachers/`) and the top-ranked one is distilled from.
+   */
+  teacher: string | readonly string[];
   /** The dataset (`image-folder` for a folder of class folders). */
   data: DatasetName;
   /** Required except for fashion-mnist (Debian's folder). */
@@ -68,7 +78,10 @@ export interface DistillOptions {
 
 export type DistillProgress =
   | ExperimentProgress
-  | { kind: 'distill'; stage: 'evaluate' | 'report' | 'warning'; detail: string };
+  | { kind: 'distill'; stage: 'teacher' | 'evaluate' | 'report' | 'warning'; detail: string };
+
+/** Options with the one teacher distilled from (the chosen one, when several were given). */
+type OneTeacher = Omit<DistillOptions, 'teacher'> & { teacher: string };
 
 export interface DistilledModel {
   /** Parameters (float weights; BN running statistics not counted), null when unknown. */
@@ -101,10 +114,12 @@ export interface DistillResult {
   testConfusion: number[][];
   /** What the user should check (a teacher near chance on the data). */
   warnings: string[];
+  /** With several teachers: the ranking by Knowledge Quality and why `teacher` was chosen. */
+  teacherChoice?: TeacherChoice;
   files: { student: string; report: string; json: string; pictures: string[] };
 }
 
-export const DISTILL_FILES = ['student.onnx', 'report.md', 'report.json', 'experiment', 'kq-curves.svg', 'kq-curves.png',
+export const DISTILL_FILES = ['student.onnx', 'report.md', 'report.json', 'experiment', 'teachers', 'kq-curves.svg', 'kq-curves.png',
   'training-curves.svg', 'training-curves.png', 'confusion.svg', 'confusion.png'];
 const EXPERIMENT_DIR = 'experiment';
 
@@ -113,12 +128,7 @@ export function defaultEpochs(trainImages: number): number {
   return Math.min(100, Math.max(5, Math.ceil(50_000 / trainImages)));
 }
 
-/** Validation images when none are given: 10 % of the training images, at most 5 000, at least one batch of 10. */
-export function defaultValidation(trainImages: number): number {
-  return Math.min(5000, Math.max(10, Math.round(trainImages / 10)));
-}
-
-function studentSpec(o: DistillOptions): { spec: Record<string, unknown>; title: string } {
+function studentSpec(o: Pick<DistillOptions, 'student' | 'width'>): { spec: Record<string, unknown>; title: string } {
   if (typeof o.student !== 'string' || o.student.length === 0) {
     throw new KqkdError('student', `a zoo model (${ZOO_NAMES.join(', ')}) or the path of an ONNX student`, JSON.stringify(o.student));
   }
@@ -136,7 +146,7 @@ function studentSpec(o: DistillOptions): { spec: Record<string, unknown>; title:
 }
 
 /** The experiment a distill call runs, validated (refusals name the option). */
-export function distillExperiment(o: DistillOptions, train: Pick<Dataset, 'count' | 'classes'>): ExperimentConfig {
+export function distillExperiment(o: OneTeacher, train: Pick<Dataset, 'count' | 'classes'>): ExperimentConfig {
   const compare = (o.compare ?? []).map((m, i) => expectOneOf(`compare[${i}]`, m, DISTILL_COMPARE));
   const seed = o.seed === undefined ? 0 : expectInteger('seed', o.seed, 0, 0xffffff);
   // The validation images are the LAST of the training split; the images trained on are the ones before them (the
@@ -199,12 +209,22 @@ async function latency(model: Uint8Array, input: string, shape: number[], n: num
 
 /** `channels` and `imageSize` of a teacher's static [N, C, H, H] input (what it can tell; nothing for other shapes). */
 function teacherGeometry(bytes: Uint8Array, file: string): { channels?: number; imageSize?: number } {
-  const dims = graphInputs(decodeModel(bytes, `teacher "${file}"`))[0]?.shape ?? [];
-  const [c, h, w] = [dims[1], dims[2], dims[3]];
-  return {
-    ...(c === 1 || c === 3 ? { channels: c } : {}),
-    ...(typeof h === 'number' && h === w ? { imageSize: h } : {}),
-  };
+  return imageGeometryOf(graphInputs(decodeModel(bytes, `teacher "${file}"`))[0]?.shape ?? []);
+}
+
+/** The teacher files: one path, or a non-empty list of them (each read, so a missing or bad file is named first). */
+function teacherFiles(teacher: unknown): { files: string[]; bytes: Uint8Array[] } {
+  const files = typeof teacher === 'string' ? [teacher] : teacher;
+  if (!Array.isArray(files) || files.length === 0 || files.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new KqkdError('teacher', 'the path of an ONNX teacher, or a list of them to choose from', JSON.stringify(teacher));
+  }
+  return { files, bytes: files.map((f: string) => readModelFile(f, 'teacher').bytes) };
+}
+
+/** The folder's config: the experiment's, and with several teachers the list it chooses from. */
+function folderHash(config: ExperimentConfig, teachers: readonly string[]): string {
+  if (teachers.length === 1) return experimentHash(config);
+  return createHash('sha256').update(JSON.stringify({ teachers: teachers.map((t) => resolve(t)), experiment: experimentHash(config) })).digest('hex').slice(0, 16);
 }
 
 function inputNameOf(model: Uint8Array, what: string): string {
@@ -217,14 +237,13 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   throwIfAborted(o?.signal);
   if (!o || typeof o !== 'object') throw new KqkdError('options', 'an object', String(o));
   if (typeof o.out !== 'string' || o.out.length === 0) throw new KqkdError('out', 'an output folder', JSON.stringify(o.out));
-  if (typeof o.teacher !== 'string' || o.teacher.length === 0) throw new KqkdError('teacher', 'the path of an ONNX teacher', JSON.stringify(o.teacher));
+  const teachers = teacherFiles(o.teacher);
   expectOneOf('data', o.data, DATASET_NAMES);
-  const teacherBytes = readModelFile(o.teacher, 'teacher').bytes;
   const threads = o.threads !== undefined ? { threads: expectInteger('threads', o.threads, 1, 1024) } : {};
   const emit = o.onProgress ?? (() => {});
-  // Images of a folder are decoded to the teacher's input (greyscale or RGB, its side) unless told otherwise.
-  const dataOptions = o.data === 'image-folder' ? { ...teacherGeometry(teacherBytes, o.teacher), ...(o.dataOptions ?? {}) } : o.dataOptions;
-  const options = { ...o, ...(dataOptions ? { dataOptions } : {}) };
+  // Images of a folder are decoded to the (first) teacher's input (greyscale or RGB, its side) unless told otherwise.
+  const dataOptions = o.data === 'image-folder' ? { ...teacherGeometry(teachers.bytes[0], teachers.files[0]), ...(o.dataOptions ?? {}) } : o.dataOptions;
+  let options: OneTeacher = { ...o, teacher: teachers.files[0], ...(dataOptions ? { dataOptions } : {}) };
   const open = (split: 'train' | 'test') => loadDataset(o.data, {
     split, ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}), ...(dataOptions ?? {}),
     // an image folder is decoded once into its cache (a bar), and says what it skipped
@@ -234,11 +253,25 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
     } : {}),
   } as LoadDatasetOptions);
   const trainSet = await open('train');
-  const config = distillExperiment(options, trainSet);
+  // Every option is checked here, before any teacher is scored or anything is written.
+  let config = distillExperiment(options, trainSet);
   const out = resolve(o.out);
-  const folder = ownFolder(out, 'out', { kind: 'distill', configHash: experimentHash(config), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
+  const folder = ownFolder(out, 'out', { kind: 'distill', configHash: folderHash(config, teachers.files), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
   try {
-    const result = await distillIn(options, config, out, trainSet, await open('test'), teacherBytes, threads, emit);
+    let teacherBytes = teachers.bytes[0];
+    let choice: TeacherChoice | undefined;
+    if (teachers.files.length > 1) {
+      choice = await chooseTeacher({
+        teachers: teachers.files, data: o.data, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(dataOptions ? { dataOptions } : {}),
+        config, out, ...threads, ...(o.signal ? { signal: o.signal } : {}),
+        onProgress: (e) => emit({ kind: 'progress', stage: `teachers: ${e.teacher} (${e.teacherIndex + 1}/${e.teachers}) ${e.stage}`, done: e.done, total: e.total }),
+      });
+      emit({ kind: 'distill', stage: 'teacher', detail: `${choice.file}: ${choice.reason}${choice.reused ? ' (the ranking of an earlier run, same candidates and options)' : ''}` });
+      teacherBytes = teachers.bytes[teachers.files.findIndex((f) => resolve(f) === choice!.file)];
+      options = { ...options, teacher: choice.file };
+      config = distillExperiment(options, trainSet);
+    }
+    const result = await distillIn(options, config, out, trainSet, await open('test'), teacherBytes, threads, emit, choice);
     folder.release();
     return result;
   } catch (err) {
@@ -289,8 +322,8 @@ const chosenEpoch = (run: RunOf) => ({
   validationTop1: run.history.find((h) => h.epoch === run.bestEpoch)!.testTop1, epoch: run.bestEpoch!, validationTop1Last: run.top1Last!,
 });
 
-async function distillIn(o: DistillOptions, config: ExperimentConfig, out: string, trainSet: Dataset, testSet: Dataset, teacherBytes: Uint8Array,
-  threads: { threads?: number }, emit: (e: DistillProgress) => void): Promise<DistillResult> {
+async function distillIn(o: OneTeacher, config: ExperimentConfig, out: string, trainSet: Dataset, testSet: Dataset, teacherBytes: Uint8Array,
+  threads: { threads?: number }, emit: (e: DistillProgress) => void, choice?: TeacherChoice): Promise<DistillResult> {
   const expDir = join(out, EXPERIMENT_DIR);
   makeDirs(expDir, 'out');
   const r = await runExperiment({ config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit });
@@ -332,6 +365,7 @@ async function distillIn(o: DistillOptions, config: ExperimentConfig, out: strin
     },
     testConfusion: student.evaluation.confusion,
     warnings,
+    ...(choice ? { teacherChoice: choice } : {}),
     files: { student: join(out, 'student.onnx'), report: join(out, 'report.md'), json: join(out, 'report.json'), pictures },
   };
   writeFileAtomic(join(out, 'report.json'), `${JSON.stringify({ format: 'kqkd-distill-report', version: 1, ...result }, null, 2)}\n`);
@@ -344,7 +378,7 @@ const ms = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(2));
 const count = (v: number | null) => (v === null ? '—' : v.toLocaleString('en-US'));
 
 /** report.md: what a user reads first. */
-export function distillReport(r: DistillResult, o: Pick<DistillOptions, 'teacher' | 'data'>): string {
+export function distillReport(r: DistillResult, o: Pick<OneTeacher, 'teacher' | 'data'>): string {
   const cols = ['teacher', 'student, distilled', ...(r.alone ? ['student alone (CE)'] : [])];
   const models = [r.teacher, r.student, ...(r.alone ? [r.alone] : [])];
   const row = (label: string, f: (m: DistilledModel) => string) => `| ${label} | ${models.map(f).join(' | ')} |`;
@@ -375,6 +409,7 @@ export function distillReport(r: DistillResult, o: Pick<DistillOptions, 'teacher
     `- Student layers paired with the teacher's: ${r.studentLayers.join(', ')}.`,
     '- Latency: onnxruntime-node on this machine\'s CPU, median of timed runs after warm-up.',
     '',
+    ...(r.teacherChoice ? teacherChoiceMarkdown(r.teacherChoice) : []),
     '## Pictures',
     '',
     ...r.files.pictures.map((p) => `![${p.replace('.png', '')}](${p})`),
