@@ -33,13 +33,20 @@ const FLAGS = {
   seed: '--seed', out: '--out', threads: '--threads', kqSamples: '--kq-samples', ...IMAGE_FOLDER_FLAGS,
 };
 
+/** `--teacher A.onnx` is one teacher; `--teacher A.onnx,B.onnx` a list to choose from. */
+const teacherList = (value: string): string | string[] => {
+  const list = value.split(',').map((t) => t.trim()).filter(Boolean);
+  return list.length === 1 ? list[0] : list;
+};
+
 export function registerDistill(program: Command): void {
   const command = program
     .command('distill')
     .description('One distilled student, end to end: teacher Knowledge Quality → teacher layers → feature-only distillation (Ours) → ' +
       'the checkpoint of the best validation epoch → OUT/student.onnx (class names and normalisation in its metadata) and ' +
       'OUT/report.md (teacher and student top-1, size, latency, pictures). Re-running the same command resumes.')
-    .requiredOption('--teacher <file.onnx>', 'the teacher: an ONNX classifier taking the dataset\'s normalised [N, C, H, W] images')
+    .requiredOption('--teacher <file.onnx[,file.onnx...]>', 'the teacher: an ONNX classifier taking the dataset\'s normalised [N, C, H, W] images; ' +
+      'several, comma-separated: ranked by Knowledge Quality into OUT/teachers/ and the top-ranked one is the teacher')
     .addOption(new Option('--data <name>', 'dataset').choices([...DATASET_NAMES]).default('fashion-mnist'))
     .option('--data-dir <dir>', 'dataset folder; required except for fashion-mnist (Debian\'s /usr/share/datasets/fashion-mnist)')
     .requiredOption('--student <name|file.onnx>', 'a zoo model (kqkd models) or an ONNX student, e.g. exported by torch.onnx.export (docs/onnx-students.md)')
@@ -68,7 +75,7 @@ export function registerDistill(program: Command): void {
     const r = await withFlagNames(FLAGS, () => {
       const dataOptions = imageFolderOptions(flags);
       return distill({
-        teacher: flags.teacher, data: flags.data, student: flags.student, out: flags.out, seed: intFlag('--seed', flags.seed, 0), onProgress,
+        teacher: teacherList(flags.teacher), data: flags.data, student: flags.student, out: flags.out, seed: intFlag('--seed', flags.seed, 0), onProgress,
         ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}), ...(Object.keys(dataOptions).length ? { dataOptions } : {}),
         ...(flags.width !== undefined ? { width: numFlag('--width', flags.width) } : {}),
         ...(flags.epochs !== undefined ? { epochs: intFlag('--epochs', flags.epochs, 1) } : {}),
@@ -86,6 +93,7 @@ export function registerDistill(program: Command): void {
     stopBar();
     const out = resolve(flags.out);
     say('');
+    if (r.teacherChoice) say(`teacher: ${r.teacherChoice.file}, chosen: ${r.teacherChoice.reason} (ranking in ${join(out, 'teachers', 'ranking.md')})`);
     say(`teacher layers (${r.teacherLayers.rule}): ${r.teacherLayers.indices.join(', ')}; checkpoint: epoch ${r.student.epoch} of ${r.student.epochs} (best validation top-1)`);
     say(`teacher             test top-1 ${r.teacher.testTop1.toFixed(2)} %  ${r.teacher.parameters ?? '?'} parameters  ${r.teacher.latencyMs.batch1.toPrecision(3)} ms/image at batch 1`);
     say(`student, distilled  test top-1 ${r.student.testTop1.toFixed(2)} %  ${r.student.parameters ?? '?'} parameters  ${r.student.latencyMs.batch1.toPrecision(3)} ms/image at batch 1`);
