@@ -3,6 +3,7 @@
  * tensors, evaluated through onnxruntime-node; and the FKD gradient separation (CE through `detachedHead` reaches no
  * backbone parameter, L_F reaches no head parameter) through the real ORT web training build.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encodeModel, GraphBuilder, type Tensor } from '@kqkd/onnx';
 import { createInferenceSession } from '@kqkd/runtime';
@@ -173,6 +174,71 @@ describe('feature loss L_F vs float64 references', () => {
     expect(() => alignSpatial(b, s, b.input('t2', [1, 2, 3, 12]))).toThrow(/at least as large/);
     expect(() => featureLoss(b, [{ student: s, teacher: s }], { projector: 'five-layer' as never })).toThrow(/single-layer-conv/);
     expect(() => featureLoss(b, [], { projector: 'single-layer-conv' })).toThrow(/at least one/);
+  });
+});
+
+describe('feature loss L_F: ViT tokens paired with a CNN map go on their patch grid', () => {
+  /** Tokens [B, T, C] on the √T×√T grid, independently: token k at row ⌊k/√T⌋, column k mod √T (row-major). */
+  const grid64 = (data: ArrayLike<number>, n: number, t: number, c: number): Map64 => {
+    const side = Math.sqrt(t);
+    const r = map(new Float64Array(n * c * t), n, c, side, side);
+    for (let b = 0; b < n; b++) for (let k = 0; k < t; k++) for (let ch = 0; ch < c; ch++) {
+      const [y, x] = [Math.floor(k / side), k % side];
+      r.data[((b * c + ch) * side + y) * side + x] = data[(b * t + k) * c + ch];
+    }
+    return r;
+  };
+
+  it('teacher tokens [B, 49, C] vs student map 28×28: student projected and pooled 4×4, tokens on the 7×7 grid', async () => {
+    const b = new GraphBuilder({ seed: 31 });
+    const s = b.input('s', [2, 3, 28, 28]);
+    const t = b.input('t', [2, 49, 5]);
+    const loss = featureLoss(b, [{ student: s, teacher: t }], { projector: 'single-layer-conv' });
+    const feeds: Feeds = { s: { data: randn(2 * 3 * 784, 32), dims: [2, 3, 28, 28] }, t: { data: randn(2 * 49 * 5, 33), dims: [2, 49, 5] } };
+    const got = (await evaluate(b, { loss }, feeds)).loss[0];
+    const p = avgPool64(conv64(map(feeds.s.data, 2, 3, 28, 28), param(b, 'feature_loss.pair0.proj.conv.weight'), 5, 1, 0), 4, 4);
+    const want = mse64(p.data, grid64(feeds.t.data, 2, 49, 5).data);
+    expect(want).toBeGreaterThan(0.1);
+    close(got, want);
+  }, T);
+
+  it('student tokens [B, 49, C] vs teacher map 14×14: the student grid projected, the teacher pooled 2×2 to 7×7', async () => {
+    const b = new GraphBuilder({ seed: 34 });
+    const s = b.input('s', [2, 49, 4]);
+    const t = b.input('t', [2, 6, 14, 14]);
+    const loss = featureLoss(b, [{ student: s, teacher: t }], { projector: 'single-layer-conv' });
+    const feeds: Feeds = { s: { data: randn(2 * 49 * 4, 35), dims: [2, 49, 4] }, t: { data: randn(2 * 6 * 196, 36), dims: [2, 6, 14, 14] } };
+    const got = (await evaluate(b, { loss }, feeds)).loss[0];
+    const p = conv64(grid64(feeds.s.data, 2, 49, 4), param(b, 'feature_loss.pair0.proj.conv.weight'), 6, 1, 0);
+    const want = mse64(p.data, avgPool64(map(feeds.t.data, 2, 6, 14, 14), 2, 2).data);
+    expect(want).toBeGreaterThan(0.1);
+    close(got, want);
+  }, T);
+
+  it('tokens vs tokens (and vs flat or 1×1 features) keep the [B, C, T, 1] graph, byte for byte', () => {
+    const b = new GraphBuilder({ seed: 37 });
+    const pairs = [
+      { student: b.input('s0', [2, 6, 4]), teacher: b.input('t0', [2, 3, 7]) }, // tokens ↔ tokens
+      { student: b.input('s1', [2, 5]), teacher: b.input('t1', [2, 4, 3]) }, // flat ↔ tokens
+      { student: b.input('s2', [2, 9, 4]), teacher: b.input('t2', [2, 3, 1, 1]) }, // tokens ↔ 1×1 map
+    ];
+    b.output(featureLoss(b, pairs, { projector: 'three-layer-conv' }), 'loss');
+    const model = b.build();
+    const pair0 = model.graph.node.filter((n) => n.name?.startsWith('feature_loss/pair0/') || n.name?.startsWith('feature_loss.pair0.'));
+    expect(pair0.slice(0, 5).map((n) => n.opType)).toEqual(['Transpose', 'Reshape', 'Identity', 'Transpose', 'Reshape']);
+    // sha256 of the model the code before the patch-grid layout built (commit 7afc32e), same seed and inputs
+    expect(createHash('sha256').update(encodeModel(model)).digest('hex')).toBe('c121331a8f0ec1ef15df4e7232d4e0dc226537e9bd4f16f0cd322ed4864ec2cc');
+  });
+
+  it('a token count that is not a perfect square, facing a spatial map, is refused naming the feature', () => {
+    const b = new GraphBuilder();
+    const s = b.input('s', [2, 3, 28, 28]);
+    const t = b.input('vit.block7', [2, 50, 8]);
+    expect(() => featureLoss(b, [{ student: s, teacher: t }], { projector: 'single-layer-conv' }))
+      .toThrow('Expected a perfect-square token count T (patch tokens only, laid out on their √T×√T grid to meet the spatial map '
+        + 'on the other side of the pair; a class token is not supported) for teacher feature "vit.block7" but received T = 50 tokens of 8 channels');
+    expect(() => featureLoss(b, [{ student: b.input('st', [2, 12, 8]), teacher: b.input('tm', [2, 8, 4, 4]) }], { projector: 'single-layer-conv' }))
+      .toThrow(/for student feature "st" but received T = 12 tokens/);
   });
 });
 

@@ -4,9 +4,15 @@
  * AveragePool with kernel = stride = ratio), and the pair's loss is the MSE; L_F is the mean over pairs. Teacher
  * features are inputs (cached) or come from a frozen forward: they are detached, so no gradient ever reaches them.
  *
- * Token features [B, T, C] are handled as [B, C, T, 1] (transpose then reshape): a 1×1 conv on that layout is the
- * 1-D pointwise conv, and the 3×3 conv with pad 1 on a width-1 map only ever sees zero padding in its outer columns,
- * so it is exactly a 1-D conv of kernel 3 along the tokens (the outer-column weights get zero gradient).
+ * Token features [B, T, C] paired with token, flat or 1×1 features are handled as [B, C, T, 1] (transpose then reshape):
+ * a 1×1 conv on that layout is the 1-D pointwise conv, and the 3×3 conv with pad 1 on a width-1 map only ever sees
+ * zero padding in its outer columns, so it is exactly a 1-D conv of kernel 3 along the tokens (the outer-column
+ * weights get zero gradient). Token features paired with a spatial map [B, C, H, W] (H·W > 1; a ViT ↔ CNN pair,
+ * either side) are laid out on their patch grid instead: [B, C, √T, √T], token k at row ⌊k/√T⌋, column k mod √T
+ * (the row-major order in which a ViT flattens its patches), so e.g. a 7×7 ViT grid meets a 28×28 CNN map pooled
+ * 4×4. T must then be a perfect square: the zoo's ViTs have no class token, and a token count that is not a square
+ * (such as 1 + 7² with a class token) is refused rather than guessed (`tokenGrid`). SemCKD and SimKD keep
+ * [B, C, T, 1] for every token feature (`toChannelMap`).
  */
 import { invalidArgument, KqkdError } from '@kqkd/common';
 import type { GraphBuilder, Tensor } from '@kqkd/onnx';
@@ -38,6 +44,32 @@ export function toChannelMap(b: GraphBuilder, x: Tensor, tag: string): Tensor {
     return b.reshape(b.transpose(x, [0, 2, 1], `${tag}.tokens_to_channels`), [-1, c, t, 1], `${tag}.as_map`);
   }
   return invalidArgument(`feature "${x.name}"`, 'a feature map [B, C, H, W] or token features [B, T, C]', x.shape);
+}
+
+/**
+ * Token features [B, T, C] on their patch grid [B, C, √T, √T] (transpose then reshape; token k → row ⌊k/√T⌋, column
+ * k mod √T). `label` names the feature in the refusal of a T that is not a perfect square.
+ */
+export function tokenGrid(b: GraphBuilder, x: Tensor, tag: string, label = `feature "${x.name}"`): Tensor {
+  const [, t, c] = x.shape;
+  if (x.shape.length !== 3 || typeof t !== 'number' || typeof c !== 'number') invalidArgument(label, 'token features [B, T, C] with known T and C', x.shape);
+  const side = Math.round(Math.sqrt(t));
+  if (side * side !== t) {
+    throw new KqkdError(label, 'a perfect-square token count T (patch tokens only, laid out on their √T×√T grid to '
+      + 'meet the spatial map on the other side of the pair; a class token is not supported)', `T = ${t} tokens of ${c} channels`);
+  }
+  return b.reshape(b.transpose(x, [0, 2, 1], `${tag}.tokens_to_channels`), [-1, c, side, side], `${tag}.as_grid`);
+}
+
+/** A spatial map [B, C, H, W] with H·W > 1 (unknown sizes count as spatial). */
+const isSpatialMap = (x: Tensor) => x.shape.length === 4 && !(x.shape[2] === 1 && x.shape[3] === 1);
+
+/**
+ * `x` as a map to pair with `other`: tokens facing a spatial map go on their patch grid (`tokenGrid`), everything
+ * else through `toChannelMap` (tokens facing tokens or flat features stay [B, C, T, 1]).
+ */
+export function pairedChannelMap(b: GraphBuilder, x: Tensor, other: Tensor, tag: string, label = `${tag} feature "${x.name}"`): Tensor {
+  return x.shape.length === 3 && isSpatialMap(other) ? tokenGrid(b, x, tag, label) : toChannelMap(b, x, tag);
 }
 
 /** Projectors and other loss-only layers start as PyTorch's nn.Conv2d / nn.Linear do (the paper's code leaves them at the default). */
@@ -134,8 +166,8 @@ export function featureLoss(b: GraphBuilder, pairs: readonly FeaturePair[], opti
   if (pairs.length === 0) invalidArgument('featureLoss pairs', 'at least one (student, teacher) pair', 0);
   return b.scope(options.name ?? 'feature_loss', () => {
     const losses = pairs.map((pair, i) => b.scope(`pair${i}`, () => {
-      const s = toChannelMap(b, pair.student, 'student');
-      const t = toChannelMap(b, b.detach(pair.teacher, 'teacher.detach'), 'teacher');
+      const s = pairedChannelMap(b, pair.student, pair.teacher, 'student');
+      const t = pairedChannelMap(b, b.detach(pair.teacher, 'teacher.detach'), pair.student, 'teacher', `teacher feature "${pair.teacher.name}"`);
       const tc = t.shape[1];
       if (typeof tc !== 'number') invalidArgument(`teacher feature "${pair.teacher.name}"`, 'a known channel count', pair.teacher.shape);
       const p = projector(b, s, tc, options.projector, { hiddenFactor: options.hiddenFactor });

@@ -1,5 +1,5 @@
 export {
-  featureLoss, projector, alignSpatial, adaptiveAveragePool, adaptivePoolMatrix, toChannelMap, PROJECTORS, type ProjectorKind, type FeaturePair, type FeatureLossOptions,
+  featureLoss, projector, alignSpatial, adaptiveAveragePool, adaptivePoolMatrix, toChannelMap, tokenGrid, pairedChannelMap, PROJECTORS, type ProjectorKind, type FeaturePair, type FeatureLossOptions,
 } from './feature.js';
 export {
   kdLoss, vkdLoss, vkdLsLoss, spLoss, normalizedGram, standardizeLogits, detachedHead, VKD_TEMPERATURE, LS_EPS, SP_EPS,
