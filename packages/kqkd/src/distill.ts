@@ -326,7 +326,10 @@ async function distillIn(o: OneTeacher, config: ExperimentConfig, out: string, t
   threads: { threads?: number }, emit: (e: DistillProgress) => void, choice?: TeacherChoice): Promise<DistillResult> {
   const expDir = join(out, EXPERIMENT_DIR);
   makeDirs(expDir, 'out');
-  const r = await runExperiment({ config, out: expDir, ...threads, ...(o.signal ? { signal: o.signal } : {}), onProgress: emit });
+  // --force covers the experiment inside OUT too: another distillation's runs there are written over, not refused
+  const r = await runExperiment({
+    config, out: expDir, ...threads, ...(o.force ? { force: true } : {}), ...(o.signal ? { signal: o.signal } : {}), onProgress: emit,
+  });
   const warnings = teacherWarnings(r.teacher.top1, trainSet);
   for (const w of warnings) emit({ kind: 'distill', stage: 'warning', detail: w });
   const ours = r.methods['fkd-kq'];
