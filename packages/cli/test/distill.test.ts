@@ -20,6 +20,8 @@ describe('kqkd distill refuses before any work', () => {
     ['an unknown student', ['--student', 'resnet10'], /Expected a zoo model \(resnet9, resnet34, .*\) or the path of an ONNX student \(\*\.onnx\) for --student but received "resnet10"/],
     ['a width for an ONNX student', ['--student', student, '--width', '0.5'], /Expected no width for an ONNX student \(its file fixes its size\) for --width but received 0\.5/],
     ['a missing ONNX student', ['--student', join(dir, 'none.onnx')], /student.*none\.onnx/],
+    // the same rule as kqkd train --model (isOnnxModelPath): any case of .onnx, or a path, is a file
+    ['a missing ONNX student named in capitals', ['--student', join(dir, 'None.ONNX')], /Expected a readable \.onnx file for --student but received ".*None\.ONNX" \(it does not exist\)/],
     ['an unknown comparison', ['--student', 'resnet9', '--compare', 'vkd'], /Expected one of "ce" for --compare\[0\] but received "vkd"/],
     ['a validation split as large as the training split', ['--student', 'resnet9', '--validation', '60000'], /Expected integer between 1 and 59999 for --validation but received 60000/],
     ['a training part too small', ['--student', 'resnet9', '--train-limit', '15'], /Expected at least 20 training images to train on \(2 per class\) besides the 5000 validation images for --train-limit but received 15 \(60000 in the training split\)/],

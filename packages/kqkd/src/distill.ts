@@ -20,7 +20,7 @@ import {
   experimentHash, parseExperimentConfig, QUICK_TUNED_LR, runExperiment, type ExperimentConfig, type ExperimentConfigInput,
   type ExperimentProgress, type ExperimentResults,
 } from '@kqkd/experiment';
-import { ZOO_NAMES } from '@kqkd/models';
+import { isOnnxModelPath, ZOO_NAMES } from '@kqkd/models';
 import { decodeModel, graphInputs, readModelFile } from '@kqkd/onnx';
 import { confusionMatrixSpec, writeChart } from '@kqkd/plots';
 import { createInferenceSession } from '@kqkd/runtime';
@@ -132,7 +132,7 @@ function studentSpec(o: Pick<DistillOptions, 'student' | 'width'>): { spec: Reco
   if (typeof o.student !== 'string' || o.student.length === 0) {
     throw new KqkdError('student', `a zoo model (${ZOO_NAMES.join(', ')}) or the path of an ONNX student`, JSON.stringify(o.student));
   }
-  if (o.student.endsWith('.onnx')) {
+  if (isOnnxModelPath(o.student)) {
     if (o.width !== undefined) throw new KqkdError('width', 'no width for an ONNX student (its file fixes its size)', String(o.width));
     const file = resolve(o.student);
     readModelFile(file, 'student'); // a missing or unreadable file is refused here, naming it

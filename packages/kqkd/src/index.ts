@@ -44,3 +44,4 @@ export { BACKENDS as GEOMETRY_BACKENDS, type BackendChoice } from '@kqkd/geometr
 export { DATASET_NAMES, type DatasetName } from '@kqkd/data';
 export { KqkdError, RunFailedError } from '@kqkd/common';
 export type { ModelListing } from '@kqkd/models';
+export { isOnnxModelPath } from '@kqkd/models';

@@ -3,7 +3,7 @@
  * (and the small CNN), each returning its logits and its generalized layers (METHOD.md §1, §7).
  */
 export {
-  ZOO, ZOO_NAMES, getModel, buildZooModel, ZeroInitBuilder, listModels, countParameters, checkInputShape,
+  ZOO, ZOO_NAMES, isOnnxModelPath, getModel, buildZooModel, ZeroInitBuilder, listModels, countParameters, checkInputShape,
   type ZooName, type ParameterCount, type BuildZooModelOptions, type BuiltZooModel, type ModelListing,
 } from './zoo.js';
 export type { InputShape, ZooBuildOptions, ZooLayer, ZooModel, ZooFamily, ModelDefinition } from './types.js';

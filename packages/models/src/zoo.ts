@@ -11,6 +11,14 @@ import { vit } from './vit.js';
 export const ZOO_NAMES = ['resnet9', 'resnet34', 'vgg11', 'vgg19', 'mobilenetv2', 'vit_b', 'vit_et', 'vit_ett', 'small-cnn'] as const;
 export type ZooName = (typeof ZOO_NAMES)[number];
 
+/**
+ * Whether a model argument names an ONNX file rather than a zoo model: it ends in `.onnx` (any case) or holds a path
+ * separator. The one rule of `kqkd train --model`, `kqkd distill --student` and the API's `student`.
+ */
+export function isOnnxModelPath(model: string): boolean {
+  return /\.onnx$/i.test(model) || /[\\/]/.test(model);
+}
+
 const def = (name: ZooName, family: ModelDefinition['family'], description: string, build: ModelDefinition['build']): ModelDefinition =>
   ({ name, family, description, build });
 

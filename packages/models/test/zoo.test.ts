@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
 import { countParameters, decodeModel, encodeModel, findGeneralizedLayers, GENERALIZED_LAYERS_METADATA_KEY, GraphBuilder } from '@kqkd/onnx';
-import { buildZooModel, getModel, listModels, ZOO, ZOO_NAMES } from '../src/index.js';
+import { buildZooModel, getModel, listModels, isOnnxModelPath, ZOO, ZOO_NAMES } from '../src/index.js';
 
 interface Ref { params: number; statistics: number; layers: number; shapes: number[][] }
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/torch-reference.json', import.meta.url), 'utf8')) as
@@ -163,5 +163,15 @@ describe('generalized layers and parameter counts match METHOD.md §7 and PyTorc
     expect(() => buildZooModel('vit_b', { input: [3, 30, 30], classes: 10, width: 0.125, patch: 5 })).not.toThrow();
     expect(() => buildZooModel('resnet9', { input: [3, 32] as unknown as number[], classes: 10 })).toThrow(/input/);
     expect(() => buildZooModel('resnet9', { input: [3, 4, 4], classes: 10 })).toThrow(/at least 8×8/);
+  });
+});
+
+describe('isOnnxModelPath: the one rule telling an ONNX file from a zoo name', () => {
+  it('a .onnx name in any case or anything with a path separator is a file; a bare name is not', () => {
+    const cases: [string, boolean][] = [
+      ['student.onnx', true], ['Student.ONNX', true], ['runs/student', true], ['runs\\student', true], ['./resnet9', true],
+      ['resnet9', false], ['vit_ett', false], ['onnx', false], ['model.onnx.txt', false],
+    ];
+    for (const [arg, isFile] of cases) expect([arg, isOnnxModelPath(arg)]).toEqual([arg, isFile]);
   });
 });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { invalidArgumentText } from '@kqkd/common';
-import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, epochModelFile, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
+import { BACKENDS, DATASET_NAMES, DATASETS_NEEDING_DIR, DEFAULT_BACKEND, epochModelFile, isOnnxModelPath, MODEL_NAMES, OPTIMIZER_TYPES, SCHEDULES, train, type TrainConfigInput, type TrainProgress } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { commandSignal } from '../interrupt.js';
 import { intFlag, numFlag, withFlagNames } from '../flags.js';
@@ -226,7 +226,7 @@ function progressShown(flags: TrainFlags, out: string, evalName: string) {
 
 /** True when --model is a path (ends in .onnx, or names a folder): an ONNX student; anything else must be a zoo name. */
 function modelIsFile(model: string): boolean {
-  const isFile = /\.onnx$/i.test(model) || /[\\/]/.test(model);
+  const isFile = isOnnxModelPath(model);
   if (!isFile && !(MODEL_NAMES as readonly string[]).includes(model)) {
     invalidArgumentText('--model', `a model of the zoo (${MODEL_NAMES.join(', ')}) or the path of an ONNX student (*.onnx)`, `"${model}"`);
   }
