@@ -88,7 +88,7 @@ const LR: Record<string, number> = { resnet9: 0.0075, resnet34: 0.0075, mobilene
 
 describe('presets', () => {
   it('every preset parses (the paper ones once dataset.dir is set); presetConfig returns a deep copy', () => {
-    expect(PRESET_NAMES).toHaveLength(11);
+    expect(PRESET_NAMES).toHaveLength(12);
     for (const name of PRESET_NAMES) {
       const p = presetConfig(name);
       if (name.startsWith('paper-')) p.dataset = { ...p.dataset, dir: '/data/somewhere' };
@@ -135,6 +135,15 @@ describe('presets', () => {
     expect(tt).toEqual(qt);
     // quick's methods at the rates quick-tune chose (QUICK_TUNED_LR, recorded from its results.json)
     for (const m of q.methods) expect(q.training.methodLr![m], m).toBe(QUICK_TUNED_LR[m]);
+  });
+
+  it('fmnist-resnet34-mobilenetv2-tune: quick-tune with a MobileNetV2/4 student (the paper\'s student layers), CE, VKD, 1LC + VKD and Ours', () => {
+    const t = parseExperimentConfig(presetConfig('fmnist-resnet34-mobilenetv2-tune'));
+    const q = parseExperimentConfig(presetConfig('quick-tune'));
+    expect(t.student).toEqual({ model: { name: 'mobilenetv2', width: 0.25 }, layers: [3, 6, 13, 17] });
+    expect(t.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
+    expect(t.teacher.onnx).toBe(COMMITTED_TEACHER);
+    for (const k of ['dataset', 'teacher', 'training', 'tuning', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
   });
 
   it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
