@@ -1,7 +1,8 @@
 /**
  * `kqkd score --model A --model B …` (a ranking of candidate teachers) and `kqkd distill --teacher A,B`: the flags reach
  * the ranking (sample, seed, held-out images, rule, k), one --model keeps the single-model layout, and candidates that
- * do not fit are refused with exit code 2 naming the flag and the file, leaving no folder.
+ * do not fit are refused with exit code 2 naming the flag and the file, leaving no folder. --rank-by validation-top1
+ * orders them by their own top-1 and says so; --rank-by with one model or teacher, or an unknown value, is refused.
  */
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +54,23 @@ describe.runIf(haveData)('kqkd score with several --model', () => {
     for (const f of ['ranking.md', 'teachers-kq.svg', 'teachers-kq.png', 'tiny/kq.json', 'tiny-seed1/kq-curves.png']) expect(existsSync(join(out, f)), f).toBe(true);
   }, 120_000);
 
+  it('--rank-by validation-top1: ordered by validation top-1 (ties by summary, then name), the criterion in ranking.json and the table', async () => {
+    const out = join(dir, 'ranked-top1');
+    const r = await runCli(['score', '--model', TINY, '--model', TINY_SEED1, '--data', 'fashion-mnist', '--samples', '100', '--validation', '200',
+      '--rank-by', 'validation-top1', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const ranking = JSON.parse(readFileSync(join(out, 'ranking.json'), 'utf8'));
+    expect(ranking.rankBy).toBe('validation-top1');
+    type T = { rank: number; name: string; kqSummary: number; validationTop1: number };
+    const expected = [...ranking.teachers as T[]].sort((a, b) => (b.validationTop1 - a.validationTop1) || (b.kqSummary - a.kqSummary) || (a.name < b.name ? -1 : 1));
+    expect(ranking.teachers.map((t: T) => t.name)).toEqual(expected.map((t) => t.name));
+    const lines = r.stdout.split('\n');
+    ranking.teachers.forEach((t: T, i: number) => {
+      expect(lines[2 + i]).toMatch(new RegExp(`^\\s*${t.rank}\\s+${t.name}\\s+${t.kqSummary.toFixed(4)}\\s.*\\s${t.validationTop1.toFixed(2)} %$`));
+    });
+    expect(r.stdout).toMatch(/^ranked by: validation-top1\. Ranked by validation top-1, /m);
+  }, 120_000);
+
   it('one --model keeps the single-model output: kq.json and its curves in OUT, the layer table, no ranking', async () => {
     const out = join(dir, 'single');
     const r = await runCli(['score', '--model', TINY, '--data', 'fashion-mnist', '--samples', '100', '--out', out]);
@@ -71,6 +89,10 @@ describe.runIf(haveData)('kqkd score with several --model', () => {
     ['a candidate with another number of classes', ['--model', TINY, '--model', FIVE],
       /Expected logits for the 10 classes of fashion-mnist \(as every candidate\) for --model but received 5 classes in ".*five\.onnx"/],
     ['--validation with one --model', ['--model', TINY, '--validation', '100'], /Expected several --model \(a teacher ranking\) for --validation but received "100" with one --model/],
+    ['--rank-by with one --model', ['--model', TINY, '--rank-by', 'validation-top1'],
+      /Expected several --model \(a teacher ranking\) for --rank-by but received "validation-top1" with one --model/],
+    ['--rank-by with a value that is not a criterion', ['--model', TINY, '--model', TINY_SEED1, '--rank-by', 'accuracy'],
+      /Expected one of "kq", "validation-top1" for --rank-by but received .*accuracy/],
     ['--layers with several --model', ['--model', TINY, '--model', TINY_SEED1, '--layers', 'relu1'], /Expected nothing with several --model .* for --layers/],
   ];
   for (const [what, args, message] of refusals) {
@@ -94,4 +116,19 @@ describe.runIf(haveData)('kqkd distill with several --teacher', () => {
     expect(r.stderr).toMatch(/Expected logits for the 10 classes of fashion-mnist \(as every candidate\) for --teacher but received 5 classes in ".*five\.onnx"/);
     expect(existsSync(out)).toBe(false);
   }, 60_000);
+
+  const rankByRefusals: [string, string, RegExp][] = [
+    ['one teacher', TINY, /Expected several teachers \(a ranking to choose from\) for --rank-by but received "validation-top1" with one teacher/],
+    ['a value that is not a criterion', `${TINY},${TINY_SEED1}`, /Expected one of "kq", "validation-top1" for --rank-by but received .*top5/],
+  ];
+  for (const [what, teacher, message] of rankByRefusals) {
+    it(`--rank-by with ${what}: exit 2 naming --rank-by, no folder`, async () => {
+      const out = join(dir, `distill-rank-by-${what.replace(/\W+/g, '-')}`);
+      const r = await runCli(['distill', '--teacher', teacher, '--data', 'fashion-mnist', '--student', 'resnet9', '--train-limit', '200',
+        '--rank-by', what === 'one teacher' ? 'validation-top1' : 'top5', '--epochs', '1', '--out', out, '--quiet']);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }, 60_000);
+  }
 });

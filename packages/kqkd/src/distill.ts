@@ -7,8 +7,8 @@
  *
  * It is an experiment of one method and one seed (@kqkd/experiment) in `out/experiment/`, so it resumes like every
  * run (also after kill -9); `compare: ['ce']` adds the student trained alone, under the same budget and split.
- * Several teachers: they are ranked by Knowledge Quality first (`teacher-choice.ts`, into `out/teachers/`) and the
- * top-ranked one is distilled from, exactly as a single teacher.
+ * Several teachers: they are ranked by Knowledge Quality first (`teacher-choice.ts`, into `out/teachers/`; or by their
+ * validation top-1, `rankBy`) and the top-ranked one is distilled from, exactly as a single teacher.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ import { BEST_MODEL_ONNX, evaluateModel, type Evaluation } from '@kqkd/train';
 import { throwIfAborted } from './output-folder.js';
 import { defaultValidation, imageGeometryOf } from './score-teachers.js';
 import { chooseTeacher, teacherChoiceMarkdown, type TeacherChoice } from './teacher-choice.js';
+import { RANK_BY, type RankBy } from './teacher-ranking.js';
 
 export { defaultValidation };
 
@@ -41,6 +42,11 @@ export interface DistillOptions {
    * Knowledge Quality (`scoreTeachers`, into `out/teachers/`) and the top-ranked one is distilled from.
    */
   teacher: string | readonly string[];
+  /**
+   * Several teachers: what ranks them (default `kq`, the KQ summary; `validation-top1`, their own top-1 on the
+   * validation images, what docs/RESULTS.md §7 found to predict the best teacher across architectures). Refused with one.
+   */
+  rankBy?: RankBy;
   /** The dataset (`image-folder` for a folder of class folders). */
   data: DatasetName;
   /** Required except for fashion-mnist (Debian's folder). */
@@ -221,10 +227,22 @@ function teacherFiles(teacher: unknown): { files: string[]; bytes: Uint8Array[] 
   return { files, bytes: files.map((f: string) => readModelFile(f, 'teacher').bytes) };
 }
 
-/** The folder's config: the experiment's, and with several teachers the list it chooses from. */
-function folderHash(config: ExperimentConfig, teachers: readonly string[]): string {
+/**
+ * The folder's config: the experiment's, and with several teachers the list it chooses from and the criterion (only
+ * when not the default `kq`, so folders written before it could be chosen keep their hash).
+ */
+export function distillFolderHash(config: ExperimentConfig, teachers: readonly string[], rankBy: RankBy = 'kq'): string {
   if (teachers.length === 1) return experimentHash(config);
-  return createHash('sha256').update(JSON.stringify({ teachers: teachers.map((t) => resolve(t)), experiment: experimentHash(config) })).digest('hex').slice(0, 16);
+  const chosen = { teachers: teachers.map((t) => resolve(t)), experiment: experimentHash(config), ...(rankBy !== 'kq' ? { rankBy } : {}) };
+  return createHash('sha256').update(JSON.stringify(chosen)).digest('hex').slice(0, 16);
+}
+
+/** `rankBy`, checked: one of RANK_BY, and only with several teachers (one has nothing to rank). */
+function rankByOf(rankBy: unknown, teachers: number): RankBy {
+  if (rankBy === undefined) return 'kq';
+  const value = expectOneOf('rankBy', rankBy, RANK_BY);
+  if (teachers === 1) throw new KqkdError('rankBy', 'several teachers (a ranking to choose from)', `"${value}" with one teacher`);
+  return value;
 }
 
 function inputNameOf(model: Uint8Array, what: string): string {
@@ -238,6 +256,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   if (!o || typeof o !== 'object') throw new KqkdError('options', 'an object', String(o));
   if (typeof o.out !== 'string' || o.out.length === 0) throw new KqkdError('out', 'an output folder', JSON.stringify(o.out));
   const teachers = teacherFiles(o.teacher);
+  const rankBy = rankByOf(o.rankBy, teachers.files.length);
   expectOneOf('data', o.data, DATASET_NAMES);
   const threads = o.threads !== undefined ? { threads: expectInteger('threads', o.threads, 1, 1024) } : {};
   const emit = o.onProgress ?? (() => {});
@@ -256,14 +275,14 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   // Every option is checked here, before any teacher is scored or anything is written.
   let config = distillExperiment(options, trainSet);
   const out = resolve(o.out);
-  const folder = ownFolder(out, 'out', { kind: 'distill', configHash: folderHash(config, teachers.files), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
+  const folder = ownFolder(out, 'out', { kind: 'distill', configHash: distillFolderHash(config, teachers.files, rankBy), ownFiles: DISTILL_FILES, ...(o.force ? { force: true } : {}) });
   try {
     let teacherBytes = teachers.bytes[0];
     let choice: TeacherChoice | undefined;
     if (teachers.files.length > 1) {
       choice = await chooseTeacher({
         teachers: teachers.files, data: o.data, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(dataOptions ? { dataOptions } : {}),
-        config, out, ...threads, ...(o.signal ? { signal: o.signal } : {}),
+        config, rankBy, out, ...threads, ...(o.signal ? { signal: o.signal } : {}),
         onProgress: (e) => emit({ kind: 'progress', stage: `teachers: ${e.teacher} (${e.teacherIndex + 1}/${e.teachers}) ${e.stage}`, done: e.done, total: e.total }),
       });
       emit({ kind: 'distill', stage: 'teacher', detail: `${choice.file}: ${choice.reason}${choice.reused ? ' (the ranking of an earlier run, same candidates and options)' : ''}` });

@@ -11,7 +11,7 @@
 export {
   score, readLabelsNpy, readIndicesNpy,
   type ScoreOptions, type ScoreFeaturesOptions, type ScoreModelApiOptions, type ScoreProgress, type ScoreResult,
-  scoreTeachers, rankingToTable, type ScoreTeachersOptions, type ScoreTeachersProgress, type ScoreTeachersResult, type TeacherRanking, type RankedTeacher,
+  scoreTeachers, rankingToTable, RANK_BY, type RankBy, type ScoreTeachersOptions, type ScoreTeachersProgress, type ScoreTeachersResult, type TeacherRanking, type RankedTeacher,
 } from './score.js';
 export { train, EXECUTION_PROVIDERS, type ExecutionProvider } from './train.js';
 export { evaluate, type EvaluateApiOptions, type EvaluateResult } from './evaluate.js';

@@ -1,8 +1,8 @@
 /**
  * `scoreTeachers`: several candidate teachers scored by Knowledge Quality on one class-balanced sample of training
  * images (the same seed, the same images for every candidate), and ranked by their KQ summary — the mean Q of the
- * layers the selection rule of `kqkd distill` (`kq-last` by default) would pick — with its S, I, E parts, the
- * teacher's size and its own top-1 on held-out training images. Writes `OUT/<teacher>/kq.json` (+ its curves) per
+ * layers the selection rule of `kqkd distill` (`kq-last` by default) would pick — or, with `rankBy: 'validation-top1'`,
+ * by their own top-1 on held-out training images; with the summary's S, I, E parts, the teacher's size and that top-1. Writes `OUT/<teacher>/kq.json` (+ its curves) per
  * candidate, `OUT/ranking.json`, `OUT/ranking.md` and `OUT/teachers-kq.svg|png` (every candidate's Q on a
  * relative-depth axis). Candidates that cannot be compared — another input shape or class count than each other or
  * than the data — are refused before anything is scored.
@@ -21,7 +21,7 @@ import { preloadRenderers, teachersKqSpec, writeChart } from '@kqkd/plots';
 import { writeKqFiles } from './kq-files.js';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
 import {
-  kqSummary, rankingMarkdown, rankingToJson, rankTeachers, type RankedTeacher, type TeacherRanking,
+  kqSummary, orderText, RANK_BY, rankingMarkdown, rankingToJson, rankTeachers, type RankBy, type RankedTeacher, type TeacherRanking,
 } from './teacher-ranking.js';
 
 export interface ScoreTeachersOptions {
@@ -43,6 +43,12 @@ export interface ScoreTeachersOptions {
   topK?: number;
   /** The selection rule whose layers the KQ summary averages (default `kq-last`, the rule of `kqkd distill`). */
   selection?: string;
+  /**
+   * What orders the candidates (default `kq`, the KQ summary): `validation-top1` orders them by their own top-1 on the
+   * held-out images (ties by KQ summary, then name) — what docs/RESULTS.md §7 found to predict the best teacher across
+   * architectures. A ranking.json of the other criterion is not reused: the candidates are scored again.
+   */
+  rankBy?: RankBy;
   /** The last N training images, held out: the teachers' own top-1 is measured there, the KQ sample never comes from them (default 10 %, at most 5 000). */
   validation?: number;
   /** Draw the KQ sample from the first N training images only (of those before the held-out ones), as `distill` trains on. */
@@ -242,7 +248,8 @@ function reusable(out: string, inputs: Record<string, unknown>): TeacherRanking 
     const r = JSON.parse(readFileSync(path, 'utf8')) as TeacherRanking;
     if (r.format !== 'kqkd-teacher-ranking' || JSON.stringify(r.inputs) !== JSON.stringify(inputs)) return undefined;
     const files = ['ranking.md', 'teachers-kq.svg', 'teachers-kq.png', ...r.teachers.map((t) => t.kq)];
-    return files.every((f) => existsSync(join(out, f))) ? r : undefined;
+    // a ranking written before the criterion could be chosen was ranked by the KQ summary
+    return files.every((f) => existsSync(join(out, f))) ? { ...r, rankBy: r.rankBy ?? 'kq' } : undefined;
   } catch {
     return undefined;
   }
@@ -270,6 +277,7 @@ export async function scoreTeachers(o: ScoreTeachersOptions): Promise<ScoreTeach
   const seed = expectInteger('seed', o.seed ?? 0, 0);
   const k = expectInteger('topK', o.topK ?? 4, 1);
   const rule = expectOneOf('selection', o.selection ?? s.distill.DEFAULT_SELECTION_RULE, s.distill.SELECTION_RULE_KEYS as readonly string[]);
+  const rankBy = expectOneOf('rankBy', o.rankBy ?? 'kq', RANK_BY);
   const { train, dataOptions } = await openTrainSplit(o, candidates[0]);
   const { kqSet, valSet, validation, first } = splitsOf(train, o);
   await checkCandidates(candidates, train, s);
@@ -277,6 +285,8 @@ export async function scoreTeachers(o: ScoreTeachersOptions): Promise<ScoreTeach
     models: candidates.map((c) => ({ name: c.name, file: c.file, sha256: c.sha256 })), data: o.data, dataDir: o.dataDir === undefined ? null : resolve(o.dataDir),
     dataOptions: JSON.parse(JSON.stringify(dataOptions)), samples, seed, topK: k, selection: rule, validation, trainLimit: o.trainLimit ?? null,
     backend: o.backend ?? 'cpu', dropZeroNormRows: !!o.dropZeroNormRows,
+    // the criterion decides reuse; absent for `kq`, so rankings written before it could be chosen are still reused
+    ...(rankBy !== 'kq' ? { rankBy } : {}),
   };
   const out = resolve(o.out);
   const own = [...RANKING_FILES, ...candidates.map((c) => c.name)];
@@ -297,8 +307,7 @@ export async function scoreTeachers(o: ScoreTeachersOptions): Promise<ScoreTeach
       rmSync(join(out, '.features'), { recursive: true, force: true });
     }
     const ranking: TeacherRanking = {
-      format: 'kqkd-teacher-ranking', version: 1,
-      order: `Ranked by the KQ summary, the mean Q of the layers rule "${rule}" picks (k = ${k}), highest first; ties by the teacher's validation top-1, then by name.`,
+      format: 'kqkd-teacher-ranking', version: 1, rankBy, order: orderText(rankBy, rule, k),
       selection: { rule, title: s.distill.getSelectionRule(rule).title, k },
       data: {
         name: o.data, trainImages: train.count, kqImages: kqSet.count, samples, seed,
@@ -308,7 +317,7 @@ export async function scoreTeachers(o: ScoreTeachersOptions): Promise<ScoreTeach
             'training images has seen them (its figure is then a training accuracy).',
         },
       },
-      inputs, teachers: rankTeachers(scored.map((x) => x.entry)),
+      inputs, teachers: rankTeachers(scored.map((x) => x.entry), rankBy),
     };
     const chart = await writeRanking(out, ranking, new Map(scored.map((x) => [x.entry.name, x.report])));
     return { ranking, reused: false, seconds: seconds(), files: files(chart.svg, chart.png) };

@@ -245,7 +245,7 @@ export {
   scoreTeachers, defaultValidation, teacherNames,
   type ScoreTeachersOptions, type ScoreTeachersProgress, type ScoreTeachersResult,
 } from './score-teachers.js';
-export { rankingToTable, type TeacherRanking, type RankedTeacher } from './teacher-ranking.js';
+export { RANK_BY, rankingToTable, type RankBy, type TeacherRanking, type RankedTeacher } from './teacher-ranking.js';
 
 // What `kqkd score` needs beside `score`, from this module alone (@kqkd/kqkd/score), so the command loads no training code.
 export { reportToTable } from '@kqkd/kq/layers';

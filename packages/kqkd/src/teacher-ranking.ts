@@ -5,6 +5,14 @@
  * no data, nothing loaded.
  */
 
+/**
+ * What orders the candidates: `kq`, the KQ summary (the default); `validation-top1`, the teacher's own top-1 on the
+ * held-out training images (docs/RESULTS.md §7: it predicted the best teacher across architectures, the KQ summary
+ * did not).
+ */
+export const RANK_BY = ['kq', 'validation-top1'] as const;
+export type RankBy = (typeof RANK_BY)[number];
+
 /** One scored layer as kq.json stores it (NaN written as null). */
 interface ScoredLayerLike {
   index: number;
@@ -52,6 +60,8 @@ export interface RankedTeacher {
 export interface TeacherRanking {
   format: 'kqkd-teacher-ranking';
   version: 1;
+  /** The criterion that ordered the teachers (absent in rankings written before there was a choice: `kq`). */
+  rankBy: RankBy;
   /** How the teachers are ordered, in words. */
   order: string;
   selection: { rule: string; title: string; k: number };
@@ -93,20 +103,38 @@ export function kqSummary(layers: readonly ScoredLayerLike[], headStartsAfter: n
   };
 }
 
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const bySummary = (a: Omit<RankedTeacher, 'rank'>, b: Omit<RankedTeacher, 'rank'>) => (b.kqSummary ?? -Infinity) - (a.kqSummary ?? -Infinity) || 0;
+const byTop1 = (a: Omit<RankedTeacher, 'rank'>, b: Omit<RankedTeacher, 'rank'>) => b.validationTop1 - a.validationTop1;
+
 /**
- * The order: KQ summary descending (a teacher without one last), ties by the teacher's validation top-1 (higher
- * first), then by name (code-unit order), so the ranking is a function of the scores alone.
+ * The order under `kq`: KQ summary descending (a teacher without one last), ties by the teacher's validation top-1
+ * (higher first), then by name (code-unit order), so the ranking is a function of the scores alone.
  */
 export function compareTeachers(a: Omit<RankedTeacher, 'rank'>, b: Omit<RankedTeacher, 'rank'>): number {
-  const qa = a.kqSummary ?? -Infinity;
-  const qb = b.kqSummary ?? -Infinity;
-  if (qa !== qb) return qb - qa;
-  if (a.validationTop1 !== b.validationTop1) return b.validationTop1 - a.validationTop1;
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return bySummary(a, b) || byTop1(a, b) || byName(a, b);
 }
 
-export function rankTeachers(teachers: readonly Omit<RankedTeacher, 'rank'>[]): RankedTeacher[] {
-  return [...teachers].sort(compareTeachers).map((t, i) => ({ rank: i + 1, ...t }));
+/** The order under `validation-top1`: validation top-1 descending, ties by KQ summary (higher first, none last), then by name. */
+export function compareTeachersByTop1(a: Omit<RankedTeacher, 'rank'>, b: Omit<RankedTeacher, 'rank'>): number {
+  return byTop1(a, b) || bySummary(a, b) || byName(a, b);
+}
+
+export function rankTeachers(teachers: readonly Omit<RankedTeacher, 'rank'>[], rankBy: RankBy = 'kq'): RankedTeacher[] {
+  return [...teachers].sort(rankBy === 'kq' ? compareTeachers : compareTeachersByTop1).map((t, i) => ({ rank: i + 1, ...t }));
+}
+
+/** The criterion in words, for titles and reasons. */
+export function rankByTitle(rankBy: RankBy): string {
+  return rankBy === 'kq' ? 'the KQ summary' : 'validation top-1';
+}
+
+/** ranking.json's `order`: the criterion and the tie rules, in words. */
+export function orderText(rankBy: RankBy, rule: string, k: number): string {
+  const summary = `the KQ summary, the mean Q of the layers rule "${rule}" picks (k = ${k})`;
+  return rankBy === 'kq'
+    ? `Ranked by ${summary}, highest first; ties by the teacher's validation top-1, then by name.`
+    : `Ranked by validation top-1, the teacher's own top-1 on the held-out training images, highest first; ties by ${summary}, then by name.`;
 }
 
 /** ranking.json: stable key order and no timings or output paths, so the same inputs give the same bytes. */
@@ -131,7 +159,7 @@ export function rankingTableMarkdown(r: TeacherRanking): string[] {
 export function rankingMarkdown(r: TeacherRanking): string {
   const d = r.data;
   return [
-    `# Teacher ranking by Knowledge Quality on ${d.name}`,
+    `# Teacher ranking by ${r.rankBy === 'validation-top1' ? 'validation top-1' : 'Knowledge Quality'} on ${d.name}`,
     '',
     `${r.order} KQ sample: ${d.samples} class-balanced training images (seed ${d.seed}), the same images for every teacher, drawn ` +
       `from the first ${count(d.kqImages)} of the ${count(d.trainImages)} training images.`,
@@ -156,5 +184,5 @@ export function rankingToTable(r: TeacherRanking): string {
   const text = new Set([1, 6]);
   const line = (cells: string[]) => cells.map((c, i) => (text.has(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n' +
-    `${r.order}\nvalidation top-1: ${r.data.validation.note}\n`;
+    `ranked by: ${r.rankBy ?? 'kq'}. ${r.order}\nvalidation top-1: ${r.data.validation.note}\n`;
 }

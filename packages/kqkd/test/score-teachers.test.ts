@@ -6,10 +6,12 @@
  *   the model over the last N training images with onnxruntime, its parameters counted by hand; the order follows
  *   from those values and the tie rules (a copy of the same teacher ties on everything but its name).
  * - The committed, trained ResNet34 ranks above untrained tiny CNNs (a hand-built case).
+ * - rankBy 'validation-top1': the same scores ordered by validation top-1 (ties by summary, then name), the criterion
+ *   named in ranking.json and ranking.md; a kq ranking in the folder is not reused for it, its own is.
  * - Candidates that expect another input shape or class count than each other or the data are refused before any
  *   scoring, naming the option and the file, and nothing is written.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +23,10 @@ import { kqLast, kqLastMean, type StoredKq } from '../../../test/support/kq-last
 import { writeSmallClassifier } from '../../../test/support/small-classifier.js';
 import { scoreTeachers, type ScoreTeachersProgress, type TeacherRanking } from '../src/index.js';
 import { compareTeachers, rankTeachers, type RankedTeacher } from '../src/teacher-ranking.js';
+
+/** The order under rankBy 'validation-top1', recomputed: top-1 descending, ties by summary (none last), then name. */
+const byTop1 = (a: Omit<RankedTeacher, 'rank'>, b: Omit<RankedTeacher, 'rank'>) => (b.validationTop1 - a.validationTop1)
+  || ((b.kqSummary ?? -Infinity) - (a.kqSummary ?? -Infinity) || 0) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 const repo = resolve(__dirname, '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'kqkd-teachers-'));
@@ -127,7 +133,38 @@ describe.runIf(haveData)('scoreTeachers (Fashion-MNIST)', () => {
     const i = order.indexOf('tiny-cnn');
     expect(order[i + 1]).toBe('tiny-cnn-2');
     expect(ranking.teachers[i].kqSummary).toBe(ranking.teachers[i + 1].kqSummary);
+    expect(ranking.rankBy).toBe('kq');
   });
+
+  it('rankBy validation-top1: the same scores ordered by validation top-1 (ties by summary, then name), named in ranking.json and .md; not reused from a kq ranking', async () => {
+    const out = join(dir, 'by-top1');
+    cpSync(join(dir, 'a'), out, { recursive: true }); // the kq ranking of the first test: not reused for another criterion
+    const v = await scoreTeachers({ ...options(out), rankBy: 'validation-top1' });
+    expect(v.reused).toBe(false);
+    const json = JSON.parse(readFileSync(join(out, 'ranking.json'), 'utf8')) as TeacherRanking;
+    expect(json).toEqual(v.ranking);
+    expect(json.rankBy).toBe('validation-top1');
+    expect(json.inputs.rankBy).toBe('validation-top1');
+    expect(json.order).toMatch(/^Ranked by validation top-1, .* ties by the KQ summary/);
+    // the same scores as the kq ranking, in the order recomputed here
+    const scores = (r: TeacherRanking) => Object.fromEntries(r.teachers.map(({ rank: _rank, ...t }) => [t.name, t]));
+    expect(scores(json)).toEqual(scores(ranking));
+    expect(json.teachers.map((t) => t.name)).toEqual([...ranking.teachers].sort(byTop1).map((t) => t.name));
+    expect(json.teachers.map((t) => t.rank)).toEqual([1, 2, 3, 4]);
+    expect(readFileSync(join(out, 'ranking.md'), 'utf8')).toMatch(/^# Teacher ranking by validation top-1 on fashion-mnist\n\nRanked by validation top-1/);
+    const again = await scoreTeachers({ ...options(out), rankBy: 'validation-top1' });
+    expect(again.reused).toBe(true);
+    expect(again.ranking).toEqual(json);
+  }, 240_000);
+
+  it('refuses a rankBy that is not a criterion, naming rankBy, before anything is written', async () => {
+    const out = join(dir, 'bad-rank-by');
+    const err = await scoreTeachers({ ...options(out), rankBy: 'accuracy' as never }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(KqkdError);
+    expect(err).toMatchObject({ argument: 'rankBy', expected: 'one of "kq", "validation-top1"' });
+    expect((err as KqkdError).received).toMatch(/accuracy/);
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });
 
 describe('the ranking\'s order (hand-built entries)', () => {
@@ -139,6 +176,16 @@ describe('the ranking\'s order (hand-built entries)', () => {
     const got = rankTeachers([entry('d', null, 99), entry('c', 1.5, 80), entry('b', 1.5, 90), entry('a', 1.2, 95), entry('e', 1.5, 90)]);
     expect(got.map((t) => `${t.rank}:${t.name}`)).toEqual(['1:b', '2:e', '3:c', '4:a', '5:d']);
     expect(compareTeachers(entry('x', 1, 50), entry('y', 1, 50))).toBeLessThan(0);
+  });
+  it('by validation-top1: higher top-1 first; equal top-1: higher summary first (none last), then the name', () => {
+    // at 90 %: names in the opposite order to the summaries, so the summary must decide before the name
+    const entries = [entry('d', null, 99), entry('c', 1.5, 80), entry('h', 1.5, 90), entry('a', 1.2, 95), entry('e', 1.5, 90), entry('b', null, 90),
+      entry('f', 1.3, 90)];
+    const got = rankTeachers(entries, 'validation-top1');
+    expect(got.map((t) => `${t.rank}:${t.name}`)).toEqual(['1:d', '2:a', '3:e', '4:h', '5:f', '6:b', '7:c']);
+    expect(got.map((t) => t.name)).toEqual([...entries].sort(byTop1).map((t) => t.name));
+    // the default is the KQ summary
+    expect(rankTeachers(entries).map((t) => t.name)).toEqual(['e', 'h', 'c', 'f', 'a', 'd', 'b']);
   });
 });
 

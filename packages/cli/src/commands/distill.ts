@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { DATASET_NAMES, DISTILL_COMPARE, distill, SELECTION_RULE_KEYS, type DatasetName, type DistillProgress } from '@kqkd/kqkd';
+import { DATASET_NAMES, DISTILL_COMPARE, distill, SELECTION_RULE_KEYS, type DatasetName, type DistillProgress, type RankBy } from '@kqkd/kqkd';
 import { createProgress } from '../progress.js';
 import { experimentProgressPrinter } from '../experiment-progress.js';
 import { imageFolderOptions, IMAGE_FOLDER_FLAGS, withImageFolderFlags, type ImageFolderFlags } from '../image-folder-flags.js';
@@ -19,6 +19,7 @@ interface DistillFlags extends ImageFolderFlags {
   validation?: string;
   trainLimit?: string;
   selection?: string;
+  rankBy?: string;
   compare?: string;
   seed: string;
   out: string;
@@ -30,7 +31,7 @@ interface DistillFlags extends ImageFolderFlags {
 const FLAGS = {
   teacher: '--teacher', data: '--data', dataDir: '--data-dir', student: '--student', width: '--width', epochs: '--epochs', lr: '--lr',
   batchSize: '--batch-size', validation: '--validation', trainLimit: '--train-limit', selection: '--selection', compare: '--compare',
-  seed: '--seed', out: '--out', threads: '--threads', kqSamples: '--kq-samples', ...IMAGE_FOLDER_FLAGS,
+  seed: '--seed', out: '--out', threads: '--threads', kqSamples: '--kq-samples', rankBy: '--rank-by', ...IMAGE_FOLDER_FLAGS,
 };
 
 /** `--teacher A.onnx` is one teacher; `--teacher A.onnx,B.onnx` a list to choose from. */
@@ -47,6 +48,8 @@ export function registerDistill(program: Command): void {
       'OUT/report.md (teacher and student top-1, size, latency, pictures). Re-running the same command resumes.')
     .requiredOption('--teacher <file.onnx[,file.onnx...]>', 'the teacher: an ONNX classifier taking the dataset\'s normalised [N, C, H, W] images; ' +
       'several, comma-separated: ranked by Knowledge Quality into OUT/teachers/ and the top-ranked one is the teacher')
+    .option('--rank-by <kq|validation-top1>', 'several teachers: what ranks them, the KQ summary (default) or each teacher\'s own top-1 on ' +
+      'the validation images (docs/RESULTS.md §7: the better predictor across architectures)')
     .addOption(new Option('--data <name>', 'dataset').choices([...DATASET_NAMES]).default('fashion-mnist'))
     .option('--data-dir <dir>', 'dataset folder; required except for fashion-mnist (Debian\'s /usr/share/datasets/fashion-mnist)')
     .requiredOption('--student <name|file.onnx>', 'a zoo model (kqkd models) or an ONNX student, e.g. exported by torch.onnx.export (docs/onnx-students.md)')
@@ -84,6 +87,7 @@ export function registerDistill(program: Command): void {
         ...(flags.validation !== undefined ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
         ...(flags.trainLimit !== undefined ? { trainLimit: intFlag('--train-limit', flags.trainLimit, 1) } : {}),
         ...(flags.selection !== undefined ? { selection: flags.selection } : {}),
+        ...(flags.rankBy !== undefined ? { rankBy: flags.rankBy as RankBy } : {}),
         ...(flags.kqSamples !== undefined ? { kqSamples: intFlag('--kq-samples', flags.kqSamples, 20) } : {}),
         ...(flags.compare !== undefined ? { compare: flags.compare.split(',').map((m) => m.trim()).filter(Boolean) as never } : {}),
         ...(flags.threads !== undefined ? { threads: intFlag('--threads', flags.threads, 1) } : {}),

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 // The score module alone, not the whole API: `kqkd score` loads no training code (docs/benchmarks.md, score-process).
 import {
-  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, rankingToTable, reportToTable, score, scoreTeachers, type ScoreProgress, type ScoreResult,
+  GEOMETRY_BACKENDS as BACKENDS, MODEL_DATASETS, rankingToTable, reportToTable, score, scoreTeachers, type RankBy, type ScoreProgress, type ScoreResult,
 } from '@kqkd/kqkd/score';
 import { KqkdError } from '@kqkd/common';
 import type { BackendChoice, ModelDataset } from '@kqkd/kqkd';
@@ -20,6 +20,7 @@ interface ScoreFlags extends ImageFolderFlags {
   data?: string;
   validation?: string;
   selection?: string;
+  rankBy?: string;
   dataDir?: string;
   layers?: string;
   samples: string;
@@ -42,10 +43,11 @@ const FLAGS = {
   'idxMain/idxClass': '--idx-main/--idx-class', idxMain: '--idx-main', idxClass: '--idx-class', model: '--model', data: '--data',
   ...IMAGE_FOLDER_FLAGS, dataDir: '--data-dir', layers: '--layers', samples: '--samples', batchSize: '--batch-size', seed: '--seed', topK: '--top-k',
   backend: '--backend', threads: '--threads', out: '--out', models: '--model', validation: '--validation', selection: '--selection',
+  rankBy: '--rank-by',
 };
 
 /** Flags that only a ranking of several teachers reads, and those it cannot take (another model's layer names, explicit subsets). */
-const RANKING_ONLY = { validation: '--validation', selection: '--selection' } as const;
+const RANKING_ONLY = { validation: '--validation', selection: '--selection', rankBy: '--rank-by' } as const;
 const NOT_WITH_RANKING = { layers: '--layers', idxMain: '--idx-main', idxClass: '--idx-class', features: '--features' } as const;
 
 /** The model branch's options common to one model and several. */
@@ -66,6 +68,7 @@ async function rankTeachers(flags: ScoreFlags, onProgress: (e: ScoreProgress) =>
     models: flags.model!, ...modelOptions(flags),
     ...(flags.validation !== undefined ? { validation: intFlag('--validation', flags.validation, 1) } : {}),
     ...(flags.selection !== undefined ? { selection: flags.selection } : {}),
+    ...(flags.rankBy !== undefined ? { rankBy: flags.rankBy as RankBy } : {}),
     seed: intFlag('--seed', flags.seed, 0), topK: intFlag('--top-k', flags.topK, 1), backend: flags.backend,
     threads: intFlag('--threads', flags.threads, 0), dropZeroNormRows: !!flags.dropZeroNormRows, out: flags.out,
     onProgress: (e) => onProgress({ ...e, stage: `${e.teacher} (${e.teacherIndex + 1}/${e.teachers}): ${e.stage}` }),
@@ -99,6 +102,8 @@ export function registerScore(program: Command): void {
     .option('--top-k <k>', 'number of teacher layers to select', '4')
     .option('--validation <n>', 'several --model: the last N training images, held out for each teacher\'s own top-1 (default 10 %, at most 5000)')
     .option('--selection <rule>', 'several --model: the rule whose layers the KQ summary averages (default kq-last, kqkd distill\'s)')
+    .option('--rank-by <kq|validation-top1>', 'several --model: what orders them, the KQ summary (default) or each teacher\'s own top-1 on the ' +
+      'held-out images (docs/RESULTS.md §7: the better predictor across architectures)')
     .addOption(new Option('--backend <name>', 'geometry backend').choices(BACKENDS as string[]).default('cpu'))
     .option('--threads <n>', 'threads for the geometry engine (0 = all cores)', '0')
     .option('--drop-zero-norm-rows', 'drop all-zero feature rows from M instead of failing (KQ-SPEC §5)')
