@@ -17,6 +17,7 @@ import { expectInteger, expectOneOf, KqkdError, writeFileAtomic } from '@kqkd/co
 import { DATASET_NAMES, DATASETS, loadDataset, sliceDataset, type Dataset, type DatasetName, type LoadDatasetOptions } from '@kqkd/data';
 import type { BackendChoice } from '@kqkd/geometry';
 import type { ModelKqReport, ScoreModelOptions } from '@kqkd/kq';
+import type { ModelProto } from '@kqkd/onnx';
 import { preloadRenderers, teachersKqSpec, writeChart } from '@kqkd/plots';
 import { writeKqFiles } from './kq-files.js';
 import { inOutputFolder, throwIfAborted } from './output-folder.js';
@@ -121,7 +122,11 @@ async function loadScoring() {
 }
 type Scoring = Awaited<ReturnType<typeof loadScoring>>;
 
-interface Candidate { file: string; name: string; bytes: Uint8Array; sha256: string; parameters: number; input: readonly unknown[] }
+interface Candidate {
+  file: string; name: string; bytes: Uint8Array; sha256: string; parameters: number; input: readonly unknown[];
+  /** The decoded model, read once (the class check looks at its output). */
+  model: ModelProto;
+}
 
 function readCandidates(models: unknown, s: Scoring): Candidate[] {
   if (!Array.isArray(models) || models.length === 0 || models.some((m) => typeof m !== 'string' || m.length === 0)) {
@@ -134,7 +139,7 @@ function readCandidates(models: unknown, s: Scoring): Candidate[] {
     if (inputs.length !== 1) throw new KqkdError('model', 'a classifier with one image input [N, C, H, W]', `${inputs.length} inputs in "${file}"`);
     return {
       file: resolve(file), name: names[i], bytes, sha256: createHash('sha256').update(bytes).digest('hex'),
-      parameters: s.onnx.countParameters(model), input: inputs[0].shape ?? [],
+      parameters: s.onnx.countParameters(model), input: inputs[0].shape ?? [], model,
     };
   });
 }
@@ -143,7 +148,7 @@ const dimsText = (dims: readonly unknown[]) => `[${dims.map((d) => (typeof d ===
 
 /** The number of classes a candidate's first output gives: declared, inferred, or (neither) from one image run. */
 async function classesOf(c: Candidate, data: Dataset, s: Scoring): Promise<number | string> {
-  const model = s.onnx.decodeModel(c.bytes, `"${c.file}"`);
+  const model = c.model;
   const output = s.onnx.graphOutputs(model)[0];
   if (!output) return 'no output';
   const shape = output.shape ?? s.onnx.tensorTypes(model).get(output.name)?.shape ?? null;
