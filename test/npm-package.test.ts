@@ -248,14 +248,16 @@ describe.skipIf(!online)(`kqkd from the outside: npm run pack, npm install of th
     }
   });
 
-  it('ships only dist, bin, the native loader, sources and prebuilt binary, the quick presets\' teacher, README and LICENSE', () => {
+  it('ships only dist, bin, the native loader, sources and prebuilt binary, the presets\' teachers, README and LICENSE', () => {
     const list = execFileSync('tar', ['tzf', join(repo, 'dist/npm', manifest.tarballs[0])], { encoding: 'utf8' }).trim().split('\n').sort();
     const top = [...new Set(list.map((f) => f.split('/').slice(1, 2)[0]))].sort();
     expect(top).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'models', 'native', 'package.json']);
-    expect(list.filter((f) => f.startsWith('package/models/'))).toEqual(['package/models/fashion-mnist-resnet34-w025.onnx']);
+    // the teachers the presets import (quick's, the VGG and ViT pairs'), nothing else of models/
+    const teachers = ['fashion-mnist-resnet34-w025.onnx', 'fashion-mnist-vgg19-w02.onnx', 'fashion-mnist-vit_et-w05.onnx'];
+    expect(list.filter((f) => f.startsWith('package/models/'))).toEqual(teachers.map((t) => `package/models/${t}`));
     expect(list.filter((f) => /\/(test|bench|build[^/]*)\//.test(f))).toEqual([]);
     const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
-    expect(sha(join(project, 'node_modules/kqkd/models/fashion-mnist-resnet34-w025.onnx'))).toBe(sha(join(repo, 'models/fashion-mnist-resnet34-w025.onnx')));
+    for (const t of teachers) expect(sha(join(project, 'node_modules/kqkd/models', t)), t).toBe(sha(join(repo, 'models', t)));
     expect(readdirSync(join(project, 'node_modules/kqkd/dist')).filter((f) => f.endsWith('.map'))).toEqual([]);
     // the quick presets find it in the package (the bundle's rewritten path), not beside a repository
     const teacher = ok(sh(process.execPath, ['--input-type=module', '-e',

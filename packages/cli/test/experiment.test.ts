@@ -33,7 +33,7 @@ describe('kqkd experiment: usage errors', () => {
   const cases: [string, string[], RegExp][] = [
     ['neither --preset nor --config', [], /exactly one of a preset name or an experiment file for --preset\/--config but received neither/],
     ['both --preset and --config', ['--preset', 'quick', '--config', 'x.json'], /exactly one of a preset name or an experiment file .* received both/],
-    ['an unknown preset', ['--preset', 'quickest'], /one of quick, quick-tune, fmnist-resnet34-mobilenetv2-tune, paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
+    ['an unknown preset', ['--preset', 'quickest'], /one of quick, quick-tune, (fmnist-[^,]+, )+paper-cifar10-resnet34-resnet9, .* for preset but received "quickest"/],
     ['an unknown method in --methods', ['--preset', 'quick', '--methods', 'ce,fkd-kq,fitnet'], /--methods but received "fitnet"/],
     ['--seeds 0', ['--preset', 'quick', '--seeds', '0'], /--seeds/],
     ['--epochs two', ['--preset', 'quick', '--epochs', 'two'], /--epochs/],

@@ -122,8 +122,8 @@ export const QUICK_TUNE_PRESET: ExperimentConfigInput = {
  * `fmnist-resnet34-mobilenetv2-tune` (issue 26): the paper's ResNet34 → MobileNetV2 pair on the embedded data, tuned as
  * `quick-tune` tunes quick: the committed teacher, a MobileNetV2 ×0.25 student (250 778 parameters; the paper's student
  * layers 3, 6, 13, 17), quick's images and budget (the first 10 000 training images, the last 5 000 held out, 5 epochs),
- * CE, VKD, 1LC + VKD and Ours each over `LR_GRID` with 2 seeds. Its choice becomes the per-method rates of the
- * `fmnist-resnet34-mobilenetv2` preset once measured.
+ * CE, VKD, 1LC + VKD and Ours each over `LR_GRID` with 2 seeds. Its choice is `MOBILENETV2_TUNED_LR`, the rates of
+ * the `fmnist-resnet34-mobilenetv2` preset.
  */
 export const FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET: ExperimentConfigInput = {
   ...structuredClone(QUICK_TUNE_PRESET),
@@ -132,10 +132,86 @@ export const FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET: ExperimentConfigInput = {
   methods: ['ce', 'vkd', '1lc-vkd', 'fkd-kq'],
 };
 
+/**
+ * The preset that a tune preset's choice makes: the same teacher, student, data and budget, trained on the same
+ * images without the held-out split (tested on the test set), each method at the rate the tuning chose.
+ */
+function tunedPreset(tune: ExperimentConfigInput, name: string, methodLr: Readonly<Record<string, number>>, lrSource: string): ExperimentConfigInput {
+  const { tuning: _tuning, ...rest } = structuredClone(tune);
+  const { validation: _validation, ...dataset } = rest.dataset;
+  return { ...rest, name, dataset, training: { ...rest.training!, lrPolicy: 'tuned', methodLr: { ...methodLr }, lrSource } };
+}
+
+/**
+ * The peak LR of each method of the ResNet34 → MobileNetV2 pair, chosen by `fmnist-resnet34-mobilenetv2-tune` on the
+ * validation split (docs/RESULTS.md §8): best mean validation top-1 at the last epoch over 2 seeds, grid 0.0025 … 0.1.
+ * Ours' 0.1 is the top of the grid.
+ */
+export const MOBILENETV2_TUNED_LR: Readonly<Record<string, number>> = { ce: 0.05, vkd: 0.02, '1lc-vkd': 0.05, 'fkd-kq': 0.1 };
+
+/**
+ * `fmnist-resnet34-mobilenetv2` (issue 26): the committed ResNet34/4 teacher → MobileNetV2/4 students, quick's images
+ * and budget, CE, VKD, 1LC + VKD and Ours, 3 seeds, each at the rate its tune preset chose.
+ */
+export const FMNIST_RESNET34_MOBILENETV2_PRESET = tunedPreset(
+  FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET,
+  'fmnist-resnet34-mobilenetv2: committed ResNet34/4 teacher → MobileNetV2/4 on Fashion-MNIST (10k train / 10k test)',
+  MOBILENETV2_TUNED_LR,
+  'fmnist-resnet34-mobilenetv2-tune: best mean validation top-1 at the last epoch, 2 seeds, grid 0.0025–0.1, the last 5 000 training images held out (docs/RESULTS.md §8)',
+);
+
+/** The VGG19-BN teacher (models/README.md): ×0.2 width, trained by kqkd on all 60 000 images. */
+export const VGG19_TEACHER = fileURLToPath(new URL('../../../models/fashion-mnist-vgg19-w02.onnx', import.meta.url));
+
+/**
+ * `fmnist-vgg19-vgg11-tune` (issue 26): the paper's VGG19 → VGG11 pair on the embedded data, tuned as `quick-tune`
+ * tunes quick: the committed VGG19-BN ×0.2 teacher, VGG11-BN students at the teacher's width (×0.2, 1 132 012
+ * parameters; the paper's pair also keeps the width and drops depth), the paper's student layers 1, 3, 5, 7 and
+ * baseline layers 3, 7, 11, 15, quick's images and budget, CE, VKD, 1LC + VKD and Ours each over `LR_GRID` with 2 seeds.
+ */
+export const FMNIST_VGG19_VGG11_TUNE_PRESET: ExperimentConfigInput = {
+  ...structuredClone(QUICK_TUNE_PRESET),
+  name: 'fmnist-vgg19-vgg11-tune: per-method learning rates for committed VGG19-BN/5 → VGG11-BN/5, chosen on a validation split',
+  teacher: {
+    onnx: VGG19_TEACHER,
+    baselineLayers: [...PAPER_BASELINE_LAYERS.vgg19],
+    paperLayers: [...PAPER_KQ_LAYERS.vgg19.cifar10],
+  },
+  student: { model: { name: 'vgg11', width: 0.2 }, layers: [...PAPER_STUDENT_LAYERS.vgg11] },
+  methods: ['ce', 'vkd', '1lc-vkd', 'fkd-kq'],
+};
+
+/** The ViT_ET teacher (models/README.md): ×0.5 width, trained by kqkd on the first 55 000 images (its validation run). */
+export const VIT_TEACHER = fileURLToPath(new URL('../../../models/fashion-mnist-vit_et-w05.onnx', import.meta.url));
+
+/**
+ * The learning-rate grid of the ViT pair: `LR_GRID` ÷ 10 (0.00025 … 0.01), the same six points around the paper's
+ * ViT rate (0.001) as `LR_GRID` around its CNN rates; AdamW at 0.05–0.1 is far above what a ViT trains at.
+ */
+export const VIT_LR_GRID: readonly number[] = [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01];
+
+/**
+ * `fmnist-vit-vit_ett-tune` (issue 26): the paper's ViT → ViT_ETT pair on the embedded data, tuned as `quick-tune`
+ * tunes quick: the committed ViT_ET ×0.5 teacher, ViT_ETT ×0.25 students (192 682 parameters; the paper's student
+ * layers 1, 3, 5, 7; 7×7 patch tokens of 4×4 pixels, no class token), quick's images and budget, CE, VKD, 1LC + VKD
+ * and Ours each over `VIT_LR_GRID` with 2 seeds. The baselines' teacher layers are the default (evenly spread).
+ */
+export const FMNIST_VIT_VIT_ETT_TUNE_PRESET: ExperimentConfigInput = {
+  ...structuredClone(QUICK_TUNE_PRESET),
+  name: 'fmnist-vit-vit_ett-tune: per-method learning rates for committed ViT_ET/2 → ViT_ETT/4, chosen on a validation split',
+  teacher: { onnx: VIT_TEACHER },
+  student: { model: { name: 'vit_ett', width: 0.25 }, layers: [...PAPER_STUDENT_LAYERS.vit_ett] },
+  methods: ['ce', 'vkd', '1lc-vkd', 'fkd-kq'],
+  tuning: { lr: [...VIT_LR_GRID], seeds: 2 },
+};
+
 export const PRESETS: Readonly<Record<string, ExperimentConfigInput>> = {
   quick: QUICK_PRESET,
   'quick-tune': QUICK_TUNE_PRESET,
+  'fmnist-resnet34-mobilenetv2': FMNIST_RESNET34_MOBILENETV2_PRESET,
   'fmnist-resnet34-mobilenetv2-tune': FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET,
+  'fmnist-vgg19-vgg11-tune': FMNIST_VGG19_VGG11_TUNE_PRESET,
+  'fmnist-vit-vit_ett-tune': FMNIST_VIT_VIT_ETT_TUNE_PRESET,
   ...Object.fromEntries(PAPER_DATASETS.flatMap((d) => PAPER_PAIRS.map(([t, s]) => [`paper-${d}-${t}-${s}`, paperPreset(d, t, s)]))),
 };
 export const PRESET_NAMES = Object.keys(PRESETS);

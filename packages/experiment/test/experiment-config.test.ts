@@ -3,7 +3,10 @@
  * (`parseExperimentConfig`), each a KqkdError naming the field path, the rule and the value received; the LR policy;
  * every preset parses, and the paper presets carry the paper's layers, protocol and learning rates (METHOD.md §2, §5).
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { KqkdError } from '@kqkd/common';
 import { expectError } from '../../../test/support/kqkd-error.js';
@@ -11,6 +14,8 @@ import { METHOD_KEYS } from '@kqkd/distill';
 import { EXPERIMENT_CONFIG_VERSION, parseExperimentConfig, type ExperimentConfigInput } from '../src/config.js';
 import { COMMITTED_TEACHER, PAPER_BASELINE_LAYERS, PAPER_STUDENT_LAYERS, paperLearningRate, PRESET_NAMES, PRESETS, presetConfig, QUICK_TUNED_LR } from '../src/presets.js';
 import { methodLearningRate, paperCodeLearningRate } from '../src/lr-policy.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
 
 
 // ------------------------------------------------------------------ experiment file validation
@@ -88,7 +93,7 @@ const LR: Record<string, number> = { resnet9: 0.0075, resnet34: 0.0075, mobilene
 
 describe('presets', () => {
   it('every preset parses (the paper ones once dataset.dir is set); presetConfig returns a deep copy', () => {
-    expect(PRESET_NAMES).toHaveLength(12);
+    expect(PRESET_NAMES).toHaveLength(15);
     for (const name of PRESET_NAMES) {
       const p = presetConfig(name);
       if (name.startsWith('paper-')) p.dataset = { ...p.dataset, dir: '/data/somewhere' };
@@ -144,6 +149,53 @@ describe('presets', () => {
     expect(t.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
     expect(t.teacher.onnx).toBe(COMMITTED_TEACHER);
     for (const k of ['dataset', 'teacher', 'training', 'tuning', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
+  });
+
+  it('every teacher a preset imports is committed, with the sha256 models/README.md gives for it', () => {
+    const readme = readFileSync(join(repo, 'models', 'README.md'), 'utf8');
+    const teachers = new Set(Object.values(PRESETS).map((p) => p.teacher.onnx).filter((f): f is string => f !== undefined));
+    expect(teachers.size).toBeGreaterThanOrEqual(2);
+    for (const file of teachers) {
+      const section = readme.split(/^## /m).find((s) => s.startsWith(`\`${basename(file)}\``));
+      expect(section, `models/README.md section for ${basename(file)}`).toBeDefined();
+      const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+      expect(section, basename(file)).toContain(`| sha256 | \`${sha}\` |`);
+    }
+  });
+
+  it('fmnist-vgg19-vgg11-tune: quick-tune with the committed VGG19 teacher, a VGG11 student at its width, the paper\'s VGG layers', () => {
+    const t = parseExperimentConfig(presetConfig('fmnist-vgg19-vgg11-tune'));
+    const q = parseExperimentConfig(presetConfig('quick-tune'));
+    expect(t.teacher).toEqual({ onnx: join(repo, 'models', 'fashion-mnist-vgg19-w02.onnx'), baselineLayers: [3, 7, 11, 15], paperLayers: [11, 12, 13, 15] });
+    expect(t.student).toEqual({ model: { name: 'vgg11', width: 0.2 }, layers: [1, 3, 5, 7] });
+    expect(t.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
+    for (const k of ['dataset', 'training', 'tuning', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
+  });
+
+  it('fmnist-vit-vit_ett-tune: quick-tune with the committed ViT_ET teacher, a ViT_ETT/4 student, the LR grid ÷ 10', () => {
+    const t = parseExperimentConfig(presetConfig('fmnist-vit-vit_ett-tune'));
+    const q = parseExperimentConfig(presetConfig('quick-tune'));
+    expect(t.teacher).toEqual({ onnx: join(repo, 'models', 'fashion-mnist-vit_et-w05.onnx') });
+    expect(t.student).toEqual({ model: { name: 'vit_ett', width: 0.25 }, layers: [1, 3, 5, 7] });
+    expect(t.methods).toEqual(['ce', 'vkd', '1lc-vkd', 'fkd-kq']);
+    expect(t.tuning).toEqual({ lr: [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01], seeds: 2 });
+    for (const [lr, cnn] of t.tuning!.lr.map((lr, i) => [lr, q.tuning!.lr[i]])) expect(lr * 10).toBeCloseTo(cnn, 12);
+    for (const k of ['dataset', 'training', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
+  });
+
+  it('fmnist-resnet34-mobilenetv2 is its tune preset without the held-out split, each method at the rate the tuning chose', () => {
+    const f = parseExperimentConfig(presetConfig('fmnist-resnet34-mobilenetv2'));
+    const t = parseExperimentConfig(presetConfig('fmnist-resnet34-mobilenetv2-tune'));
+    expect(f.dataset).toEqual({ name: 'fashion-mnist', trainLimit: 10000 });
+    expect(f.tuning).toBeUndefined();
+    for (const k of ['teacher', 'student', 'methods', 'seeds', 'kq', 'distill'] as const) expect(f[k], k).toEqual(t[k]);
+    const { lrPolicy: _a, methodLr: _b, lrSource: _c, ...ft } = f.training;
+    const { lrPolicy: _d, ...tt } = t.training;
+    expect(ft).toEqual(tt);
+    expect(f.training.lrPolicy).toBe('tuned');
+    // the rates recorded from the tune preset's results.json (docs/RESULTS.md §8)
+    expect(f.training.methodLr).toEqual({ ce: 0.05, vkd: 0.02, '1lc-vkd': 0.05, 'fkd-kq': 0.1 });
+    expect(f.training.lrSource).toMatch(/^fmnist-resnet34-mobilenetv2-tune: best mean validation top-1 at the last epoch/);
   });
 
   it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
