@@ -93,7 +93,7 @@ const LR: Record<string, number> = { resnet9: 0.0075, resnet34: 0.0075, mobilene
 
 describe('presets', () => {
   it('every preset parses (the paper ones once dataset.dir is set); presetConfig returns a deep copy', () => {
-    expect(PRESET_NAMES).toHaveLength(15);
+    expect(PRESET_NAMES).toHaveLength(16);
     for (const name of PRESET_NAMES) {
       const p = presetConfig(name);
       if (name.startsWith('paper-')) p.dataset = { ...p.dataset, dir: '/data/somewhere' };
@@ -183,9 +183,13 @@ describe('presets', () => {
     for (const k of ['dataset', 'training', 'seeds', 'kq', 'distill'] as const) expect(t[k], k).toEqual(q[k]);
   });
 
-  it('fmnist-resnet34-mobilenetv2 is its tune preset without the held-out split, each method at the rate the tuning chose', () => {
-    const f = parseExperimentConfig(presetConfig('fmnist-resnet34-mobilenetv2'));
-    const t = parseExperimentConfig(presetConfig('fmnist-resnet34-mobilenetv2-tune'));
+  it.each([
+    // the rates recorded from each tune preset's results.json (docs/RESULTS.md §8)
+    ['fmnist-resnet34-mobilenetv2', { ce: 0.05, vkd: 0.02, '1lc-vkd': 0.05, 'fkd-kq': 0.1 }],
+    ['fmnist-vgg19-vgg11', { ce: 0.005, vkd: 0.005, '1lc-vkd': 0.01, 'fkd-kq': 0.1 }],
+  ])('%s is its tune preset without the held-out split, each method at the rate the tuning chose', (name, chosen) => {
+    const f = parseExperimentConfig(presetConfig(name));
+    const t = parseExperimentConfig(presetConfig(`${name}-tune`));
     expect(f.dataset).toEqual({ name: 'fashion-mnist', trainLimit: 10000 });
     expect(f.tuning).toBeUndefined();
     for (const k of ['teacher', 'student', 'methods', 'seeds', 'kq', 'distill'] as const) expect(f[k], k).toEqual(t[k]);
@@ -193,9 +197,8 @@ describe('presets', () => {
     const { lrPolicy: _d, ...tt } = t.training;
     expect(ft).toEqual(tt);
     expect(f.training.lrPolicy).toBe('tuned');
-    // the rates recorded from the tune preset's results.json (docs/RESULTS.md §8)
-    expect(f.training.methodLr).toEqual({ ce: 0.05, vkd: 0.02, '1lc-vkd': 0.05, 'fkd-kq': 0.1 });
-    expect(f.training.lrSource).toMatch(/^fmnist-resnet34-mobilenetv2-tune: best mean validation top-1 at the last epoch/);
+    expect(f.training.methodLr).toEqual(chosen);
+    expect(f.training.lrSource).toMatch(new RegExp(`^${name}-tune: best mean validation top-1 at the last epoch`));
   });
 
   it('the paper presets: teacher/student pairs, layers of METHOD.md §2, protocol of §5 (AdamW one-cycle, batch 128, 50 epochs, 3 seeds, LR per family), every method', () => {
