@@ -134,11 +134,15 @@ export const FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET: ExperimentConfigInput = {
 
 /**
  * The preset that a tune preset's choice makes: the same teacher, student, data and budget, trained on the same
- * images without the held-out split (tested on the test set), each method at the rate the tuning chose.
+ * images without the held-out split (tested on the test set), each method at the rate the tuning chose. Its
+ * `lrSource` names the tune preset and how it chose, read from that preset (grid, seeds, held-out images).
  */
-function tunedPreset(tune: ExperimentConfigInput, name: string, methodLr: Readonly<Record<string, number>>, lrSource: string): ExperimentConfigInput {
-  const { tuning: _tuning, ...rest } = structuredClone(tune);
-  const { validation: _validation, ...dataset } = rest.dataset;
+function tunedPreset(tuneName: string, tune: ExperimentConfigInput, name: string, methodLr: Readonly<Record<string, number>>): ExperimentConfigInput {
+  const { tuning, ...rest } = structuredClone(tune);
+  const { validation, ...dataset } = rest.dataset;
+  const grid = tuning!.lr!;
+  const heldOut = String(validation).replace(/\B(?=(\d{3})+$)/g, ' ');
+  const lrSource = `${tuneName}: best mean validation top-1 at the last epoch, ${tuning!.seeds} seeds, grid ${Math.min(...grid)}–${Math.max(...grid)}, the last ${heldOut} training images held out (docs/RESULTS.md §8)`;
   return { ...rest, name, dataset, training: { ...rest.training!, lrPolicy: 'tuned', methodLr: { ...methodLr }, lrSource } };
 }
 
@@ -154,10 +158,10 @@ export const MOBILENETV2_TUNED_LR: Readonly<Record<string, number>> = { ce: 0.05
  * and budget, CE, VKD, 1LC + VKD and Ours, 3 seeds, each at the rate its tune preset chose.
  */
 export const FMNIST_RESNET34_MOBILENETV2_PRESET = tunedPreset(
+  'fmnist-resnet34-mobilenetv2-tune',
   FMNIST_RESNET34_MOBILENETV2_TUNE_PRESET,
   'fmnist-resnet34-mobilenetv2: committed ResNet34/4 teacher → MobileNetV2/4 on Fashion-MNIST (10k train / 10k test)',
   MOBILENETV2_TUNED_LR,
-  'fmnist-resnet34-mobilenetv2-tune: best mean validation top-1 at the last epoch, 2 seeds, grid 0.0025–0.1, the last 5 000 training images held out (docs/RESULTS.md §8)',
 );
 
 /** The VGG19-BN teacher (models/README.md): ×0.2 width, trained by kqkd on all 60 000 images. */
@@ -193,10 +197,10 @@ export const VGG11_TUNED_LR: Readonly<Record<string, number>> = { ce: 0.005, vkd
  * CE, VKD, 1LC + VKD and Ours, 3 seeds, each at the rate its tune preset chose.
  */
 export const FMNIST_VGG19_VGG11_PRESET = tunedPreset(
+  'fmnist-vgg19-vgg11-tune',
   FMNIST_VGG19_VGG11_TUNE_PRESET,
   'fmnist-vgg19-vgg11: committed VGG19-BN/5 teacher → VGG11-BN/5 on Fashion-MNIST (10k train / 10k test)',
   VGG11_TUNED_LR,
-  'fmnist-vgg19-vgg11-tune: best mean validation top-1 at the last epoch, 2 seeds, grid 0.0025–0.1, the last 5 000 training images held out (docs/RESULTS.md §8)',
 );
 
 /** The ViT_ET teacher (models/README.md): ×0.5 width, trained by kqkd on the first 55 000 images (its validation run). */
