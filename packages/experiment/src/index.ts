@@ -1,6 +1,6 @@
 export * from './types.js';
 export { parseExperimentConfig, experimentConfigSchema, tuningSchema, experimentHash, EXPERIMENT_CONFIG_VERSION, type ExperimentConfig, type ExperimentConfigInput } from './config.js';
-export { PRESETS, PRESET_NAMES, QUICK_PRESET, QUICK_TUNE_PRESET, QUICK_TUNED_LR, MOBILENETV2_TUNED_LR, VGG11_TUNED_LR, LR_GRID, VIT_LR_GRID, COMMITTED_TEACHER, presetConfig, paperLearningRate, PAPER_STUDENT_LAYERS, PAPER_BASELINE_LAYERS } from './presets.js';
+export { PRESETS, PRESET_NAMES, QUICK_PRESET, QUICK_TUNE_PRESET, QUICK_TUNED_LR, MOBILENETV2_TUNED_LR, VGG11_TUNED_LR, VIT_ETT_TUNED_LR, LR_GRID, VIT_LR_GRID, COMMITTED_TEACHER, presetConfig, paperLearningRate, PAPER_STUDENT_LAYERS, PAPER_BASELINE_LAYERS } from './presets.js';
 export {
   prepareExperiment, openExperiment, runConfig, tuningDataset, KQ_FILE, EXPERIMENT_JSON, IMPORTED_TEACHER, TEACHER_CACHE_DIR,
   type ExperimentProgress, type PreparedExperiment, type PrepareOptions,
