@@ -208,8 +208,8 @@ export const VIT_TEACHER = fileURLToPath(new URL('../../../models/fashion-mnist-
 
 /**
  * The learning-rate grid of the ViT pair: `LR_GRID` ÷ 10 (0.00025 … 0.01), the same six points around the paper's
- * ViT rate (0.001) as `LR_GRID` around its CNN rates, then 0.02 and 0.05: on the six points CE, VKD and 1LC + VKD all
- * chose the top (0.01), so the grid was extended for every method (docs/RESULTS.md §8.3).
+ * ViT rate (0.001) as `LR_GRID` around its CNN rates, then 0.02 and 0.05: on the six points all four methods chose
+ * the top (0.01), so the grid was extended for every method (docs/RESULTS.md §8.3).
  */
 export const VIT_LR_GRID: readonly number[] = [0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05];
 
