@@ -163,7 +163,7 @@ describe('presets', () => {
     }
   });
 
-  it('fmnist-vgg19-vgg11-tune: quick-tune with the committed VGG19 teacher, a VGG11 student at its width, the paper\'s VGG layers', () => {
+  it('fmnist-vgg19-vgg11-tune: quick-tune with the committed VGG19 ×0.22 teacher, a VGG11 ×0.2 student, the paper\'s VGG layers', () => {
     const t = parseExperimentConfig(presetConfig('fmnist-vgg19-vgg11-tune'));
     const q = parseExperimentConfig(presetConfig('quick-tune'));
     expect(t.teacher).toEqual({ onnx: join(repo, 'models', 'fashion-mnist-vgg19-w022.onnx'), baselineLayers: [3, 7, 11, 15], paperLayers: [11, 12, 13, 15] });
